@@ -1,0 +1,1 @@
+//! Mail input: mbox, Maildir, .eml, MIME and Japanese charsets (placeholder; being written).

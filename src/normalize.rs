@@ -1,0 +1,1 @@
+//! Text normalization with an offset map (placeholder; being written).
