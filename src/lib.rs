@@ -6,8 +6,25 @@
 //!
 //! ```text
 //! patterns/*.toml → patterns::load → RulePack → Engine::build (once, immutable)
-//! input → mail::parse_message / plain text → Message → engine.scan → score::Verdict
+//! input → mail::parse_message / plain text → Message → engine.analyze → Analysis
+//!       → report::Record (JSON) / human report → exit code
+//! ```
+//!
+//! ```
+//! let engine = sagiscan::Engine::build(sagiscan::patterns::load_builtin().unwrap()).unwrap();
+//! let analysis = engine.analyze_text("本日中にコンビニでプリペイドカードを購入し、番号を伝えてください。日本インターネット協会から還付金が出ます");
+//! assert_eq!(analysis.verdict, sagiscan::Verdict::Scam);
 //! ```
 
+pub mod engine;
+pub mod entities;
 pub mod mail;
+pub mod message;
 pub mod normalize;
+pub mod patterns;
+pub mod report;
+pub mod score;
+
+pub use engine::Engine;
+pub use message::{Message, Part, PartKind};
+pub use score::{Analysis, Verdict};

@@ -1,0 +1,75 @@
+//! `sagiscan [check] [FILE|-]...`: score each input and report.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use sagiscan::report::{self, HumanOptions, Record};
+
+use super::{CheckArgs, Format, input, load_engine, resolve_lang, use_color};
+
+/// Run `check`; returns the exit code.
+pub fn run(args: &CheckArgs) -> Result<u8> {
+    let engine = load_engine(&args.pack)?;
+    let lang = resolve_lang(args.pack.lang);
+    let color = use_color(args.color);
+    let files: Vec<PathBuf> = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files.clone()
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut reached = false;
+    let mut records = Vec::new();
+    let mut first = true;
+    for path in &files {
+        let bytes = input::read_bytes(path)?;
+        let source = if path.as_os_str() == "-" {
+            "-".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let decoded = input::decode(&bytes, &source)?;
+        let analysis = engine.analyze(&decoded.message);
+        reached |= args.fail_on.reached_by(analysis.verdict);
+        let mut record = Record::new(decoded.origin.clone(), &analysis, engine.pack(), lang);
+        record.error = decoded.error.clone();
+        match args.format {
+            Format::Human => {
+                if !first && !args.quiet {
+                    writeln!(out)?;
+                }
+                let text = report::render_human(
+                    &analysis,
+                    &decoded.message,
+                    &decoded.origin,
+                    engine.pack(),
+                    HumanOptions {
+                        lang,
+                        color,
+                        quiet: args.quiet,
+                    },
+                );
+                out.write_all(text.as_bytes())?;
+            }
+            Format::Jsonl => {
+                serde_json::to_writer(&mut out, &record)?;
+                writeln!(out)?;
+            }
+            Format::Json => records.push(record),
+        }
+        first = false;
+    }
+    if args.format == Format::Json {
+        if records.len() == 1 {
+            serde_json::to_writer_pretty(&mut out, &records[0])?;
+        } else {
+            serde_json::to_writer_pretty(&mut out, &records)?;
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(u8::from(reached))
+}

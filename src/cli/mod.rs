@@ -1,0 +1,214 @@
+//! Command-line definitions and the pieces every subcommand shares: loading
+//! the engine, choosing the language, writing output that survives `| head`.
+
+mod check;
+mod input;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use sagiscan::Engine;
+use sagiscan::Verdict;
+use sagiscan::patterns::{self, Lang};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  nothing at or above --fail-on (default: suspicious)
+  1  at least one input at or above --fail-on (test/lint: a failure)
+  2  usage, I/O or rule-pack error
+
+Examples:
+  pbpaste | sagiscan                  check a pasted message
+  sagiscan message.txt --format json  JSON record for a file
+  sagiscan --lang en sms.txt          report in English";
+
+/// sagiscan (詐欺スキャン): is this Japanese SMS or email a scam, and why?
+#[derive(Parser, Debug)]
+#[command(name = "sagiscan", version, about, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    check: CheckArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Score each input (stdin when none): plain text, or an RFC 5322 message.
+    #[command(after_help = AFTER_HELP)]
+    Check(CheckArgs),
+}
+
+/// Options shared by every command that uses a rule pack.
+#[derive(Args, Debug, Clone)]
+pub struct PackArgs {
+    /// Use the rule pack in DIR instead of the built-in one.
+    #[arg(long, value_name = "DIR", global = true)]
+    patterns: Option<PathBuf>,
+    /// Language of reports (default: from LC_ALL / LC_MESSAGES / LANG).
+    #[arg(long, value_enum, global = true)]
+    lang: Option<LangArg>,
+}
+
+/// Output language.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum LangArg {
+    /// 日本語
+    Ja,
+    /// English
+    En,
+}
+
+/// Output format of `check`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A report for people.
+    Human,
+    /// One JSON object (an array when several inputs).
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// The lowest verdict that makes the exit code 1.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Exit 1 only for scams.
+    Scam,
+    /// Exit 1 for suspicious messages and scams.
+    Suspicious,
+    /// Always exit 0 (unless an error occurred).
+    Never,
+}
+
+impl FailOn {
+    /// Whether `verdict` reaches this level.
+    pub fn reached_by(self, verdict: Verdict) -> bool {
+        match self {
+            FailOn::Scam => verdict == Verdict::Scam,
+            FailOn::Suspicious => verdict >= Verdict::Suspicious,
+            FailOn::Never => false,
+        }
+    }
+}
+
+/// When to colour output.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorArg {
+    /// Colour on a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Arguments of `check` (also the default command).
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// Files to check; `-` or nothing reads stdin.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Exit 1 when an input is at least this bad.
+    #[arg(long, value_enum, default_value_t = FailOn::Suspicious)]
+    fail_on: FailOn,
+    /// Colour the report.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+    /// Print only the verdict line.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    pack: PackArgs,
+}
+
+/// Run the command line and turn the result into an exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Check(args)) => check::run(&args),
+        None => check::run(&cli.check),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("sagiscan: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// True when the error is a closed output pipe (`sagiscan ... | head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The language from `--lang`, else the locale environment.
+pub fn resolve_lang(arg: Option<LangArg>) -> Lang {
+    match arg {
+        Some(LangArg::Ja) => Lang::Ja,
+        Some(LangArg::En) => Lang::En,
+        None => lang_from_env(|k| std::env::var(k).ok()),
+    }
+}
+
+/// Japanese when the first set of LC_ALL, LC_MESSAGES, LANG starts with `ja`.
+pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
+    for key in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        if let Some(v) = get(key).filter(|v| !v.is_empty()) {
+            return if v.starts_with("ja") {
+                Lang::Ja
+            } else {
+                Lang::En
+            };
+        }
+    }
+    Lang::En
+}
+
+/// Load the pack named by `--patterns` (or the built-in one) and build the engine.
+pub fn load_engine(args: &PackArgs) -> Result<Engine> {
+    let pack = match &args.patterns {
+        Some(dir) => patterns::load_dir(dir),
+        None => patterns::load_builtin(),
+    };
+    let pack = pack
+        .map_err(anyhow::Error::new)
+        .with_context(|| match &args.patterns {
+            Some(dir) => format!("rule pack {} did not load", dir.display()),
+            None => "the built-in rule pack did not load".to_string(),
+        })?;
+    Engine::build(pack).context("cannot compile the rule pack")
+}
+
+/// Whether to colour output written to stdout.
+pub fn use_color(arg: ColorArg) -> bool {
+    use std::io::IsTerminal;
+    match arg {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! Entities found in a message: links, phone numbers and money amounts.
+//!
+//! Scams are recognised as much by what they point at as by what they say: a
+//! parcel notice that links to a `.top` domain, a refund that asks you to call
+//! an 050 number, a prize of 8,750万円. Entities are extracted from the
+//! *normalized* text (so ｈｔｔｐｓ：／／ and ０９０ are read like their ASCII
+//! forms, and hxxp / `[.]` defanging is undone) and reported as spans of the
+//! original text. Kanji numerals are read for amounts (八千七百五十万円).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::message::PartKind;
+use crate::normalize::Normalized;
+
+/// A link found in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Url {
+    /// The link as written in the message.
+    pub text: String,
+    /// The link with defanging undone and width normalized (`https://example.top/x`).
+    pub url: String,
+    /// Lowercase host name (or IP address), without port or user info.
+    pub host: String,
+    /// Written to dodge filters: `hxxp`, `[.]`, full-width scheme, and similar.
+    pub obfuscated: bool,
+    /// The part it was found in.
+    pub part: PartKind,
+    /// Byte offsets into the part's original text.
+    pub start: usize,
+    /// End byte offset.
+    pub end: usize,
+}
+
+/// A phone number found in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Phone {
+    /// The number as written.
+    pub text: String,
+    /// Digits (and `*` for masked digits) only, `+81` rewritten to a leading `0`.
+    pub digits: String,
+    /// Classes: `free-dial`, `ip-phone`, `mobile`, `international`, `masked`, `landline`.
+    pub classes: Vec<&'static str>,
+    /// The part it was found in.
+    pub part: PartKind,
+    /// Byte offsets into the part's original text.
+    pub start: usize,
+    /// End byte offset.
+    pub end: usize,
+}
+
+/// A money amount found in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Amount {
+    /// The amount as written.
+    pub text: String,
+    /// Its value in yen.
+    pub yen: u64,
+    /// The part it was found in.
+    pub part: PartKind,
+    /// Byte offsets into the part's original text.
+    pub start: usize,
+    /// End byte offset.
+    pub end: usize,
+}
+
+/// Every entity of a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Entities {
+    /// Links.
+    pub urls: Vec<Url>,
+    /// Phone numbers.
+    pub phones: Vec<Phone>,
+    /// Money amounts.
+    pub amounts: Vec<Amount>,
+}
+
+const URL_CHARS: &str = r"[a-z0-9\-._~:/?#@!$&'*+,;=%]";
+
+static SCHEME_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?:https?|hxxps?|hxxp|h\*\*ps?|ttps?)(?::|\[:\])//(?:{URL_CHARS}|\[\.\]|\(\.\)|\[dot\]|\[/\])+"
+    ))
+    .expect("valid url regex")
+});
+
+static BARE_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?:www(?:\.|\[\.\]))?(?:[a-z0-9](?:[a-z0-9-]{{0,62}})(?:\.|\[\.\]|\(\.\)|\[dot\]))+(?:com|net|org|info|biz|jp|top|xyz|cn|icu|shop|buzz|live|club|online|site|vip|cc|tk|ml|ga|cf|gq|work|link|click|ru|me|io|app|asia|tokyo|fun|store|cyou|sbs|bond|monster|rest|bar|win|mobi|pw|ws|us|co|ly|gl|gd|tw|hk|kr|vn|ph|in|uk|de|fr|to|tv|be|ai|dev|page|support|services|help|email|net\.cn|com\.cn)(?::[0-9]{{1,5}})?(?:/{URL_CHARS}*)?"
+    ))
+    .expect("valid bare url regex")
+});
+
+static IPV4_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]{1,5})?/[a-z0-9\-._~/?#=&%]*")
+        .expect("valid ip url regex")
+});
+
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:\+81[- ]?\(?0?\)?[- ]?[0-9*]{1,4}|0[0-9*]{1,4}|\(0[0-9*]{1,4}\))(?:[- ()]{0,2}[0-9*]{1,4}){1,2}[- ()]{0,2}[0-9*]{0,4}",
+    )
+    .expect("valid phone regex")
+});
+
+static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"¥ ?[0-9][0-9,]*|(?:[0-9][0-9,]*(?:\.[0-9]+)?|[〇零一二三四五六七八九十百千])(?:[0-9,.]|[〇零一二三四五六七八九十百千万億兆])*円?",
+    )
+    .expect("valid amount regex")
+});
+
+/// Extract the entities of one part into `out`. `original` is the part's text as
+/// received and `normalized` its normalization.
+pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mut Entities) {
+    let text = normalized.text();
+    let span = |r: std::ops::Range<usize>| {
+        let o = normalized.original_range(r);
+        (original[o.clone()].to_string(), o.start, o.end)
+    };
+    let mut url_ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    let push_url =
+        |m: regex::Match<'_>, out: &mut Entities, ranges: &mut Vec<std::ops::Range<usize>>| {
+            let raw = trim_url(m.as_str());
+            if raw.is_empty() {
+                return;
+            }
+            let range = m.start()..m.start() + raw.len();
+            if ranges
+                .iter()
+                .any(|r| r.start < range.end && range.start < r.end)
+            {
+                return;
+            }
+            let (url, obfuscated_syntax) = refang(raw);
+            let Some(host) = host_of(&url) else { return };
+            let (text_orig, start, end) = span(range.clone());
+            let obfuscated = obfuscated_syntax
+                || normalized.is_obfuscated(range.clone())
+                || text_orig
+                    .chars()
+                    .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
+            ranges.push(range);
+            out.urls.push(Url {
+                text: text_orig,
+                url,
+                host,
+                obfuscated,
+                part,
+                start,
+                end,
+            });
+        };
+    for m in SCHEME_URL.find_iter(text) {
+        push_url(m, out, &mut url_ranges);
+    }
+    for m in IPV4_URL.find_iter(text) {
+        push_url(m, out, &mut url_ranges);
+    }
+    for m in BARE_URL.find_iter(text) {
+        // Not the domain of an e-mail address, not inside a longer word.
+        let before = text[..m.start()].chars().next_back();
+        if before.is_some_and(|c| {
+            c == '@' || c == '.' || c == '/' || c.is_ascii_alphanumeric() || c == '-'
+        }) {
+            continue;
+        }
+        push_url(m, out, &mut url_ranges);
+    }
+
+    for m in PHONE.find_iter(text) {
+        let s = m.as_str().trim_end_matches(['-', ' ', '(', ')']);
+        let range = m.start()..m.start() + s.len();
+        if url_ranges
+            .iter()
+            .any(|r| r.start < range.end && range.start < r.end)
+        {
+            continue;
+        }
+        let before = text[..range.start].chars().next_back();
+        let after = text[range.end..].chars().next();
+        if before.is_some_and(|c| c.is_ascii_digit() || c == '.' || c == ',')
+            || after.is_some_and(|c| {
+                c.is_ascii_digit() || c == '円' || c == '万' || c == '%' || c == '年'
+            })
+        {
+            continue;
+        }
+        let Some((digits, classes)) = classify_phone(s) else {
+            continue;
+        };
+        let (text_orig, start, end) = span(range);
+        out.phones.push(Phone {
+            text: text_orig,
+            digits,
+            classes,
+            part,
+            start,
+            end,
+        });
+    }
+
+    for m in AMOUNT.find_iter(text) {
+        let s = m.as_str().trim_end_matches([',', '.']);
+        let has_yen = s.starts_with('¥') || s.ends_with('円');
+        let has_big_unit = s.contains(['万', '億', '兆']);
+        if !has_yen && !has_big_unit {
+            continue;
+        }
+        let range = m.start()..m.start() + s.len();
+        if url_ranges
+            .iter()
+            .any(|r| r.start < range.end && range.start < r.end)
+            || out
+                .phones
+                .iter()
+                .any(|p| p.part == part && overlaps_original(normalized, &range, p.start, p.end))
+        {
+            continue;
+        }
+        // The number must start with a digit or 十百千 (not 万一 or 一般).
+        let Some(yen) = parse_yen(s) else { continue };
+        if yen == 0 {
+            continue;
+        }
+        if !has_yen && !s.chars().any(|c| c.is_ascii_digit()) {
+            // Bare kanji with 万 but no 円 (万一, 一万歩) is too often not money.
+            continue;
+        }
+        let (text_orig, start, end) = span(range);
+        out.amounts.push(Amount {
+            text: text_orig,
+            yen,
+            part,
+            start,
+            end,
+        });
+    }
+}
+
+fn overlaps_original(
+    n: &Normalized,
+    range: &std::ops::Range<usize>,
+    start: usize,
+    end: usize,
+) -> bool {
+    let o = n.original_range(range.clone());
+    o.start < end && start < o.end
+}
+
+fn trim_url(s: &str) -> &str {
+    s.trim_end_matches(['.', ',', ')', ';', ':', '!', '?', '\'', '(', '*'])
+}
+
+/// Undo defanging (`hxxp`, `[.]`, `(.)`, `[:]`) and report whether any was present.
+fn refang(s: &str) -> (String, bool) {
+    let mut url = s.to_string();
+    let mut obfuscated = false;
+    for (from, to) in [
+        ("[.]", "."),
+        ("(.)", "."),
+        ("[dot]", "."),
+        ("[:]", ":"),
+        ("[/]", "/"),
+    ] {
+        if url.contains(from) {
+            url = url.replace(from, to);
+            obfuscated = true;
+        }
+    }
+    for (from, to) in [
+        ("hxxps://", "https://"),
+        ("hxxp://", "http://"),
+        ("h**ps://", "https://"),
+        ("h**p://", "http://"),
+    ] {
+        if let Some(rest) = url.strip_prefix(from) {
+            url = format!("{to}{rest}");
+            obfuscated = true;
+        }
+    }
+    if let Some(rest) = url.strip_prefix("ttps://") {
+        url = format!("https://{rest}");
+        obfuscated = true;
+    } else if let Some(rest) = url.strip_prefix("ttp://") {
+        url = format!("http://{rest}");
+        obfuscated = true;
+    }
+    (url, obfuscated)
+}
+
+/// The host of a (refanged) URL, with or without a scheme.
+pub fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host_port.split(':').next()?.trim_end_matches('.');
+    if host.is_empty() || !host.contains('.') {
+        return None;
+    }
+    Some(host.to_ascii_lowercase())
+}
+
+/// Whether `host` is `domain` or a subdomain of it.
+pub fn host_is_under(host: &str, domain: &str) -> bool {
+    host == domain
+        || (host.len() > domain.len()
+            && host.ends_with(domain)
+            && host.as_bytes()[host.len() - domain.len() - 1] == b'.')
+}
+
+/// Whether `host` is an IPv4 literal.
+pub fn is_ip_literal(host: &str) -> bool {
+    let parts: Vec<_> = host.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn classify_phone(s: &str) -> Option<(String, Vec<&'static str>)> {
+    let mut digits = String::new();
+    let international = s.starts_with("+81");
+    let body = if international { &s[3..] } else { s };
+    for c in body.chars() {
+        if c.is_ascii_digit() || c == '*' {
+            digits.push(c);
+        }
+    }
+    if international && !digits.starts_with('0') {
+        digits.insert(0, '0');
+    }
+    let n = digits.len();
+    if !(10..=11).contains(&n) || !digits.starts_with('0') {
+        return None;
+    }
+    let masked = digits.contains('*');
+    if masked && digits.chars().filter(|c| c.is_ascii_digit()).count() < 2 {
+        return None;
+    }
+    let mut classes = Vec::new();
+    if digits.starts_with("0120") || digits.starts_with("0800") {
+        classes.push("free-dial");
+    } else if digits.starts_with("050") {
+        classes.push("ip-phone");
+    } else if digits.starts_with("090") || digits.starts_with("080") || digits.starts_with("070") {
+        if n != 11 && !masked {
+            return None;
+        }
+        classes.push("mobile");
+    } else {
+        if n != 10 && !masked {
+            return None;
+        }
+        classes.push("landline");
+    }
+    if international {
+        classes.push("international");
+    }
+    if masked {
+        classes.push("masked");
+    }
+    Some((digits, classes))
+}
+
+fn kanji_digit(c: char) -> Option<u64> {
+    Some(match c {
+        '〇' | '零' => 0,
+        '一' => 1,
+        '二' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
+}
+
+/// Read an amount such as `8,750万円`, `7万4千円`, `八千七百五十万円`, `¥150,000`, `1.5万円`.
+pub fn parse_yen(s: &str) -> Option<u64> {
+    let s = s
+        .trim_start_matches('¥')
+        .trim_start()
+        .trim_end_matches('円');
+    let mut total: f64 = 0.0;
+    let mut section: f64 = 0.0;
+    let mut current: Option<f64> = None;
+    let mut chars = s.chars().peekable();
+    let mut seen_digit = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut num = String::new();
+            num.push(c);
+            while let Some(&d) = chars.peek() {
+                if d.is_ascii_digit() || d == '.' {
+                    num.push(d);
+                    chars.next();
+                } else if d == ',' {
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            current = Some(num.trim_end_matches('.').parse::<f64>().ok()?);
+            seen_digit = true;
+        } else if let Some(d) = kanji_digit(c) {
+            current = Some(current.unwrap_or(0.0) * 10.0 + d as f64);
+            seen_digit = true;
+        } else {
+            let unit = match c {
+                '十' => 10.0,
+                '百' => 100.0,
+                '千' => 1000.0,
+                '万' => 10_000.0,
+                '億' => 100_000_000.0,
+                '兆' => 1_000_000_000_000.0,
+                ',' | '.' => continue,
+                _ => return None,
+            };
+            if unit < 10_000.0 {
+                section += current.take().unwrap_or(1.0) * unit;
+                seen_digit = true;
+            } else {
+                if !seen_digit {
+                    return None;
+                }
+                total += (section + current.take().unwrap_or(0.0)) * unit;
+                section = 0.0;
+            }
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let value = total + section + current.unwrap_or(0.0);
+    if !(0.0..1e18).contains(&value) {
+        return None;
+    }
+    Some(value.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+
+    fn entities(s: &str) -> Entities {
+        let n = normalize(s);
+        let mut e = Entities::default();
+        extract(PartKind::Body, s, &n, &mut e);
+        e
+    }
+
+    #[test]
+    fn reads_amounts_in_every_script() {
+        assert_eq!(parse_yen("8,750万円"), Some(87_500_000));
+        assert_eq!(parse_yen("八千七百五十万円"), Some(87_500_000));
+        assert_eq!(parse_yen("十五万円"), Some(150_000));
+        assert_eq!(parse_yen("5億円"), Some(500_000_000));
+        assert_eq!(parse_yen("¥150,000"), Some(150_000));
+        assert_eq!(parse_yen("7万4千円"), Some(74_000));
+        assert_eq!(parse_yen("1.5万円"), Some(15_000));
+        assert_eq!(parse_yen("万一"), None);
+    }
+
+    #[test]
+    fn finds_amounts_with_spans_of_the_original() {
+        let s = "還元金８，７５０万円をお渡しします。手数料は5000円、八千七百五十万円";
+        let e = entities(s);
+        let yens: Vec<_> = e.amounts.iter().map(|a| a.yen).collect();
+        assert_eq!(yens, vec![87_500_000, 5000, 87_500_000]);
+        for a in &e.amounts {
+            assert_eq!(&s[a.start..a.end], a.text);
+        }
+        assert_eq!(e.amounts[0].text, "８，７５０万円");
+    }
+
+    #[test]
+    fn finds_obfuscated_and_bare_urls() {
+        let e = entities(
+            "確認はこちら hxxps://sagawa-exp[.]top/track または ｈｔｔｐｓ：／／amaz0n.xyz/a と rakuten-card.co.jp-secure.com/login",
+        );
+        let hosts: Vec<_> = e.urls.iter().map(|u| u.host.as_str()).collect();
+        assert_eq!(
+            hosts,
+            vec![
+                "sagawa-exp.top",
+                "amaz0n.xyz",
+                "rakuten-card.co.jp-secure.com"
+            ]
+        );
+        assert!(e.urls[0].obfuscated && e.urls[1].obfuscated && !e.urls[2].obfuscated);
+    }
+
+    #[test]
+    fn email_addresses_are_not_urls() {
+        assert!(entities("送信アドレス:abc@docomo.ne.jp").urls.is_empty());
+    }
+
+    #[test]
+    fn classifies_phones() {
+        let e =
+            entities("窓口 0120-**-**** か 050-1234-5678、携帯「090********」、+81 90 1234 5678");
+        let classes: Vec<_> = e.phones.iter().map(|p| p.classes.clone()).collect();
+        assert_eq!(
+            classes,
+            vec![
+                vec!["free-dial", "masked"],
+                vec!["ip-phone"],
+                vec!["mobile", "masked"],
+                vec!["mobile", "international"]
+            ]
+        );
+    }
+
+    #[test]
+    fn dates_and_amounts_are_not_phones() {
+        let e = entities("2015年3月10日から今までの未入金額98000円");
+        assert!(e.phones.is_empty(), "{:?}", e.phones);
+    }
+}

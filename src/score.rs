@@ -1,0 +1,200 @@
+//! Scoring: from hits to a verdict, where every point traces to a rule id.
+//!
+//! Each category contributes its strongest rule; further distinct rules in the
+//! same category add a fraction of their weight (repeating the same kind of
+//! evidence is weak evidence). Combos add a bonus when categories co-occur
+//! (impersonation + refund + prepaid is the classic pattern of the seed
+//! reports). Negative categories — a warning *about* scams, a genuine notice —
+//! subtract, up to a cap so that a scam cannot launder itself by appending
+//! "詐欺にご注意ください". The result is independent of hit order.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engine::Hit;
+use crate::entities::Entities;
+use crate::patterns::RulePack;
+
+/// The verdict on a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No scam characteristics reach the `suspicious` threshold.
+    Clean,
+    /// Some warning signs: be careful.
+    Suspicious,
+    /// Very likely a scam.
+    Scam,
+}
+
+impl Verdict {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Scam => "scam",
+        }
+    }
+}
+
+/// A combo that fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComboHit {
+    /// Combo id.
+    pub id: String,
+    /// Points added.
+    pub bonus: f64,
+}
+
+/// Points one rule contributed (the trace from score to rule ids).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    /// Rule or combo id.
+    pub id: String,
+    /// Category id (or `combo`).
+    pub category: String,
+    /// Points (negative for negative categories), after the category rules were applied.
+    pub points: f64,
+}
+
+/// The scored result for one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The score, rounded to one decimal.
+    pub score: f64,
+    /// Categories with at least one hit, strongest first (negative ones last).
+    pub categories: Vec<String>,
+    /// Every hit, sorted by part and position.
+    pub hits: Vec<Hit>,
+    /// Combos that fired.
+    pub combos: Vec<ComboHit>,
+    /// Points per rule and combo; they add up to `score` (before the floor at 0).
+    pub contributions: Vec<Contribution>,
+    /// Links, phones and amounts.
+    pub entities: Entities,
+    /// The `suspicious` threshold used.
+    pub suspicious_threshold: f64,
+    /// The `scam` threshold used.
+    pub scam_threshold: f64,
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Score `hits` with the pack's categories, combos and thresholds.
+pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysis {
+    hits.sort_by(|a, b| {
+        (a.part as u8, a.start, a.end, a.rule_index).cmp(&(
+            b.part as u8,
+            b.start,
+            b.end,
+            b.rule_index,
+        ))
+    });
+    hits.dedup_by(|a, b| {
+        a.rule_index == b.rule_index && a.part == b.part && a.start == b.start && a.end == b.end
+    });
+
+    // Distinct rules per category (BTreeMap: deterministic order).
+    let mut by_category: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for h in &hits {
+        let cat = pack.rules[h.rule_index].category;
+        let rules = by_category.entry(cat).or_default();
+        if !rules.contains(&h.rule_index) {
+            rules.push(h.rule_index);
+        }
+    }
+    let mut contributions = Vec::new();
+    let mut positive = 0.0;
+    let mut negative = 0.0;
+    let mut cat_points: Vec<(usize, f64)> = Vec::new();
+    for (&cat, rules) in &by_category {
+        let mut rules = rules.clone();
+        // Strongest first; ties broken by rule order so the result is order-independent.
+        rules.sort_by(|&a, &b| {
+            pack.rules[b]
+                .weight
+                .abs()
+                .total_cmp(&pack.rules[a].weight.abs())
+                .then(a.cmp(&b))
+        });
+        let top = pack.rules[rules[0]].weight;
+        let cap = top.abs() * pack.scoring.category_cap_factor;
+        let mut total = 0.0f64;
+        for (i, &r) in rules.iter().enumerate() {
+            let w = pack.rules[r].weight;
+            let want = if i == 0 {
+                w
+            } else {
+                w * pack.scoring.extra_hit_factor
+            };
+            let room = (cap - total.abs()).max(0.0);
+            let points = want.signum() * want.abs().min(room);
+            total += points;
+            contributions.push(Contribution {
+                id: pack.rules[r].id.clone(),
+                category: pack.categories[cat].id.clone(),
+                points: round1(points * 100.0) / 100.0,
+            });
+        }
+        if pack.categories[cat].negative {
+            negative += -total;
+        } else {
+            positive += total;
+        }
+        cat_points.push((cat, total));
+    }
+    let fired = |c: usize| cat_points.iter().any(|&(cat, p)| cat == c && p > 0.0);
+    let mut combos = Vec::new();
+    for combo in &pack.combos {
+        if !combo.categories.is_empty() && combo.categories.iter().all(|&c| fired(c)) {
+            positive += combo.bonus;
+            combos.push(ComboHit {
+                id: combo.id.clone(),
+                bonus: combo.bonus,
+            });
+            contributions.push(Contribution {
+                id: combo.id.clone(),
+                category: "combo".into(),
+                points: combo.bonus,
+            });
+        }
+    }
+    let negative_applied = negative.min(pack.scoring.max_negative);
+    if negative_applied < negative {
+        // Scale negative contributions so they still add up to what was applied.
+        let f = negative_applied / negative;
+        for c in contributions.iter_mut().filter(|c| c.points < 0.0) {
+            c.points = round1(c.points * f * 100.0) / 100.0;
+        }
+    }
+    let score = round1((positive - negative_applied).max(0.0));
+    let verdict = if score >= pack.thresholds.scam {
+        Verdict::Scam
+    } else if score >= pack.thresholds.suspicious {
+        Verdict::Suspicious
+    } else {
+        Verdict::Clean
+    };
+    cat_points.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let categories = cat_points
+        .iter()
+        .map(|&(c, _)| pack.categories[c].id.clone())
+        .collect();
+    Analysis {
+        verdict,
+        score,
+        categories,
+        hits,
+        combos,
+        contributions,
+        entities,
+        suspicious_threshold: pack.thresholds.suspicious,
+        scam_threshold: pack.thresholds.scam,
+    }
+}
