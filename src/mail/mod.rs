@@ -9,10 +9,17 @@
 
 mod charset;
 mod html;
+mod mbox;
 mod message;
+mod source;
 
 pub use charset::{
     DecodeError, DecodedText, SNIFF_LIMIT, decode_unlabelled, decode_with_label, lookup_label,
 };
 pub use html::{HtmlText, decode_entities, html_to_text};
+pub use mbox::{MboxReader, RawMessage};
 pub use message::{MailMessage, ParseLimits, looks_like_rfc5322, parse_message};
+pub use source::{
+    Collected, InputKind, Source, SourceError, collect_sources, detect_kind, sniff_kind,
+    walk_sources,
+};
