@@ -9,6 +9,7 @@
 //! cannot know: mislabelled charsets and raw 8-bit or ISO-2022-JP headers
 //! are re-sniffed with [`decode_unlabelled`](super::decode_unlabelled).
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mail_parser::decoders::base64::base64_decode;
@@ -138,6 +139,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         limits,
         parts_seen: 0,
         links: Vec::new(),
+        seen_links: HashSet::new(),
         attachments: Vec::new(),
         errors: Vec::new(),
     };
@@ -327,6 +329,7 @@ struct Walker<'l> {
     limits: &'l ParseLimits,
     parts_seen: usize,
     links: Vec<String>,
+    seen_links: HashSet<String>,
     attachments: Vec<String>,
     errors: Vec<String>,
 }
@@ -436,7 +439,7 @@ impl Walker<'_> {
                 let fixed = self.fix_charset(msg, part, id, h);
                 let rendered = html_to_text(&fixed);
                 for l in rendered.links {
-                    if !self.links.contains(&l) {
+                    if self.seen_links.insert(l.clone()) {
                         self.links.push(l);
                     }
                 }
@@ -980,6 +983,46 @@ mod tests {
         assert_eq!(m.body, "hello");
         assert_eq!(m.attachments, vec!["(image/png)"]);
         assert!(m.error.is_some());
+    }
+
+    #[test]
+    fn part_limit_is_reported() {
+        let mut raw = b"Subject: many\nContent-Type: multipart/mixed; boundary=b\n\n".to_vec();
+        for i in 0..50 {
+            raw.extend_from_slice(
+                format!("--b\nContent-Type: text/plain\n\npart {i}\n").as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"--b--\n");
+        let limits = ParseLimits {
+            max_parts: 10,
+            ..Default::default()
+        };
+        let m = parse_message(&raw, &limits);
+        assert!(m.body.starts_with("part 0\n\npart 1"));
+        assert!(m.body.ends_with("part 8"), "{}", m.body);
+        assert_eq!(
+            m.error.as_deref(),
+            Some("more than 10 MIME parts; the rest were skipped")
+        );
+        assert_eq!(
+            parse_message(&raw, &ParseLimits::default())
+                .body
+                .matches("part ")
+                .count(),
+            50
+        );
+    }
+
+    #[test]
+    fn alternative_uses_html_when_plain_is_a_stub() {
+        let raw = "Subject: s\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain; charset=utf-8\n\nHTMLメールをご覧ください\n--a\nContent-Type: text/html; charset=utf-8\n\n<p>【重要】お客様のアカウントが一時停止されました。本日中に本人確認を行ってください。確認はこちらから行えます。</p><a href=\"https://x.example/\">確認</a>\n--a--\n";
+        let m = parse_message(raw.as_bytes(), &ParseLimits::default());
+        assert_eq!(
+            m.body,
+            "【重要】お客様のアカウントが一時停止されました。本日中に本人確認を行ってください。確認はこちらから行えます。\n確認"
+        );
+        assert_eq!(m.links, vec!["https://x.example/"]);
     }
 
     #[test]
