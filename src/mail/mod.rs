@@ -8,6 +8,7 @@
 //! byte-exactly for the filter mode ([`add_filter_headers`]).
 
 mod charset;
+mod filter;
 mod html;
 mod mbox;
 mod message;
@@ -16,6 +17,7 @@ mod source;
 pub use charset::{
     DecodeError, DecodedText, SNIFF_LIMIT, decode_unlabelled, decode_with_label, lookup_label,
 };
+pub use filter::{FILTER_HEADER_PREFIX, add_filter_headers, strip_filter_headers};
 pub use html::{HtmlText, decode_entities, html_to_text};
 pub use mbox::{MboxReader, RawMessage};
 pub use message::{MailMessage, ParseLimits, looks_like_rfc5322, parse_message};
