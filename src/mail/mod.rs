@@ -15,7 +15,8 @@ mod message;
 mod source;
 
 pub use charset::{
-    DecodeError, DecodedText, SNIFF_LIMIT, decode_unlabelled, decode_with_label, lookup_label,
+    DecodeError, DecodedText, SNIFF_LIMIT, decode_encoded_words, decode_unlabelled,
+    decode_with_label, lookup_label,
 };
 pub use filter::{FILTER_HEADER_PREFIX, add_filter_headers, strip_filter_headers};
 pub use html::{HtmlText, decode_entities, html_to_text};
