@@ -19,7 +19,9 @@ use mail_parser::{
     PartType,
 };
 
-use super::charset::{decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count};
+use super::charset::{
+    decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
+};
 use super::html::html_to_text;
 
 /// One decoded message, ready for scoring.
@@ -241,14 +243,35 @@ fn repaired_header(
 
 fn subject_of(msg: &Message<'_>) -> Option<String> {
     let s = msg.subject()?;
-    if needs_repair(s)
-        && let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
+    if !needs_repair(s) {
+        return Some(s.to_owned());
+    }
+    if let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
         && let Some(fs) = fixed.subject()
         && !needs_repair(fs)
     {
         return Some(fs.to_owned());
     }
+    // Mislabelled or split encoded words.
+    if let Some(text) = raw_header_text(msg, &HeaderName::Subject) {
+        let fixed = decode_encoded_words(&text);
+        let fixed = fixed.trim();
+        if !needs_repair(fixed) {
+            return Some(fixed.to_owned());
+        }
+    }
     Some(s.to_owned())
+}
+
+/// A header's raw value, unfolded and decoded as unlabelled text.
+fn raw_header_text(msg: &Message<'_>, name: &HeaderName<'_>) -> Option<String> {
+    let raw = raw_header(msg, name)?;
+    let unfolded: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
+    Some(decode_unlabelled(&unfolded).ok()?.text)
 }
 
 fn first_addr(msg: &Message<'_>) -> Option<(Option<String>, Option<String>)> {
@@ -282,13 +305,7 @@ fn from_parts(msg: &Message<'_>) -> (Option<String>, Option<String>) {
 /// its `<addr>`), with encoded words decoded and quotes removed. `None` when
 /// the header has no `<addr>` or uses group syntax.
 fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
-    let raw = raw_header(msg, &HeaderName::From)?;
-    let unfolded: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r' && b != b'\n')
-        .collect();
-    let text = decode_unlabelled(&unfolded).ok()?.text;
+    let text = raw_header_text(msg, &HeaderName::From)?;
     let mut in_quotes = false;
     let mut escaped = false;
     let mut cut = None;
@@ -309,9 +326,8 @@ fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
     if prefix.is_empty() {
         return None;
     }
-    let synthetic = format!("Subject: {prefix}\n\n");
-    let parsed = MessageParser::new().parse(synthetic.as_bytes())?;
-    let decoded = parsed.subject()?.trim();
+    let decoded = decode_encoded_words(prefix);
+    let decoded = decoded.trim();
     if needs_repair(decoded) {
         return None;
     }
@@ -964,6 +980,16 @@ mod tests {
             (m.from.as_deref(), m.from_name),
             (Some("a@b.example"), None)
         );
+    }
+
+    #[test]
+    fn split_and_mislabelled_encoded_words_are_repaired() {
+        // 還付金 in UTF-8 split mid-character across two Q words; a Shift_JIS
+        // display name labelled UTF-8 (itKVdIvg is 還付金 in Shift_JIS).
+        let raw = b"From: =?UTF-8?B?itKVdIvg?= <a@b.example>\nSubject: =?UTF-8?Q?=E9=82?=\n =?UTF-8?Q?=84=E4=BB=98=E9=87=91?=\n\nb\n";
+        let m = parse_message(raw, &ParseLimits::default());
+        assert_eq!(m.subject.as_deref(), Some("還付金"));
+        assert_eq!(m.from_name.as_deref(), Some("還付金"));
     }
 
     #[test]
