@@ -2,8 +2,10 @@
 //! the engine, choosing the language, writing output that survives `| head`.
 
 mod check;
+mod filter;
 mod input;
 mod maintain;
+mod scan;
 
 use std::io;
 use std::path::PathBuf;
@@ -42,6 +44,10 @@ enum Command {
     /// Score each input (stdin when none): plain text, or an RFC 5322 message.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
+    /// Batch-check mail: mbox files, Maildir folders, .eml and .txt files, folders (recursive).
+    Scan(scan::ScanArgs),
+    /// One RFC 5322 message on stdin → the same bytes on stdout with X-Sagiscan-* headers (fail-open).
+    Filter(filter::FilterArgs),
     /// Validate the rule pack and run every rule's examples and counterexamples.
     Lint(maintain::LintArgs),
     /// Re-check labelled corpora (folders with scam/, suspicious/, ham/): confusion matrix and mismatches.
@@ -148,6 +154,8 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(&args),
+        Some(Command::Scan(args)) => scan::run(&args),
+        Some(Command::Filter(args)) => filter::run(&args),
         Some(Command::Lint(args)) => maintain::run_lint(&args),
         Some(Command::Test(args)) => maintain::run_test(&args),
         Some(Command::Rules(args)) => maintain::run_rules(&args),
