@@ -1,13 +1,89 @@
-//! Text normalization with an offset map (interim version; the full pipeline
-//! lands from the `normalize` branch).
+//! Text normalization with an offset map back to the original text.
+//!
+//! Scam messages hide their key phrases from naive matching with width tricks
+//! (ｱﾏｿﾞﾝ, ＡＭＡＺＯＮ), kana choice (どこも / ドコモ), separators inserted inside
+//! words (ド コ モ, イ・ン・タ・ー), zero-width characters, spacing dakuten (シ゛),
+//! the kanji 一 used as a long vowel (インタ一ネット) and Cyrillic/Greek look-alike
+//! letters (аmazon with a Cyrillic а). Messages and rule literals go through the
+//! same pipeline ([`normalize`], [`normalize_literal`], [`normalize_regex_source`])
+//! so that none of those tricks can hide a phrase, while every normalized byte
+//! keeps the byte range of the original characters it came from
+//! ([`Normalized::original_range`]) so hits are reported in the original text, and
+//! whether a trick was used is recorded ([`Normalized::is_obfuscated`]).
+//!
+//! # Pipeline
+//!
+//! 1. **Per segment** (a base character plus the combining marks that follow it;
+//!    U+FF9E/U+FF9F and the spacing U+309B/U+309C count as combining marks):
+//!    zero-width characters and variation selectors are removed, spacing dakuten
+//!    become combining dakuten, then NFKC (via `icu_normalizer`, the fastest
+//!    conforming implementation measured here), then Latin lowercase,
+//!    look-alike Cyrillic/Greek letters → Latin, hiragana → katakana.
+//! 2. **In context**: separator runs (spaces, tabs, `・ _ + / | * .`) between two
+//!    Japanese characters are dropped; runs of at least three single Latin
+//!    letters separated by spaces are joined (`d o c o m o` → `docomo`); other
+//!    runs of horizontal whitespace collapse to one ASCII space; newlines are
+//!    kept; dash variants directly after katakana become ー unless an ASCII
+//!    letter or digit follows (so `0120-12-3456` and `ドコモ-ID` keep their
+//!    `-`); the kanji 一 between katakana becomes ー (except before the counter
+//!    kana ツ/カ/ヵ/ヶ/ケ, so もう一つ and 一か月 stay readable). Wave dashes
+//!    (〜, ～) are left alone: they mark ranges (1〜3月) far more often than
+//!    long vowels.
+//!
+//! The pipeline is idempotent: normalizing normalized text changes nothing.
+//!
+//! # Memory
+//!
+//! When the normalized text differs from the input (beyond ASCII lowercasing),
+//! the offset map stores two `u32` and one flag byte per *normalized byte*
+//! (9 bytes per byte, e.g. ~9 MB for a 1 MB message). Pure-ASCII input that
+//! needs only lowercasing, and input that is already normalized, store no map at
+//! all. Offsets are `u32`: inputs must be smaller than 4 GiB.
 
 use std::ops::Range;
 
-/// Result of normalizing one text.
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_normalizer::properties::CanonicalCombiningClassMapBorrowed;
+
+const NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
+const CCC: CanonicalCombiningClassMapBorrowed<'static> = CanonicalCombiningClassMapBorrowed::new();
+
+/// The character itself is an evasion trick (look-alike, recombined spacing
+/// dakuten, 一 as long vowel, removed variation selector / inner zero-width).
+const F_OBF: u8 = 1;
+/// An evasion gap (dropped zero-width char or in-word separator) precedes it.
+const F_GAP: u8 = 2;
+/// Came from half-width katakana.
+const F_KANA_HW: u8 = 4;
+/// Came from full-width katakana or hiragana.
+const F_KANA_FW: u8 = 8;
+/// Came from an ASCII letter.
+const F_LATIN_HW: u8 = 16;
+/// Came from a full-width Latin letter.
+const F_LATIN_FW: u8 = 32;
+/// Came from hiragana (internal: 一 next to hiragana is not flagged).
+const F_HIRA: u8 = 64;
+
+/// Result of normalizing one text: the normalized text plus the map from
+/// normalized bytes to original bytes and per-character evasion flags.
+#[derive(Debug, Clone)]
 pub struct Normalized {
     text: String,
-    starts: Vec<u32>,
-    ends: Vec<u32>,
+    orig_len: usize,
+    map: Map,
+}
+
+#[derive(Debug, Clone)]
+enum Map {
+    /// Normalized byte `i` came from original byte `i` (same char boundaries).
+    Identity,
+    /// Per normalized byte: origin start, origin end, flags. Continuation bytes
+    /// repeat the values of their character's first byte.
+    Table {
+        starts: Vec<u32>,
+        ends: Vec<u32>,
+        flags: Vec<u8>,
+    },
 }
 
 impl Normalized {
@@ -15,59 +91,1067 @@ impl Normalized {
     pub fn text(&self) -> &str {
         &self.text
     }
-    /// Map a normalized byte range back to the original text.
+
+    /// Map a byte range of the normalized text (on char boundaries) to the byte
+    /// range of the original text it came from. The result is always on char
+    /// boundaries of the original, `start <= end`, and covers every original
+    /// char that produced any normalized char in the range. Out-of-bounds or
+    /// reversed input ranges are clamped, never a panic.
     pub fn original_range(&self, normalized: Range<usize>) -> Range<usize> {
-        if normalized.start >= normalized.end || normalized.start >= self.starts.len() {
-            let p = self
-                .starts
-                .get(normalized.start)
-                .copied()
-                .unwrap_or(*self.ends.last().unwrap_or(&0));
-            return p as usize..p as usize;
-        }
-        self.starts[normalized.start] as usize..self.ends[normalized.end - 1] as usize
-    }
-    /// Whether the range used an evasion trick.
-    pub fn is_obfuscated(&self, _normalized: Range<usize>) -> bool {
-        false
-    }
-}
-
-fn fold(c: char) -> char {
-    match c {
-        '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
-        _ => c.to_ascii_lowercase(),
-    }
-}
-
-/// Normalize `input`.
-pub fn normalize(input: &str) -> Normalized {
-    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
-    let mut text = String::with_capacity(input.len());
-    let mut starts = Vec::new();
-    let mut ends = Vec::new();
-    let mut buf = [0u8; 4];
-    for (i, c) in input.char_indices() {
-        let end = (i + c.len_utf8()) as u32;
-        let n = nfkc.normalize(c.encode_utf8(&mut buf));
-        for nc in n.chars() {
-            let nc = fold(nc);
-            text.push(nc);
-            for _ in 0..nc.len_utf8() {
-                starts.push(i as u32);
-                ends.push(end);
+        let len = self.text.len();
+        let s = normalized.start.min(len);
+        let e = normalized.end.clamp(s, len);
+        match &self.map {
+            Map::Identity => s..e,
+            Map::Table { starts, ends, .. } => {
+                if s == e {
+                    let p = starts.get(s).map_or(self.orig_len, |&p| p as usize);
+                    return p..p;
+                }
+                let a = starts[s] as usize;
+                let b = (ends[e - 1] as usize).max(a);
+                a..b
             }
         }
     }
-    Normalized { text, starts, ends }
+
+    /// True when the original text behind this normalized range used an
+    /// evasion trick: zero-width characters or variation selectors removed,
+    /// separators dropped inside a word, spacing dakuten recombined, kanji 一
+    /// used as a long vowel, Cyrillic/Greek look-alike letters, or width
+    /// *mixing* inside the range (half-width and full-width katakana together,
+    /// or full-width and ASCII Latin letters together). Uniformly half-width
+    /// or full-width text is not evasion.
+    pub fn is_obfuscated(&self, normalized: Range<usize>) -> bool {
+        let Map::Table { flags, .. } = &self.map else {
+            return false;
+        };
+        let len = self.text.len();
+        let s = normalized.start.min(len);
+        let e = normalized.end.clamp(s, len);
+        let mut all = 0u8;
+        let mut first = true;
+        for (i, &f) in flags[s..e].iter().enumerate() {
+            // Only look at the first byte of each character.
+            if !self.text.is_char_boundary(s + i) {
+                continue;
+            }
+            all |= f & !F_GAP;
+            if !first && f & F_GAP != 0 {
+                return true;
+            }
+            first = false;
+        }
+        all & F_OBF != 0
+            || (all & F_KANA_HW != 0 && all & F_KANA_FW != 0)
+            || (all & F_LATIN_HW != 0 && all & F_LATIN_FW != 0)
+    }
 }
 
-/// Same pipeline, text only.
+/// Normalize a message (see the module docs for the pipeline).
+pub fn normalize(input: &str) -> Normalized {
+    if input.is_ascii() && ascii_needs_only_lowercase(input.as_bytes()) {
+        return Normalized {
+            text: input.to_ascii_lowercase(),
+            orig_len: input.len(),
+            map: Map::Identity,
+        };
+    }
+    let mut units = Vec::with_capacity(input.len() / 2 + 1);
+    let mut scratch = Scratch::default();
+    segment_units(input, &mut units, &mut scratch);
+    let (text, starts, ends, flags) = assemble(&units);
+    let map = if text == input {
+        Map::Identity
+    } else {
+        Map::Table {
+            starts,
+            ends,
+            flags,
+        }
+    };
+    Normalized {
+        text,
+        orig_len: input.len(),
+        map,
+    }
+}
+
+/// Same pipeline as [`normalize`], text only (used for rule literals):
+/// `normalize_literal(x) == normalize(x).text()`.
 pub fn normalize_literal(input: &str) -> String {
     normalize(input).text
 }
 
-/// Normalize a regex source.
+/// Normalize a regex *source* written by a rule author so that it matches
+/// normalized text. The per-character folding (NFKC, hiragana → katakana,
+/// Latin lowercase, look-alikes) is applied to literal characters only: never
+/// to the character after a backslash, nor inside `\p{..}`/`\P{..}`/`\x{..}`,
+/// nor to group flags and names (`(?i)`, `(?U)`, `(?P<Name>`), so regex syntax
+/// such as `\D`, `\S`, `\W`, `\B`, `\P{Han}` survives. A literal that folds to
+/// a regex metacharacter (`（` → `(`) is escaped. Context rules (separator
+/// dropping, long-vowel unification) are not applied.
 pub fn normalize_regex_source(source: &str) -> String {
-    source.to_string()
+    let mut out = String::with_capacity(source.len());
+    let mut scratch = Scratch::default();
+    let chars: Vec<(usize, char)> = source.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (pos, c) = chars[i];
+        if c == '\\' {
+            // Copy the escape verbatim.
+            out.push('\\');
+            i += 1;
+            let Some(&(_, n)) = chars.get(i) else { break };
+            out.push(n);
+            i += 1;
+            if matches!(n, 'p' | 'P' | 'x' | 'u' | 'U') {
+                if chars.get(i).is_some_and(|&(_, b)| b == '{') {
+                    while let Some(&(_, b)) = chars.get(i) {
+                        out.push(b);
+                        i += 1;
+                        if b == '}' {
+                            break;
+                        }
+                    }
+                } else if matches!(n, 'p' | 'P')
+                    && let Some(&(_, b)) = chars.get(i)
+                {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        if c == '(' && chars.get(i + 1).is_some_and(|&(_, b)| b == '?') {
+            // Group flags or name: copy verbatim up to ':' / ')' / '>'.
+            out.push_str("(?");
+            i += 2;
+            let named = chars.get(i).is_some_and(|&(_, b)| b == '<' || b == 'P');
+            while let Some(&(_, b)) = chars.get(i) {
+                out.push(b);
+                i += 1;
+                if (named && b == '>') || (!named && (b == ':' || b == ')')) {
+                    break;
+                }
+            }
+            continue;
+        }
+        // A literal segment: this char plus following combining marks.
+        let mut j = i + 1;
+        while j < chars.len() && extends_segment(chars[j].1) {
+            j += 1;
+        }
+        let end = chars.get(j).map_or(source.len(), |&(p, _)| p);
+        let seg = &source[pos..end];
+        scratch.out.clear();
+        fold_segment(seg, &mut scratch);
+        if scratch.out == seg {
+            out.push_str(seg);
+        } else {
+            for ch in scratch.out.chars() {
+                if is_regex_meta(ch) && !seg.contains(ch) {
+                    out.push('\\');
+                }
+                out.push(ch);
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+fn is_regex_meta(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Character classes
+
+fn is_zero_width(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Does `c` belong to the segment of the preceding base character?
+fn extends_segment(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x300 || (0x3400..=0x9FFF).contains(&u) || (0x30A0..=0x30FF).contains(&u) {
+        return false;
+    }
+    matches!(
+        c,
+        '\u{FF9E}' | '\u{FF9F}' | '\u{309B}' | '\u{309C}' | '\u{3099}' | '\u{309A}'
+    ) || is_variation_selector(c)
+        || is_zero_width(c)
+        || CCC.get_u8(c) != 0
+}
+
+/// Katakana letters (after folding, hiragana are katakana too).
+fn is_kata_letter(c: char) -> bool {
+    matches!(c, '\u{30A1}'..='\u{30FA}')
+}
+
+fn is_kata_ish(c: char) -> bool {
+    is_kata_letter(c) || c == 'ー'
+}
+
+/// Japanese characters between which separators are dropped.
+fn is_japanese(c: char) -> bool {
+    matches!(c,
+        '\u{3041}'..='\u{3096}'
+        | '\u{309D}'..='\u{309F}'
+        | '\u{30A1}'..='\u{30FA}'
+        | '\u{30FC}'..='\u{30FF}'
+        | '\u{3005}'..='\u{3007}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{3FFFF}')
+}
+
+/// Horizontal whitespace (collapsed / dropped); newlines are not.
+fn is_hspace(c: char) -> bool {
+    c == ' '
+        || c == '\t'
+        || (c.is_whitespace() && !matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+}
+
+/// Non-space separators dropped between Japanese characters.
+fn is_separator(c: char) -> bool {
+    matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
+}
+
+fn is_run_char(c: char) -> bool {
+    is_hspace(c) || is_separator(c)
+}
+
+/// Dash variants (after NFKC) unified to ー after katakana.
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{2500}' | '\u{2501}'
+    )
+}
+
+/// Latin look-alikes (Cyrillic, Greek, a few others), mapped by shape.
+fn lookalike(c: char) -> Option<char> {
+    Some(match c {
+        // Cyrillic lowercase
+        'а' => 'a',
+        'е' => 'e',
+        'о' => 'o',
+        'р' => 'p',
+        'с' => 'c',
+        'у' => 'y',
+        'х' => 'x',
+        'ѕ' => 's',
+        'і' => 'i',
+        'ј' => 'j',
+        'ԁ' => 'd',
+        'һ' => 'h',
+        'ԛ' => 'q',
+        'ԝ' => 'w',
+        'ӏ' => 'l',
+        'ѵ' => 'v',
+        // Cyrillic uppercase
+        'А' => 'a',
+        'В' => 'b',
+        'Е' => 'e',
+        'К' => 'k',
+        'М' => 'm',
+        'Н' => 'h',
+        'О' => 'o',
+        'Р' => 'p',
+        'С' => 'c',
+        'Т' => 't',
+        'Х' => 'x',
+        'У' | 'Ү' => 'y',
+        'Ѕ' => 's',
+        'І' | 'Ӏ' => 'i',
+        'Ј' => 'j',
+        'Ԁ' => 'd',
+        'Ԛ' => 'q',
+        'Ԝ' => 'w',
+        // Greek uppercase
+        'Α' => 'a',
+        'Β' => 'b',
+        'Ε' => 'e',
+        'Ζ' => 'z',
+        'Η' => 'h',
+        'Ι' => 'i',
+        'Κ' => 'k',
+        'Μ' => 'm',
+        'Ν' => 'n',
+        'Ο' => 'o',
+        'Ρ' => 'p',
+        'Τ' => 't',
+        'Υ' => 'y',
+        'Χ' => 'x',
+        // Greek lowercase
+        'α' => 'a',
+        'ε' => 'e',
+        'ι' => 'i',
+        'κ' => 'k',
+        'ν' => 'v',
+        'ο' => 'o',
+        'ρ' => 'p',
+        'υ' => 'u',
+        'χ' => 'x',
+        // Others
+        'ı' => 'i',
+        'ɡ' => 'g',
+        'օ' => 'o',
+        'ս' => 'u',
+        _ => return None,
+    })
+}
+
+/// Width / script flags of a source base character.
+fn source_flags(c: char) -> u8 {
+    match c {
+        'a'..='z' | 'A'..='Z' => F_LATIN_HW,
+        '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => F_LATIN_FW,
+        '\u{FF66}'..='\u{FF9D}' => F_KANA_HW,
+        '\u{30A1}'..='\u{30FA}' | '\u{30FC}' => F_KANA_FW,
+        '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => F_KANA_FW | F_HIRA,
+        // Mathematical alphanumerics, circled / squared / parenthesized Latin.
+        '\u{1D400}'..='\u{1D7FF}' | '\u{24B6}'..='\u{24E9}' | '\u{1F130}'..='\u{1F189}' => F_OBF,
+        _ => 0,
+    }
+}
+
+/// Fold a lone base character that needs no NFKC call. `None` = use the
+/// general path.
+#[inline]
+fn fast_char(c: char) -> Option<(char, u8)> {
+    let u = c as u32;
+    Some(match c {
+        'a'..='z' => (c, F_LATIN_HW),
+        'A'..='Z' => (c.to_ascii_lowercase(), F_LATIN_HW),
+        '\0'..='\x7f' => (c, 0),
+        '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => {
+            (char::from_u32(u + 0x60)?, F_KANA_FW | F_HIRA)
+        }
+        '\u{30A1}'..='\u{30FA}' | '\u{30FC}' => (c, F_KANA_FW),
+        '\u{30FB}' | '\u{30FD}' | '\u{30FE}' => (c, 0),
+        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' => (c, 0),
+        '\u{3001}'..='\u{3011}' | '\u{3013}'..='\u{301F}' => (c, 0),
+        '\u{FF21}'..='\u{FF3A}' => (char::from_u32(u - 0xFEE0 + 0x20)?, F_LATIN_FW),
+        '\u{FF41}'..='\u{FF5A}' => (char::from_u32(u - 0xFEE0)?, F_LATIN_FW),
+        '\u{FF01}'..='\u{FF5E}' => (char::from_u32(u - 0xFEE0)?, 0),
+        _ => return None,
+    })
+}
+
+/// Per-character folding after NFKC. Returns true if it changed anything.
+fn post_map(c: char, out: &mut String) -> bool {
+    if let Some(l) = lookalike(c) {
+        out.push(l);
+        return true;
+    }
+    match c {
+        '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => {
+            out.push(char::from_u32(c as u32 + 0x60).unwrap_or(c));
+            true
+        }
+        'A'..='Z' => {
+            out.push(c.to_ascii_lowercase());
+            true
+        }
+        _ if !c.is_ascii() && c.is_uppercase() => {
+            let before = out.len();
+            out.extend(c.to_lowercase());
+            out[before..] != *c.encode_utf8(&mut [0; 4])
+        }
+        _ => {
+            out.push(c);
+            false
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Phase A: segments → units
+
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    ch: char,
+    start: u32,
+    end: u32,
+    flags: u8,
+}
+
+#[derive(Default)]
+struct Scratch {
+    pre: String,
+    nfkc: String,
+    out: String,
+}
+
+/// Fold one segment (base + combining marks) into `scratch.out` (appended).
+/// Returns (flags for every produced char, trailing zero-width seen).
+fn fold_segment(seg: &str, scratch: &mut Scratch) -> (u8, bool) {
+    let mut chars = seg.chars();
+    let Some(base) = chars.next() else {
+        return (0, false);
+    };
+    let mut flags = source_flags(base);
+    let base_hw_kana = matches!(base, '\u{FF61}'..='\u{FF9F}');
+    scratch.pre.clear();
+    let mut pending_zw = false;
+    for c in seg.chars() {
+        if is_zero_width(c) {
+            pending_zw = true;
+            continue;
+        }
+        if pending_zw {
+            flags |= F_OBF;
+            pending_zw = false;
+        }
+        if is_variation_selector(c) {
+            if base.is_alphanumeric() {
+                flags |= F_OBF;
+            }
+            continue;
+        }
+        match c {
+            '\u{309B}' => {
+                flags |= F_OBF;
+                scratch.pre.push('\u{3099}');
+            }
+            '\u{309C}' => {
+                flags |= F_OBF;
+                scratch.pre.push('\u{309A}');
+            }
+            '\u{FF9E}' | '\u{FF9F}' if !base_hw_kana => {
+                flags |= F_OBF;
+                scratch.pre.push(c);
+            }
+            _ => scratch.pre.push(c),
+        }
+    }
+    // NFKC, then per-char folding; repeat while folding changes something so
+    // the result is stable (a folded char may compose with a following mark).
+    let out_start = scratch.out.len();
+    let mut rounds = 0;
+    loop {
+        scratch.nfkc.clear();
+        let _ = NFKC.normalize_to(&scratch.pre, &mut scratch.nfkc);
+        scratch.out.truncate(out_start);
+        let mut changed = false;
+        for c in scratch.nfkc.chars() {
+            if lookalike(c).is_some() {
+                flags |= F_OBF;
+            }
+            changed |= post_map(c, &mut scratch.out);
+        }
+        rounds += 1;
+        if !changed || rounds == 3 || scratch.nfkc.chars().nth(1).is_none() {
+            break;
+        }
+        scratch.pre.clear();
+        scratch.pre.push_str(&scratch.out[out_start..]);
+    }
+    (flags, pending_zw)
+}
+
+fn segment_units(input: &str, units: &mut Vec<Unit>, scratch: &mut Scratch) {
+    let mut iter = input.char_indices().peekable();
+    let mut pending_gap = false;
+    while let Some((s, c)) = iter.next() {
+        let mut e = s + c.len_utf8();
+        let mut single = true;
+        while let Some(&(j, d)) = iter.peek() {
+            if extends_segment(d) {
+                e = j + d.len_utf8();
+                single = false;
+                iter.next();
+            } else {
+                break;
+            }
+        }
+        let (s32, e32) = (s as u32, e as u32);
+        if single {
+            if let Some((ch, f)) = fast_char(c) {
+                let f = if pending_gap { f | F_GAP } else { f };
+                pending_gap = false;
+                units.push(Unit {
+                    ch,
+                    start: s32,
+                    end: e32,
+                    flags: f,
+                });
+                continue;
+            }
+            if is_zero_width(c) {
+                pending_gap = true;
+                continue;
+            }
+        }
+        scratch.out.clear();
+        let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
+        for ch in scratch.out.chars() {
+            let f = if pending_gap { f | F_GAP } else { f };
+            pending_gap = false;
+            units.push(Unit {
+                ch,
+                start: s32,
+                end: e32,
+                flags: f,
+            });
+        }
+        pending_gap |= trailing_zw;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Phase B: context rules, output assembly
+
+struct Out {
+    text: String,
+    starts: Vec<u32>,
+    ends: Vec<u32>,
+    flags: Vec<u8>,
+}
+
+impl Out {
+    fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
+        self.text.push(ch);
+        let n = ch.len_utf8();
+        for _ in 0..n {
+            self.starts.push(start);
+            self.ends.push(end);
+            self.flags.push(flags);
+        }
+    }
+
+    /// Extend the origin of the last pushed char to `end`.
+    fn extend_last(&mut self, end: u32) {
+        let n = self.text.chars().next_back().map_or(0, char::len_utf8);
+        let len = self.ends.len();
+        for e in &mut self.ends[len - n..] {
+            *e = end;
+        }
+    }
+}
+
+/// Is `units[i]` a lone ASCII letter (no alphanumeric neighbour)?
+fn single_letter(units: &[Unit], i: usize) -> bool {
+    units[i].ch.is_ascii_lowercase()
+        && (i == 0 || !units[i - 1].ch.is_alphanumeric())
+        && units.get(i + 1).is_none_or(|u| !u.ch.is_alphanumeric())
+}
+
+/// Mark whitespace units to drop inside chains of >= 3 spaced single letters.
+fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
+    let mut join: Option<Vec<bool>> = None;
+    let mut i = 0;
+    while i < units.len() {
+        if !single_letter(units, i) {
+            i += 1;
+            continue;
+        }
+        // Extend the chain: (hspace+ single-letter)*
+        let mut letters = vec![i];
+        let mut k = i + 1;
+        loop {
+            let mut m = k;
+            while m < units.len() && is_hspace(units[m].ch) {
+                m += 1;
+            }
+            if m > k && m < units.len() && single_letter(units, m) {
+                letters.push(m);
+                k = m + 1;
+            } else {
+                break;
+            }
+        }
+        if letters.len() >= 3 {
+            let j = join.get_or_insert_with(|| vec![false; units.len()]);
+            for w in letters.windows(2) {
+                for slot in &mut j[w[0] + 1..w[1]] {
+                    *slot = true;
+                }
+            }
+        }
+        i = k;
+    }
+    join
+}
+
+fn assemble(units: &[Unit]) -> (String, Vec<u32>, Vec<u32>, Vec<u8>) {
+    let cap = units.len() * 3;
+    let mut out = Out {
+        text: String::with_capacity(cap),
+        starts: Vec::with_capacity(cap),
+        ends: Vec::with_capacity(cap),
+        flags: Vec::with_capacity(cap),
+    };
+    let joins = letter_joins(units);
+    // Last emitted char, whether it came from hiragana, and the length (capped
+    // at 2) of the current Japanese piece.
+    let mut last: Option<char> = None;
+    let mut last_hira = false;
+    let mut piece = 0usize;
+    let mut gap_next = false;
+    let mut i = 0;
+    while i < units.len() {
+        let u = units[i];
+        if is_run_char(u.ch) {
+            let mut k = i;
+            while k < units.len() && is_run_char(units[k].ch) {
+                k += 1;
+            }
+            let next = units.get(k);
+            let drop_jp = last.is_some_and(is_japanese) && next.is_some_and(|n| is_japanese(n.ch));
+            let drop_latin = joins.as_ref().is_some_and(|j| j[i]);
+            if drop_jp || drop_latin {
+                let next_piece_single = units.get(k + 1).is_none_or(|n| !is_japanese(n.ch));
+                if drop_latin || piece <= 1 || next_piece_single {
+                    // Flag the gap on the next char (emitted next iteration).
+                    gap_next = true;
+                }
+                piece = 0;
+                i = k;
+                continue;
+            }
+            let mut prev_space = false;
+            for r in &units[i..k] {
+                if is_hspace(r.ch) {
+                    if prev_space {
+                        out.extend_last(r.end);
+                    } else {
+                        out.push(' ', r.start, r.end, r.flags & (F_GAP | F_OBF));
+                    }
+                    prev_space = true;
+                } else {
+                    out.push(r.ch, r.start, r.end, r.flags & (F_GAP | F_OBF));
+                    prev_space = false;
+                }
+            }
+            last = units[k - 1].ch.into();
+            last_hira = false;
+            piece = 0;
+            i = k;
+            continue;
+        }
+        let mut ch = u.ch;
+        let mut flags = u.flags;
+        if gap_next {
+            flags |= F_GAP;
+            gap_next = false;
+        }
+        if last.is_some_and(is_kata_ish) {
+            if is_dash(ch)
+                && units
+                    .get(i + 1)
+                    .is_none_or(|n| !n.ch.is_ascii_alphanumeric())
+            {
+                ch = 'ー';
+            } else if ch == '一' {
+                let mut k = i + 1;
+                while k < units.len() && is_run_char(units[k].ch) {
+                    k += 1;
+                }
+                if let Some(n) = units.get(k)
+                    && is_kata_letter(n.ch)
+                    && !matches!(n.ch, 'ツ' | 'カ' | 'ヵ' | 'ヶ' | 'ケ')
+                {
+                    ch = 'ー';
+                    if !last_hira && n.flags & F_HIRA == 0 {
+                        flags |= F_OBF;
+                    }
+                }
+            }
+        }
+        out.push(ch, u.start, u.end, flags & !F_HIRA);
+        piece = if is_japanese(ch) {
+            (piece + 1).min(2)
+        } else {
+            0
+        };
+        last = Some(ch);
+        last_hira = flags & F_HIRA != 0;
+        i += 1;
+    }
+    (out.text, out.starts, out.ends, out.flags)
+}
+
+/// Pure-ASCII input: true if normalization is just lowercasing (no tabs, no
+/// whitespace runs, no spaced single letters).
+fn ascii_needs_only_lowercase(b: &[u8]) -> bool {
+    let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'\t' | 0x0B | 0x0C => return false,
+            b' ' => {
+                if i + 1 < b.len() && matches!(b[i + 1], b' ' | b'\t' | 0x0B | 0x0C) {
+                    return false;
+                }
+                // "x y" with both lone letters could start a spaced-letter chain.
+                if i >= 1
+                    && b[i - 1].is_ascii_alphabetic()
+                    && (i < 2 || !alnum(i - 2))
+                    && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+                    && !alnum(i + 2)
+                {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn n(s: &str) -> String {
+        normalize_literal(s)
+    }
+
+    /// Find `needle` (normalized) in normalize(orig) and return the original
+    /// text of the hit plus its obfuscation flag.
+    fn hit(orig: &str, needle: &str) -> (String, bool) {
+        let norm = normalize(orig);
+        let needle = normalize_literal(needle);
+        let at = norm
+            .text()
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {:?}", norm.text()));
+        let r = at..at + needle.len();
+        (
+            orig[norm.original_range(r.clone())].to_string(),
+            norm.is_obfuscated(r),
+        )
+    }
+
+    #[test]
+    fn nfkc_width_and_dakuten() {
+        assert_eq!(n("ｱﾏｿﾞﾝ"), "アマゾン");
+        assert_eq!(n("ｼﾞ"), "ジ");
+        assert_eq!(n("シ゛"), "ジ");
+        assert_eq!(n("ハ゜"), "パ");
+        assert_eq!(n("ﾊﾟｽﾜｰﾄﾞ"), "パスワード");
+        assert_eq!(n("０１２０"), "0120");
+        assert_eq!(n("㈱"), "(株)");
+    }
+
+    #[test]
+    fn case_folding() {
+        assert_eq!(n("ＡＭＡＺＯＮ"), "amazon");
+        assert_eq!(n("Amazon.CO.JP"), "amazon.co.jp");
+        assert_eq!(n("ÀÉ"), "àé");
+    }
+
+    #[test]
+    fn hiragana_to_katakana() {
+        assert_eq!(n("どこも"), "ドコモ");
+        assert_eq!(n("ゝゞ"), "ヽヾ");
+        assert_eq!(n("ゔ"), "ヴ");
+        assert_eq!(n("か\u{3099}"), "ガ");
+    }
+
+    #[test]
+    fn long_vowels_and_dashes() {
+        assert_eq!(n("ス-パ-"), "スーパー");
+        assert_eq!(n("カ－ド"), "カード");
+        assert_eq!(n("メ‐ル"), "メール");
+        assert_eq!(n("セ—ル"), "セール");
+        assert_eq!(n("サ−ビス"), "サービス");
+        assert_eq!(n("ｻｰﾋﾞｽ"), "サービス");
+        assert_eq!(n("0120-12-3456"), "0120-12-3456");
+        assert_eq!(n("ドコモ-ID"), "ドコモ-id");
+        assert_eq!(n("インタ一ネット"), "インターネット");
+        assert_eq!(n("一般社団法人"), "一般社団法人");
+        assert_eq!(n("もう一つ"), "モウ一ツ");
+        assert_eq!(n("ユーザ一"), "ユーザ一");
+        assert_eq!(n("1〜3月"), "1〜3月");
+    }
+
+    #[test]
+    fn zero_width_and_variation_selectors() {
+        assert_eq!(n("ド\u{200B}コ\u{200D}モ"), "ドコモ");
+        assert_eq!(n("a\u{00AD}b\u{FEFF}c\u{2060}"), "abc");
+        assert_eq!(n("葛\u{E0100}飾"), "葛飾");
+        assert_eq!(n("❤\u{FE0F}"), "❤");
+        assert_eq!(n("ト\u{200B}\u{3099}"), "ド");
+    }
+
+    #[test]
+    fn separators_inside_words() {
+        assert_eq!(n("ド コ モ"), "ドコモ");
+        assert_eq!(n("ド　コ　モ"), "ドコモ");
+        assert_eq!(n("イ・ン・タ・ー"), "インター");
+        assert_eq!(n("ｲ･ﾝ･ﾀ･ｰ"), "インター");
+        assert_eq!(n("完+全_無/料"), "完全無料");
+        assert_eq!(n("完|全*無.料"), "完全無料");
+        assert_eq!(n("d o c o m o"), "docomo");
+        assert_eq!(n("A m a z o n"), "amazon");
+        assert_eq!(n("I am a boy"), "i am a boy");
+        assert_eq!(n("a  b"), "a b");
+        assert_eq!(n("x\t \t y"), "x y");
+        assert_eq!(n("ド\nコ"), "ド\nコ");
+        assert_eq!(n("ドコモ  ID"), "ドコモ id");
+        assert_eq!(n("1.5"), "1.5");
+    }
+
+    #[test]
+    fn lookalikes() {
+        assert_eq!(n("\u{0430}mazon"), "amazon");
+        assert_eq!(n("АМАZОN"), "amazon");
+        assert_eq!(n("ΑΡΡLΕ"), "apple");
+        assert_eq!(n("pаypаl"), "paypal");
+    }
+
+    #[test]
+    fn original_ranges() {
+        assert_eq!(hit("ﾄﾞ ｺ ﾓ", "ドコモ").0, "ﾄﾞ ｺ ﾓ");
+        assert_eq!(hit("お知らせ：ﾄﾞ ｺ ﾓより", "ドコモ").0, "ﾄﾞ ｺ ﾓ");
+        assert_eq!(hit("【ＡＭＡＺＯＮ】", "amazon").0, "ＡＭＡＺＯＮ");
+        assert_eq!(
+            hit("xインタ一ネットx", "インターネット").0,
+            "インタ一ネット"
+        );
+        assert_eq!(hit("シ゛ャパン", "ジャパン").0, "シ゛ャパン");
+        assert_eq!(hit("Hello  World", "world").0, "World");
+        assert_eq!(hit("ア\u{200B}マゾン", "アマゾン").0, "ア\u{200B}マゾン");
+        assert_eq!(hit("㈱ABC", "株").0, "㈱");
+        let norm = normalize("a   b");
+        assert_eq!(norm.text(), "a b");
+        assert_eq!(norm.original_range(1..2), 1..4);
+        assert_eq!(norm.original_range(3..3), 5..5);
+        assert_eq!(norm.original_range(2..100), 4..5);
+    }
+
+    #[test]
+    fn obfuscation_flags() {
+        // Evasion.
+        assert!(hit("ド コ モ", "ドコモ").1);
+        assert!(hit("ド\u{200B}コモ", "ドコモ").1);
+        assert!(hit("イ・ン・タ・ー", "インター").1);
+        assert!(hit("シ゛ャパン", "ジャパン").1);
+        assert!(hit("インタ一ネット", "インターネット").1);
+        assert!(hit("\u{0430}mazon", "amazon").1);
+        assert!(hit("ドコﾓ", "ドコモ").1);
+        assert!(hit("Ａmazon", "amazon").1);
+        assert!(hit("d o c o m o", "docomo").1);
+        assert!(hit("𝐚𝐦𝐚𝐳𝐨𝐧", "amazon").1);
+        // Not evasion.
+        assert!(!hit("ﾄﾞｺﾓ", "ドコモ").1);
+        assert!(!hit("ドコモ", "ドコモ").1);
+        assert!(!hit("どこも", "ドコモ").1);
+        assert!(!hit("ＡＭＡＺＯＮ", "amazon").1);
+        assert!(!hit("AMAZON", "amazon").1);
+        assert!(!hit("アマゾン・ジャパン", "アマゾンジャパン").1);
+        assert!(!hit("\u{200B}ドコモ", "ドコモ").1);
+        assert!(!hit("ド コ モ", "モ").1);
+        assert!(!hit("スーパー", "スーパー").1);
+    }
+
+    #[test]
+    fn regex_source() {
+        assert_eq!(normalize_regex_source(r"ドコモ\d+"), r"ドコモ\d+");
+        assert_eq!(normalize_regex_source(r"どこも\D\S\W\B"), r"ドコモ\D\S\W\B");
+        assert_eq!(normalize_regex_source(r"\P{Han}+ＡＢＣ"), r"\P{Han}+abc");
+        assert_eq!(normalize_regex_source(r"\pL[ぁ-ゖ]"), r"\pL[ァ-ヶ]");
+        assert_eq!(
+            normalize_regex_source(r"(?i)(?P<Amount>\d+)円"),
+            r"(?i)(?P<Amount>\d+)円"
+        );
+        assert_eq!(normalize_regex_source(r"(?U)ｶﾞ"), r"(?U)ガ");
+        assert_eq!(normalize_regex_source("（株）"), r"\(株\)");
+        assert_eq!(normalize_regex_source(r"\x{FF21}Ａ"), r"\x{FF21}a");
+        assert_eq!(normalize_regex_source("trailing\\"), "trailing\\");
+        for src in [
+            r"ドコモ\d+",
+            r"\P{Han}+ＡＢＣ",
+            "（株）",
+            r"(?i)(?P<Amount>\d+)円",
+        ] {
+            regex::Regex::new(&normalize_regex_source(src)).unwrap();
+        }
+    }
+
+    #[test]
+    fn fast_char_agrees_with_general_path() {
+        let ranges = [0u32..0x80, 0x3001..0x3100, 0xFF01..0xFF5F];
+        for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
+            if let Some((fast, _)) = fast_char(c) {
+                let mut sc = Scratch::default();
+                fold_segment(c.encode_utf8(&mut [0; 4]), &mut sc);
+                assert_eq!(sc.out, fast.to_string(), "U+{:04X}", c as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn edge_cases_do_not_panic() {
+        for s in [
+            "",
+            "\u{3099}",
+            "\u{309B}",
+            "\u{FF9E}\u{FF9F}",
+            "\u{200B}",
+            "\u{FE0F}",
+            "\u{0301}\u{0301}",
+            " ",
+            "\n\r\n",
+            "ー",
+            "一",
+            "-",
+            "ア-",
+        ] {
+            let norm = normalize(s);
+            let t = norm.text().to_string();
+            assert_eq!(normalize_literal(&t), t, "{s:?}");
+            let _ = norm.original_range(0..t.len());
+            let _ = norm.is_obfuscated(0..t.len());
+        }
+        let big = "ﾄﾞｺﾓ ア\u{0301}".repeat(10_000);
+        assert!(!normalize(&big).text().is_empty());
+    }
+
+    fn text_strategy() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "ア",
+            "ド",
+            "ｼ",
+            "ﾞ",
+            "ﾟ",
+            "゛",
+            "゜",
+            "か",
+            "\u{3099}",
+            "一",
+            "ー",
+            "ｰ",
+            "-",
+            "－",
+            "‐",
+            " ",
+            "　",
+            "\t",
+            "\n",
+            "・",
+            "･",
+            "_",
+            "+",
+            "/",
+            "|",
+            "*",
+            ".",
+            "a",
+            "B",
+            "Ａ",
+            "ｂ",
+            "а",
+            "Ο",
+            "\u{200B}",
+            "\u{200D}",
+            "\u{FE0F}",
+            "\u{E0100}",
+            "\u{0301}",
+            "é",
+            "㈱",
+            "㍿",
+            "ﬁ",
+            "İ",
+            "0",
+            "1",
+            "〜",
+            "ツ",
+            "ゟ",
+            "¨",
+            "‥",
+            "𝐚",
+            "ᄀ",
+            "ㅏ",
+            "가",
+        ]);
+        prop::collection::vec(
+            prop_oneof![
+                pieces.prop_map(String::from),
+                any::<char>().prop_map(String::from)
+            ],
+            0..24,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn idempotent(s in text_strategy()) {
+            let once = normalize_literal(&s);
+            prop_assert_eq!(normalize_literal(&once), once);
+        }
+
+        #[test]
+        fn idempotent_any(s in any::<String>()) {
+            let once = normalize_literal(&s);
+            prop_assert_eq!(normalize_literal(&once), once);
+        }
+
+        #[test]
+        fn ranges_valid_and_monotonic(s in text_strategy()) {
+            let norm = normalize(&s);
+            let t = norm.text();
+            let bounds: Vec<usize> = t.char_indices().map(|(i, _)| i).chain([t.len()]).collect();
+            let mut prev_start = 0;
+            for w in bounds.windows(2) {
+                let r = norm.original_range(w[0]..w[1]);
+                prop_assert!(r.start <= r.end && r.end <= s.len());
+                prop_assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end));
+                prop_assert!(r.start >= prev_start);
+                prev_start = r.start;
+            }
+            for &a in &bounds {
+                for &b in &bounds {
+                    if a <= b {
+                        let r = norm.original_range(a..b);
+                        prop_assert!(r.start <= r.end && r.end <= s.len());
+                        prop_assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end));
+                        let _ = norm.is_obfuscated(a..b);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn no_panic_arbitrary(s in any::<String>(), a in 0usize..64, b in 0usize..64) {
+            let norm = normalize(&s);
+            let _ = norm.original_range(a..b);
+            let _ = norm.is_obfuscated(a..b);
+            let _ = normalize_regex_source(&s);
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use sagiscan::report::{self, HumanOptions, Record};
+use sagiscan::report::{self, HumanOptions, Origin, Record};
 
 use super::{CheckArgs, Format, input, load_engine, resolve_lang, use_color};
 
@@ -31,11 +31,20 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
         } else {
             path.display().to_string()
         };
-        let decoded = input::decode(&bytes, &source)?;
+        let decoded = sagiscan::input::decode_bytes(&bytes, &sagiscan::input::Limits::default());
+        let mut origin = Origin {
+            source,
+            ..Origin::default()
+        };
+        decoded.fill_origin(&mut origin);
         let analysis = engine.analyze(&decoded.message);
         reached |= args.fail_on.reached_by(analysis.verdict);
-        let mut record = Record::new(decoded.origin.clone(), &analysis, engine.pack(), lang);
+        let mut record = Record::new(origin.clone(), &analysis, engine.pack(), lang);
         record.error = decoded.error.clone();
+        record.truncated = decoded.truncated;
+        if let Some(e) = &decoded.error {
+            eprintln!("sagiscan: warning: {}: {e}", origin.source);
+        }
         match args.format {
             Format::Human => {
                 if !first && !args.quiet {
@@ -44,7 +53,7 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
                 let text = report::render_human(
                     &analysis,
                     &decoded.message,
-                    &decoded.origin,
+                    &origin,
                     engine.pack(),
                     HumanOptions {
                         lang,

@@ -3,6 +3,7 @@
 
 mod check;
 mod input;
+mod maintain;
 
 use std::io;
 use std::path::PathBuf;
@@ -41,6 +42,12 @@ enum Command {
     /// Score each input (stdin when none): plain text, or an RFC 5322 message.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
+    /// Validate the rule pack and run every rule's examples and counterexamples.
+    Lint(maintain::LintArgs),
+    /// Re-check labelled corpora (folders with scam/, suspicious/, ham/): confusion matrix and mismatches.
+    Test(maintain::TestArgs),
+    /// List the rules of the pack (with hit counts on a corpus when given one).
+    Rules(maintain::RulesArgs),
 }
 
 /// Options shared by every command that uses a rule pack.
@@ -141,6 +148,9 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(&args),
+        Some(Command::Lint(args)) => maintain::run_lint(&args),
+        Some(Command::Test(args)) => maintain::run_test(&args),
+        Some(Command::Rules(args)) => maintain::run_rules(&args),
         None => check::run(&cli.check),
     };
     match result {

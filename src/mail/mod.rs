@@ -1,1 +1,27 @@
-//! Mail input: mbox, Maildir, .eml, MIME and Japanese charsets (placeholder; being written).
+//! Mail input: mbox, Maildir, `.eml`, MIME and Japanese charsets.
+//!
+//! Scam mail arrives as real mail: nested MIME, base64, ISO-2022-JP headers,
+//! Shift_JIS bodies labelled as Latin-1, phishing links hidden in HTML, and
+//! mailboxes of gigabytes. This module turns all of that into plain decoded
+//! text ([`MailMessage`]) for the scorer, reads mailboxes without loading
+//! them whole ([`MboxReader`], [`collect_sources`]), and edits header blocks
+//! byte-exactly for the filter mode ([`add_filter_headers`]).
+
+mod charset;
+mod filter;
+mod html;
+mod mbox;
+mod message;
+mod source;
+
+pub use charset::{
+    DecodeError, DecodedText, SNIFF_LIMIT, decode_unlabelled, decode_with_label, lookup_label,
+};
+pub use filter::{FILTER_HEADER_PREFIX, add_filter_headers, strip_filter_headers};
+pub use html::{HtmlText, decode_entities, html_to_text};
+pub use mbox::{MboxReader, RawMessage};
+pub use message::{MailMessage, ParseLimits, looks_like_rfc5322, parse_message};
+pub use source::{
+    Collected, InputKind, Source, SourceError, collect_sources, detect_kind, sniff_kind,
+    walk_sources,
+};

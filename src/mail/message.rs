@@ -1,0 +1,1083 @@
+//! One RFC 5322 message → decoded text ready for scoring.
+//!
+//! mail-parser (0.11, `full_encoding`) does the MIME work: multipart trees,
+//! base64 / quoted-printable, RFC 2047 words and the Japanese charsets. This
+//! module walks its part tree into a flat [`MailMessage`]: which text to
+//! score (choosing between `multipart/alternative` siblings, rendering HTML,
+//! descending into attached messages), which links the HTML hides, which
+//! attachments exist, and what went wrong. It also repairs what mail-parser
+//! cannot know: mislabelled charsets and raw 8-bit or ISO-2022-JP headers
+//! are re-sniffed with [`decode_unlabelled`](super::decode_unlabelled).
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{
+    Addr, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
+    PartType,
+};
+
+use super::charset::{decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count};
+use super::html::html_to_text;
+
+/// One decoded message, ready for scoring.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MailMessage {
+    /// `Message-ID`, with angle brackets (`<id@host>`).
+    pub message_id: Option<String>,
+    /// The first `From` address as display text: `名前 <addr>`, or just the
+    /// address or name when only one is present.
+    pub from: Option<String>,
+    /// Decoded display name of the first `From` address (RFC 2047 B and Q,
+    /// raw 8-bit and raw ISO-2022-JP repaired).
+    pub from_name: Option<String>,
+    /// The addr-spec of the first `From` address, domain lowercased.
+    pub from_address: Option<String>,
+    /// Addr-spec of the first `Reply-To` address, domain lowercased.
+    pub reply_to_address: Option<String>,
+    /// `Return-Path` addr-spec (without angle brackets), domain lowercased.
+    pub return_path: Option<String>,
+    /// Decoded `Subject`.
+    pub subject: Option<String>,
+    /// All body text: text parts in order, joined with a blank line. In a
+    /// `multipart/alternative` the plain part is used unless it is empty or
+    /// much shorter than the HTML one (a "view this in HTML" stub), in which
+    /// case the HTML rendering is used. An attached `message/rfc822` adds its
+    /// subject and body. Line ends are `\n`.
+    pub body: String,
+    /// Every link target found in HTML parts (`href`, form `action`, frame
+    /// `src`, meta refresh), including HTML alternatives not used for `body`.
+    pub links: Vec<String>,
+    /// Attachment file names; an unnamed attachment appears as its MIME type
+    /// in parentheses, e.g. `(image/png)`. Not part of `body`.
+    pub attachments: Vec<String>,
+    /// Set when decoding failed or was partial (malformed transfer encoding,
+    /// undecodable charset, nesting or part limits hit). The other fields
+    /// still hold whatever could be decoded.
+    pub error: Option<String>,
+    /// The message exceeded [`ParseLimits::max_message_size`] and only its
+    /// start was parsed.
+    pub truncated: bool,
+}
+
+/// Resource limits for [`parse_message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Bytes parsed at most; the rest is ignored and `truncated` is set.
+    pub max_message_size: usize,
+    /// Deepest MIME nesting (multiparts and attached messages) walked.
+    pub max_depth: usize,
+    /// Most MIME parts walked per message.
+    pub max_parts: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_message_size: 25 * 1024 * 1024,
+            max_depth: 32,
+            max_parts: 1000,
+        }
+    }
+}
+
+/// Parse and decode one RFC 5322 message. Never panics: whatever the bytes,
+/// a [`MailMessage`] comes back, with `error` set if something could not be
+/// decoded.
+pub fn parse_message(raw: &[u8], limits: &ParseLimits) -> MailMessage {
+    let truncated = raw.len() > limits.max_message_size;
+    let data = if truncated {
+        &raw[..limits.max_message_size]
+    } else {
+        raw
+    };
+    let mut out =
+        catch_unwind(AssertUnwindSafe(|| decode(data, limits))).unwrap_or_else(|_| MailMessage {
+            body: String::from_utf8_lossy(data).replace("\r\n", "\n"),
+            error: Some("internal error in the MIME parser; raw text used".to_owned()),
+            ..Default::default()
+        });
+    out.truncated = truncated;
+    out
+}
+
+/// The first line of `data` (after a BOM) is neither a header field nor an
+/// mbox postmark nor blank: the bytes are text, not a message.
+fn starts_like_text(data: &[u8]) -> bool {
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    !line.is_empty() && !line.starts_with(b"From ") && field_name(line).is_none()
+}
+
+fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
+    let parser = MessageParser::new();
+    let parsed = if starts_like_text(data) {
+        None
+    } else {
+        parser.parse(data)
+    };
+    let Some(msg) = parsed else {
+        // No header block: the bytes are just text (decoded as unlabelled).
+        let mut out = MailMessage::default();
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            out.error = Some("empty message".to_owned());
+            return out;
+        }
+        match decode_unlabelled(data) {
+            Ok(d) => out.body = d.text.replace("\r\n", "\n"),
+            Err(e) => {
+                out.body = String::from_utf8_lossy(data).replace("\r\n", "\n");
+                out.error = Some(e.to_string());
+            }
+        }
+        return out;
+    };
+    let mut walker = Walker {
+        limits,
+        parts_seen: 0,
+        links: Vec::new(),
+        seen_links: HashSet::new(),
+        attachments: Vec::new(),
+        errors: Vec::new(),
+    };
+    let body = walker.message_body(&msg, 0);
+    let (from_name, from_address) = from_parts(&msg);
+    let from = match (&from_name, &from_address) {
+        (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
+        (Some(n), None) => Some(n.clone()),
+        (None, Some(a)) => Some(a.clone()),
+        (None, None) => None,
+    };
+    let reply_to_address = msg
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(lowercase_domain);
+    let return_path = match msg
+        .root_part()
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::ReturnPath)
+    {
+        Some(h) => match &h.value {
+            HeaderValue::Text(t) => Some(t.to_string()),
+            HeaderValue::TextList(l) => l.last().map(|t| t.to_string()),
+            HeaderValue::Address(a) => a.first().and_then(|a| a.address()).map(str::to_owned),
+            _ => None,
+        },
+        None => None,
+    }
+    .map(|s| lowercase_domain(s.trim_matches(|c: char| c == '<' || c == '>' || c.is_whitespace())))
+    .filter(|s| !s.is_empty());
+    let error = if walker.errors.is_empty() {
+        None
+    } else {
+        Some(walker.errors.join("; "))
+    };
+    MailMessage {
+        message_id: msg.message_id().map(|id| format!("<{id}>")),
+        from,
+        from_name,
+        from_address,
+        reply_to_address,
+        return_path,
+        subject: subject_of(&msg),
+        body,
+        links: walker.links,
+        attachments: walker.attachments,
+        error,
+        truncated: false,
+    }
+}
+
+/// `Local@Example.JP` → `Local@example.jp`.
+fn lowercase_domain(addr: &str) -> String {
+    match addr.rfind('@') {
+        Some(at) => format!("{}@{}", &addr[..at], addr[at + 1..].to_lowercase()),
+        None => addr.to_owned(),
+    }
+}
+
+/// True when header text shows signs of undecoded bytes.
+fn needs_repair(s: &str) -> bool {
+    s.contains('\u{fffd}') || s.contains('\u{1b}')
+}
+
+/// The raw bytes of the first header `name` in the message's root part.
+fn raw_header<'a>(msg: &'a Message<'_>, name: &HeaderName<'_>) -> Option<&'a [u8]> {
+    let h = msg.root_part().headers.iter().find(|h| &h.name == name)?;
+    msg.raw_message()
+        .get(h.offset_start as usize..h.offset_end as usize)
+}
+
+/// Re-decode a header whose bytes were not UTF-8 (raw Shift_JIS, EUC-JP or
+/// ISO-2022-JP): sniff the raw value, then let mail-parser parse the repaired
+/// text so that encoded words and address syntax are still honoured.
+fn repaired_header(
+    msg: &Message<'_>,
+    name: HeaderName<'static>,
+    field: &str,
+) -> Option<Message<'static>> {
+    let raw = raw_header(msg, &name)?;
+    // Unfold first: ISO-2022-JP escapes do not survive line breaks.
+    let mut unfolded = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' | b'\n' => {}
+            b => unfolded.push(b),
+        }
+        i += 1;
+    }
+    let text = decode_unlabelled(&unfolded).ok()?.text;
+    let synthetic = format!("{field}: {}\n\n", text.trim());
+    MessageParser::new()
+        .parse(synthetic.as_bytes())
+        .map(|m| m.into_owned())
+}
+
+fn subject_of(msg: &Message<'_>) -> Option<String> {
+    let s = msg.subject()?;
+    if needs_repair(s)
+        && let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
+        && let Some(fs) = fixed.subject()
+        && !needs_repair(fs)
+    {
+        return Some(fs.to_owned());
+    }
+    Some(s.to_owned())
+}
+
+fn first_addr(msg: &Message<'_>) -> Option<(Option<String>, Option<String>)> {
+    let a: &Addr = msg.from()?.first()?;
+    Some((a.name().map(str::to_owned), a.address().map(str::to_owned)))
+}
+
+fn from_parts(msg: &Message<'_>) -> (Option<String>, Option<String>) {
+    let Some((mut name, mut address)) = first_addr(msg) else {
+        return (None, None);
+    };
+    if (name.as_deref().is_some_and(needs_repair) || address.as_deref().is_some_and(needs_repair))
+        && let Some(fixed) = repaired_header(msg, HeaderName::From, "From")
+        && let Some((n, a)) = first_addr(&fixed)
+        && !n.as_deref().is_some_and(needs_repair)
+    {
+        name = n;
+        address = a.or(address);
+    }
+    // mail-parser moves parenthesised text (RFC 5322 comments) behind the
+    // name: `(財)日本インターネット協会 <x@y>` comes back as
+    // `日本インターネット協会 (財)`. Keep the sender's order when we can.
+    if let Some(n) = display_name_in_order(msg) {
+        name = Some(n);
+    }
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    (name, address.map(|a| lowercase_domain(a.trim())))
+}
+
+/// The display name of the first `From` mailbox exactly as written (before
+/// its `<addr>`), with encoded words decoded and quotes removed. `None` when
+/// the header has no `<addr>` or uses group syntax.
+fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
+    let raw = raw_header(msg, &HeaderName::From)?;
+    let unfolded: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
+    let text = decode_unlabelled(&unfolded).ok()?.text;
+    let mut in_quotes = false;
+    let mut escaped = false;
+    let mut cut = None;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            ':' | ',' | ';' if !in_quotes => return None,
+            '<' if !in_quotes => {
+                cut = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let prefix = text[..cut?].trim();
+    if prefix.is_empty() {
+        return None;
+    }
+    let synthetic = format!("Subject: {prefix}\n\n");
+    let parsed = MessageParser::new().parse(synthetic.as_bytes())?;
+    let decoded = parsed.subject()?.trim();
+    if needs_repair(decoded) {
+        return None;
+    }
+    let unquoted = match decoded.strip_prefix('"').and_then(|d| d.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') || inner.contains("\\\"") => {
+            inner.replace("\\\"", "\"").replace("\\\\", "\\")
+        }
+        _ => decoded.to_owned(),
+    };
+    Some(unquoted)
+}
+
+/// Walks a mail-parser part tree, collecting text, links and attachments.
+struct Walker<'l> {
+    limits: &'l ParseLimits,
+    parts_seen: usize,
+    links: Vec<String>,
+    seen_links: HashSet<String>,
+    attachments: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// Text contributed by a subtree, and whether any of it came from HTML.
+struct Piece {
+    text: String,
+    html: bool,
+}
+
+impl Piece {
+    fn empty() -> Piece {
+        Piece {
+            text: String::new(),
+            html: false,
+        }
+    }
+}
+
+/// Count of non-whitespace characters.
+fn visible_len(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+fn join_pieces(pieces: Vec<Piece>) -> Piece {
+    let html = pieces.iter().any(|p| p.html);
+    let texts: Vec<String> = pieces
+        .into_iter()
+        .map(|p| p.text.trim_end().to_owned())
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    Piece {
+        text: texts.join("\n\n"),
+        html,
+    }
+}
+
+impl Walker<'_> {
+    fn error(&mut self, e: String) {
+        if !self.errors.contains(&e) {
+            self.errors.push(e);
+        }
+    }
+
+    fn message_body(&mut self, msg: &Message<'_>, depth: usize) -> String {
+        if msg.parts.is_empty() {
+            return String::new();
+        }
+        let mut text = self.part(msg, 0, depth).text;
+        text.truncate(text.trim_end().len());
+        text
+    }
+
+    fn part(&mut self, msg: &Message<'_>, id: u32, depth: usize) -> Piece {
+        let Some(part) = msg.parts.get(id as usize) else {
+            return Piece::empty();
+        };
+        self.parts_seen += 1;
+        if self.parts_seen > self.limits.max_parts {
+            self.error(format!(
+                "more than {} MIME parts; the rest were skipped",
+                self.limits.max_parts
+            ));
+            return Piece::empty();
+        }
+        if depth > self.limits.max_depth {
+            self.error(format!(
+                "MIME nesting deeper than {} levels; inner parts were skipped",
+                self.limits.max_depth
+            ));
+            return Piece::empty();
+        }
+        if part.is_encoding_problem {
+            let what = match part.encoding {
+                Encoding::Base64 => "base64",
+                Encoding::QuotedPrintable => "quoted-printable",
+                Encoding::None => "MIME structure",
+            };
+            self.error(format!("part {id}: malformed {what}; raw content used"));
+        }
+        let is_attachment = part
+            .content_disposition()
+            .is_some_and(|d| d.is_attachment());
+        match &part.body {
+            PartType::Text(t) => {
+                // Plain text, untyped text, or a message/rfc822 mail-parser
+                // could not parse (its raw text is still worth scoring).
+                // Other types get here only with a broken transfer encoding.
+                let subtype_ok = part.content_type().is_none_or(|ct| {
+                    ct.ctype().eq_ignore_ascii_case("message")
+                        || ct.ctype().eq_ignore_ascii_case("text")
+                            && ct.subtype().is_none_or(|s| {
+                                s.eq_ignore_ascii_case("plain")
+                                    || s.eq_ignore_ascii_case("enriched")
+                            })
+                });
+                if is_attachment || !subtype_ok {
+                    self.attachment(part);
+                    return Piece::empty();
+                }
+                Piece {
+                    text: self.fix_charset(msg, part, id, t).replace("\r\n", "\n"),
+                    html: false,
+                }
+            }
+            PartType::Html(h) => {
+                let fixed = self.fix_charset(msg, part, id, h);
+                let rendered = html_to_text(&fixed);
+                for l in rendered.links {
+                    if self.seen_links.insert(l.clone()) {
+                        self.links.push(l);
+                    }
+                }
+                if is_attachment {
+                    self.attachment(part);
+                    return Piece::empty();
+                }
+                Piece {
+                    text: rendered.text,
+                    html: true,
+                }
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) => {
+                self.attachment(part);
+                Piece::empty()
+            }
+            PartType::Message(inner) => {
+                if let Some(name) = part.attachment_name() {
+                    self.attachments.push(name.to_owned());
+                }
+                let body = self.message_body(inner, depth + 1);
+                let mut pieces = Vec::new();
+                if let Some(s) = subject_of(inner) {
+                    pieces.push(Piece {
+                        text: s,
+                        html: false,
+                    });
+                }
+                pieces.push(Piece {
+                    text: body,
+                    html: false,
+                });
+                join_pieces(pieces)
+            }
+            PartType::Multipart(children) => {
+                let alternative = part.content_type().is_some_and(|ct| {
+                    ct.subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("alternative"))
+                });
+                let pieces: Vec<Piece> = children
+                    .iter()
+                    .map(|&c| self.part(msg, c, depth + 1))
+                    .collect();
+                if alternative {
+                    choose_alternative(pieces)
+                } else {
+                    join_pieces(pieces)
+                }
+            }
+        }
+    }
+
+    fn attachment(&mut self, part: &MessagePart<'_>) {
+        let name = match part.attachment_name() {
+            Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
+            _ => {
+                let ct = part
+                    .content_type()
+                    .map(|ct| match ct.subtype() {
+                        Some(s) => format!("{}/{}", ct.ctype(), s),
+                        None => ct.ctype().to_owned(),
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".to_owned());
+                format!("({})", ct.to_ascii_lowercase())
+            }
+        };
+        self.attachments.push(name);
+    }
+
+    /// Repair text whose declared charset is wrong: re-sniff the
+    /// transfer-decoded bytes when mail-parser's result has U+FFFD or stray
+    /// ESC characters, or when a Latin/ASCII label hides Japanese bytes.
+    fn fix_charset(
+        &mut self,
+        msg: &Message<'_>,
+        part: &MessagePart<'_>,
+        id: u32,
+        decoded: &str,
+    ) -> String {
+        let declared = part
+            .content_type()
+            .and_then(|ct| ct.attribute("charset"))
+            .map(|c| c.trim().to_ascii_lowercase());
+        let is_2022 = declared.as_deref().is_some_and(|c| c.contains("2022"));
+        let has_fffd = decoded.contains('\u{fffd}');
+        let has_esc = !is_2022 && decoded.contains('\u{1b}');
+        let latin_label = declared.as_deref().is_some_and(|c| {
+            c.contains("8859")
+                || c.contains("ascii")
+                || c.starts_with("latin")
+                || c.contains("1252")
+                || c == "us"
+        });
+        let high_chars = latin_label && !decoded.is_ascii();
+        if !(has_fffd || has_esc || high_chars) {
+            return decoded.to_owned();
+        }
+        let bytes = self.part_bytes(msg, part);
+        let resniffed = bytes.as_deref().and_then(|b| decode_unlabelled(b).ok());
+        match resniffed {
+            Some(d) if has_fffd || has_esc => {
+                if has_fffd && d.text.contains('\u{fffd}') {
+                    self.error(format!("part {id}: text is not valid in any supported charset; undecodable bytes replaced"));
+                }
+                d.text
+            }
+            Some(d)
+                if kana_count(&d.text) > 0 && japanese_score(&d.text) > japanese_score(decoded) =>
+            {
+                d.text
+            }
+            Some(_) => decoded.to_owned(),
+            None => {
+                if has_fffd {
+                    let label = declared.as_deref().unwrap_or("utf-8");
+                    self.error(format!(
+                        "part {id}: text is not valid {label}; undecodable bytes replaced with U+FFFD"
+                    ));
+                } else if has_esc && bytes.as_deref().is_some_and(has_iso2022jp_escape) {
+                    self.error(format!("part {id}: malformed ISO-2022-JP text"));
+                }
+                decoded.to_owned()
+            }
+        }
+    }
+
+    /// The part's body after transfer decoding, before charset decoding.
+    fn part_bytes(&self, msg: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
+        let raw = msg
+            .raw_message()
+            .get(part.offset_body as usize..part.offset_end as usize)?;
+        match part.encoding {
+            Encoding::Base64 => base64_decode(raw),
+            Encoding::QuotedPrintable => quoted_printable_decode(raw),
+            Encoding::None => Some(raw.to_vec()),
+        }
+    }
+}
+
+/// Pick the text of a `multipart/alternative`: the first non-empty plain
+/// alternative, unless HTML says much more (plain is a stub).
+fn choose_alternative(pieces: Vec<Piece>) -> Piece {
+    let mut plain: Option<Piece> = None;
+    let mut html: Option<Piece> = None;
+    for p in pieces {
+        if p.text.trim().is_empty() {
+            continue;
+        }
+        if p.html {
+            html.get_or_insert(p);
+        } else {
+            plain.get_or_insert(p);
+        }
+    }
+    match (plain, html) {
+        (Some(p), Some(h)) => {
+            if visible_len(&p.text) * 3 < visible_len(&h.text) {
+                h
+            } else {
+                p
+            }
+        }
+        (Some(p), None) => p,
+        (None, Some(h)) => h,
+        (None, None) => Piece::empty(),
+    }
+}
+
+/// Field names that only an e-mail header block would contain.
+const STRONG_FIELDS: &[&str] = &[
+    "from",
+    "subject",
+    "received",
+    "mime-version",
+    "message-id",
+    "return-path",
+    "delivered-to",
+    "content-type",
+    "x-mailer",
+    "dkim-signature",
+    "authentication-results",
+];
+
+/// Does `raw` start like an RFC 5322 message rather than pasted text?
+///
+/// True when the input (after an optional mbox `From ` line) begins with a
+/// block of `Name: value` fields with ASCII names (continuation lines
+/// allowed) that ends at a blank line or at the end of the input, holds at
+/// least two fields, and includes at least one of `From`, `Subject`,
+/// `Received`, `MIME-Version`, `Message-ID`, `Return-Path`, `Delivered-To`,
+/// `Content-Type`, `X-Mailer`, `DKIM-Signature`, `Authentication-Results`.
+/// Only the first 64 KB are looked at.
+pub fn looks_like_rfc5322(raw: &[u8]) -> bool {
+    let head = &raw[..raw.len().min(64 * 1024)];
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let mut lines = head.split(|&b| b == b'\n').peekable();
+    if lines.peek().is_some_and(|l| l.starts_with(b"From ")) {
+        lines.next();
+    }
+    let mut fields = 0;
+    let mut strong = false;
+    for (n, line) in lines.enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if n == 0 {
+                return false;
+            }
+            continue;
+        }
+        let Some(name) = field_name(line) else {
+            return false;
+        };
+        fields += 1;
+        let lower = name.to_ascii_lowercase();
+        if STRONG_FIELDS
+            .iter()
+            .any(|s| s.as_bytes() == lower.as_slice())
+        {
+            strong = true;
+        }
+    }
+    fields >= 2 && strong
+}
+
+/// The field name of a header line (`Name:` with RFC 5322 ftext name, which
+/// we narrow to letters, digits, `-` and `_`), or `None`.
+pub(crate) fn field_name(line: &[u8]) -> Option<&[u8]> {
+    let colon = memchr::memchr(b':', line)?;
+    let name = &line[..colon];
+    let name = name.strip_suffix(b" ").unwrap_or(name);
+    if name.is_empty()
+        || !name[0].is_ascii_alphanumeric()
+        || !name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return None;
+    }
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    pub(crate) fn fixture_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail")
+    }
+
+    fn expected() -> serde_json::Map<String, serde_json::Value> {
+        let text = std::fs::read_to_string(fixture_dir().join("expected.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn check(name: &str, got: &MailMessage, exp: &serde_json::Value) {
+        let s = |k: &str| exp[k].as_str().map(str::to_owned);
+        let v = |k: &str| -> Vec<String> {
+            exp[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(got.message_id, s("message_id"), "{name}: message_id");
+        assert_eq!(got.subject, s("subject"), "{name}: subject");
+        assert_eq!(got.from_name, s("from_name"), "{name}: from_name");
+        assert_eq!(got.from_address, s("from_address"), "{name}: from_address");
+        assert_eq!(got.from, s("from"), "{name}: from");
+        assert_eq!(got.body, exp["body"].as_str().unwrap(), "{name}: body");
+        assert_eq!(got.links, v("links"), "{name}: links");
+        assert_eq!(got.attachments, v("attachments"), "{name}: attachments");
+        assert_eq!(
+            got.error.is_some(),
+            exp["error"].as_bool().unwrap(),
+            "{name}: error {:?}",
+            got.error
+        );
+        assert!(!got.truncated, "{name}: truncated");
+    }
+
+    #[test]
+    fn every_eml_fixture_decodes_exactly() {
+        let exp = expected();
+        assert!(exp.len() >= 13);
+        for (name, e) in &exp {
+            let raw = std::fs::read(fixture_dir().join(name)).unwrap();
+            let got = parse_message(&raw, &ParseLimits::default());
+            check(name, &got, e);
+        }
+    }
+
+    /// Guard for the `full_encoding` feature: without it mail-parser returns
+    /// mojibake for these charsets instead of failing.
+    #[test]
+    fn mail_parser_itself_decodes_japanese_charsets() {
+        let exp = expected();
+        for name in [
+            "01_iso2022jp_7bit.eml",
+            "02_shift_jis_base64.eml",
+            "03_euc_jp_qp.eml",
+            "04_utf8_8bit.eml",
+            "05_cp932_ext.eml",
+            "12_iso2022jp_cp50220.eml",
+        ] {
+            let raw = std::fs::read(fixture_dir().join(name)).unwrap();
+            let m = MessageParser::new().parse(&raw).unwrap();
+            assert_eq!(
+                m.body_text(0).unwrap().trim_end(),
+                exp[name]["body"].as_str().unwrap(),
+                "{name}"
+            );
+            assert_eq!(m.subject(), exp[name]["subject"].as_str(), "{name}");
+        }
+    }
+
+    fn eml_fixtures() -> Vec<(String, Vec<u8>)> {
+        let mut names: Vec<String> = expected().keys().cloned().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| {
+                let raw = std::fs::read(fixture_dir().join(&n)).unwrap();
+                (n, raw)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mbox_maildir_and_eml_forms_hold_the_same_messages() {
+        let emls = eml_fixtures();
+        let file = std::fs::File::open(fixture_dir().join("mixed.mbox")).unwrap();
+        let mbox: Vec<_> = crate::mail::MboxReader::new(std::io::BufReader::new(file))
+            .map(|r| r.unwrap())
+            .collect();
+        let maildir = crate::mail::collect_sources(&[fixture_dir().join("maildir")]).unwrap();
+        assert_eq!(mbox.len(), emls.len());
+        assert_eq!(maildir.len(), emls.len());
+        let mbox_bytes = std::fs::read(fixture_dir().join("mixed.mbox")).unwrap();
+        for (i, (m, (name, raw))) in mbox.iter().zip(&emls).enumerate() {
+            assert_eq!(&m.bytes, raw, "mbox message {i} vs {name}");
+            assert!(!m.truncated && !m.preamble);
+            let line = format!("From sender@example.org Mon Jul  1 10:{i:02}:00 2024\n");
+            assert_eq!(
+                &mbox_bytes[m.offset as usize..m.offset as usize + line.len()],
+                line.as_bytes()
+            );
+        }
+        // Maildir: even-numbered messages in cur/, odd ones in new/.
+        let mut from_maildir: Vec<Vec<u8>> = maildir
+            .iter()
+            .map(|s| std::fs::read(&s.path).unwrap())
+            .collect();
+        let n_cur = emls.len().div_ceil(2);
+        let new = from_maildir.split_off(n_cur);
+        let mut merged = Vec::new();
+        for i in 0..emls.len() {
+            merged.push(if i % 2 == 0 {
+                &from_maildir[i / 2]
+            } else {
+                &new[i / 2]
+            });
+        }
+        for ((name, raw), m) in emls.iter().zip(merged) {
+            assert_eq!(raw, m, "maildir copy of {name}");
+        }
+        let limits = ParseLimits::default();
+        for (m, (name, raw)) in mbox.iter().zip(&emls) {
+            assert_eq!(
+                parse_message(&m.bytes, &limits),
+                parse_message(raw, &limits),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn mboxrd_quoted_lines_come_back_unquoted_in_the_body() {
+        let file = std::fs::File::open(fixture_dir().join("mixed.mbox")).unwrap();
+        let msgs: Vec<_> = crate::mail::MboxReader::new(std::io::BufReader::new(file))
+            .map(|r| parse_message(&r.unwrap().bytes, &ParseLimits::default()))
+            .collect();
+        assert!(
+            msgs[0]
+                .body
+                .contains("\nFrom the desk of 還付金担当\n>From 事務局\n")
+        );
+        assert!(
+            msgs[3].body.contains(
+                "\nFrom 2024年7月1日 より新しい規約が適用されます。\n>>From 引用された行"
+            )
+        );
+    }
+
+    #[test]
+    fn oversized_message_is_truncated_and_flagged() {
+        let raw = std::fs::read(fixture_dir().join("01_iso2022jp_7bit.eml")).unwrap();
+        let limits = ParseLimits {
+            max_message_size: raw.len() - 40,
+            ..Default::default()
+        };
+        let m = parse_message(&raw, &limits);
+        assert!(m.truncated);
+        assert_eq!(
+            m.subject.as_deref(),
+            Some("日本インターネット協会から還付金のお知らせ")
+        );
+        assert!(m.body.starts_with("あなたは8,750万円の還付金"));
+    }
+
+    #[test]
+    fn malformed_input_never_panics_and_still_yields_a_record() {
+        let limits = ParseLimits::default();
+        let mut cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"\n\n\n".to_vec(),
+            b"Subject: x\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n44GC44GE4".to_vec(),
+            b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nunclosed \xe3\x81\x82\n".to_vec(),
+            b"Subject: x\nContent-Type: multipart/mixed; boundary=\n\n--\n--\n".to_vec(),
+            b"Content-Type: message/rfc822\n\n".to_vec(),
+            b"Subject: =?ISO-2022-JP?B?GyRC?= =?UTF-8?Q?=E3=81?= =?x?y?z?=\n\n\x1b$B".to_vec(),
+            b"\xff\xfe\x00garbage".to_vec(),
+            (0u8..=255).cycle().take(5000).collect(),
+        ];
+        // 200 levels of nested multipart.
+        let mut deep = b"Subject: deep\nContent-Type: multipart/mixed; boundary=b0\n\n".to_vec();
+        for i in 1..200 {
+            deep.extend_from_slice(
+                format!(
+                    "--b{}\nContent-Type: multipart/mixed; boundary=b{i}\n\n",
+                    i - 1
+                )
+                .as_bytes(),
+            );
+        }
+        deep.extend_from_slice(b"--b199\nContent-Type: text/plain\n\ndeep text\n");
+        for i in (0..200).rev() {
+            deep.extend_from_slice(format!("--b{i}--\n").as_bytes());
+        }
+        cases.push(deep.clone());
+        // The same, never closed, and as nested message/rfc822.
+        cases.push(deep[..deep.len() / 2].to_vec());
+        let mut nested = Vec::new();
+        for _ in 0..200 {
+            nested.extend_from_slice(b"Subject: n\nContent-Type: message/rfc822\n\n");
+        }
+        nested.extend_from_slice(b"Subject: inner\n\ninner body\n");
+        cases.push(nested);
+        for c in &cases {
+            let m = parse_message(c, &limits);
+            assert!(!m.truncated);
+        }
+        assert_eq!(
+            parse_message(b"", &limits).error.as_deref(),
+            Some("empty message")
+        );
+        let m = parse_message(&deep, &limits);
+        assert_eq!(m.subject.as_deref(), Some("deep"));
+        assert!(
+            m.error
+                .as_deref()
+                .unwrap()
+                .contains("nesting deeper than 32"),
+            "{:?}",
+            m.error
+        );
+        let m = parse_message(
+            &deep,
+            &ParseLimits {
+                max_depth: 1000,
+                ..limits
+            },
+        );
+        assert_eq!(m.body, "deep text");
+        let m = parse_message(&cases[3], &limits);
+        assert_eq!(m.body, "unclosed あ");
+    }
+
+    #[test]
+    fn from_display_names_keep_their_order_and_decode() {
+        let l = ParseLimits::default();
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "From: (財)日本インターネット協会 <x@DOCOMO.ne.jp>",
+                "(財)日本インターネット協会",
+                "x@docomo.ne.jp",
+            ),
+            (
+                "From: \"(財)日本インターネット協会\" <x@docomo.ne.jp>",
+                "(財)日本インターネット協会",
+                "x@docomo.ne.jp",
+            ),
+            (
+                "From: =?UTF-8?B?KOiyoSnml6XmnKw=?= =?UTF-8?Q?=E5=8D=94=E4=BC=9A?= <X@Docomo.NE.jp>",
+                "(財)日本協会",
+                "X@docomo.ne.jp",
+            ),
+            (
+                "From: x@docomo.ne.jp (日本協会)",
+                "日本協会",
+                "x@docomo.ne.jp",
+            ),
+            (
+                "From: \"Say \\\"hi\\\"\" <a@b.example>",
+                "Say \"hi\"",
+                "a@b.example",
+            ),
+        ];
+        for (header, name, addr) in cases {
+            let raw = format!("{header}\nSubject: s\n\nb\n");
+            let m = parse_message(raw.as_bytes(), &l);
+            assert_eq!(m.from_name.as_deref(), Some(*name), "{header}");
+            assert_eq!(m.from_address.as_deref(), Some(*addr), "{header}");
+            assert_eq!(m.from, Some(format!("{name} <{addr}>")));
+        }
+        let m = parse_message(b"From: a@b.example\nSubject: s\n\nb", &l);
+        assert_eq!(
+            (m.from.as_deref(), m.from_name),
+            (Some("a@b.example"), None)
+        );
+    }
+
+    #[test]
+    fn headers_reply_to_return_path_and_postmark() {
+        let raw = b"From a@x Mon Jul  1 10:00:00 2024\nFrom: a@b\nReply-To: Y@Example.COM\nReturn-Path: <bounce@Mail.Example>\nSubject: s\n\nb\n";
+        let m = parse_message(raw, &ParseLimits::default());
+        assert_eq!(m.reply_to_address.as_deref(), Some("Y@example.com"));
+        assert_eq!(m.return_path.as_deref(), Some("bounce@mail.example"));
+        assert_eq!(m.subject.as_deref(), Some("s"));
+        assert_eq!(m.body, "b");
+    }
+
+    #[test]
+    fn broken_attachment_is_not_scored_as_text() {
+        let raw = b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello\n--b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n!!!!\n--b--\n";
+        let m = parse_message(raw, &ParseLimits::default());
+        assert_eq!(m.body, "hello");
+        assert_eq!(m.attachments, vec!["(image/png)"]);
+        assert!(m.error.is_some());
+    }
+
+    #[test]
+    fn part_limit_is_reported() {
+        let mut raw = b"Subject: many\nContent-Type: multipart/mixed; boundary=b\n\n".to_vec();
+        for i in 0..50 {
+            raw.extend_from_slice(
+                format!("--b\nContent-Type: text/plain\n\npart {i}\n").as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"--b--\n");
+        let limits = ParseLimits {
+            max_parts: 10,
+            ..Default::default()
+        };
+        let m = parse_message(&raw, &limits);
+        assert!(m.body.starts_with("part 0\n\npart 1"));
+        assert!(m.body.ends_with("part 8"), "{}", m.body);
+        assert_eq!(
+            m.error.as_deref(),
+            Some("more than 10 MIME parts; the rest were skipped")
+        );
+        assert_eq!(
+            parse_message(&raw, &ParseLimits::default())
+                .body
+                .matches("part ")
+                .count(),
+            50
+        );
+    }
+
+    #[test]
+    fn alternative_uses_html_when_plain_is_a_stub() {
+        let raw = "Subject: s\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain; charset=utf-8\n\nHTMLメールをご覧ください\n--a\nContent-Type: text/html; charset=utf-8\n\n<p>【重要】お客様のアカウントが一時停止されました。本日中に本人確認を行ってください。確認はこちらから行えます。</p><a href=\"https://x.example/\">確認</a>\n--a--\n";
+        let m = parse_message(raw.as_bytes(), &ParseLimits::default());
+        assert_eq!(
+            m.body,
+            "【重要】お客様のアカウントが一時停止されました。本日中に本人確認を行ってください。確認はこちらから行えます。\n確認"
+        );
+        assert_eq!(m.links, vec!["https://x.example/"]);
+    }
+
+    #[test]
+    fn unlabelled_non_mail_bytes_become_the_body() {
+        let m = parse_message("【佐川急便】お荷物".as_bytes(), &ParseLimits::default());
+        assert_eq!(m.body, "【佐川急便】お荷物");
+        assert_eq!(m.subject, None);
+    }
+
+    #[test]
+    fn rfc5322_sniffing() {
+        assert!(looks_like_rfc5322(b"From: a@b\nSubject: s\n\nbody"));
+        assert!(looks_like_rfc5322(
+            b"Received: from x\n\tby y\nDate: now\n\nbody"
+        ));
+        assert!(looks_like_rfc5322(
+            b"From x Mon Jul  1 10:00:00 2024\nReturn-Path: <a@b>\nTo: c\n"
+        ));
+        assert!(looks_like_rfc5322(
+            b"\xef\xbb\xbfSubject: s\r\nMIME-Version: 1.0\r\n\r\nb"
+        ));
+        assert!(!looks_like_rfc5322(
+            "件名: 還付金\n差出人: 協会\n\n本文".as_bytes()
+        ));
+        assert!(!looks_like_rfc5322(b"Subject: s\nthis is pasted text\n"));
+        assert!(!looks_like_rfc5322(b"URL: http://x\nTel: 0120\n\n"));
+        assert!(!looks_like_rfc5322(b"Subject: only one\n\nbody"));
+        assert!(!looks_like_rfc5322(b""));
+        assert!(!looks_like_rfc5322(
+            "【佐川急便】お荷物の配達に伺いましたが不在のため持ち帰りました。http://x".as_bytes()
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            let _ = parse_message(&data, &ParseLimits::default());
+            let _ = looks_like_rfc5322(&data);
+        }
+
+        #[test]
+        fn arbitrary_mime_like_text_never_panics(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "Subject: =?UTF-8?B?44GC?=\n", "Content-Type: multipart/mixed; boundary=q\n",
+                    "Content-Type: multipart/alternative; boundary=q\n", "Content-Type: message/rfc822\n",
+                    "Content-Transfer-Encoding: base64\n", "Content-Transfer-Encoding: quoted-printable\n",
+                    "Content-Type: text/html; charset=iso-2022-jp\n", "\n", "--q\n", "--q--\n",
+                    "44GC44GE\n", "=E3=81=82=\n", "\x1b$B$\"\x1b(B\n", "<a href='x'>y</a>\n", "From x\n",
+                ]),
+                0..60,
+            )
+        ) {
+            let raw = parts.concat();
+            let _ = parse_message(raw.as_bytes(), &ParseLimits::default());
+        }
+    }
+}
