@@ -150,13 +150,23 @@ impl Normalized {
 
 /// Normalize a message (see the module docs for the pipeline).
 pub fn normalize(input: &str) -> Normalized {
-    if input.is_ascii() && ascii_needs_only_lowercase(input.as_bytes()) {
+    let stable = if input.is_ascii() {
+        ascii_needs_only_lowercase(input.as_bytes())
+    } else {
+        already_normalized(input)
+    };
+    if stable {
         return Normalized {
             text: input.to_ascii_lowercase(),
             orig_len: input.len(),
             map: Map::Identity,
         };
     }
+    normalize_general(input)
+}
+
+/// The full pipeline, without the identity shortcuts.
+fn normalize_general(input: &str) -> Normalized {
     let mut units = Vec::with_capacity(input.len() / 2 + 1);
     let mut scratch = Scratch::default();
     segment_units(input, &mut units, &mut scratch);
@@ -803,6 +813,58 @@ fn assemble(units: &[Unit]) -> (String, Vec<u32>, Vec<u32>, Vec<u8>) {
     (out.text, out.starts, out.ends, out.flags)
 }
 
+/// Conservative check that `input` is its own normalization up to ASCII
+/// lowercasing (so the map is the identity). False negatives are fine: they
+/// only take the general path.
+fn already_normalized(input: &str) -> bool {
+    let mut prev: Option<char> = None;
+    let mut prev2: Option<char> = None;
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        let Some((folded, _)) = fast_char(c) else {
+            return false;
+        };
+        if folded != c.to_ascii_lowercase() || chars.peek().is_some_and(|&d| extends_segment(d)) {
+            return false;
+        }
+        if is_run_char(c) {
+            if c != ' ' && !is_separator(c) {
+                return false;
+            }
+            if c == ' ' {
+                let next = chars.peek().copied();
+                if next.is_some_and(is_hspace) {
+                    return false;
+                }
+                // Possible spaced single letters: leave to the general path.
+                let after_next = chars.clone().nth(1);
+                if prev.is_some_and(|p| p.is_ascii_alphabetic())
+                    && !prev2.is_some_and(char::is_alphanumeric)
+                    && next.is_some_and(|n| n.is_ascii_alphabetic())
+                    && !after_next.is_some_and(char::is_alphanumeric)
+                {
+                    return false;
+                }
+            }
+            if prev.is_some_and(is_japanese) {
+                let mut ahead = chars.clone();
+                while ahead.peek().is_some_and(|&d| is_run_char(d)) {
+                    ahead.next();
+                }
+                if ahead.peek().is_some_and(|&d| is_japanese(d)) {
+                    return false;
+                }
+            }
+        }
+        if prev.is_some_and(is_kata_ish) && (is_dash(c) || c == '一') {
+            return false;
+        }
+        prev2 = prev;
+        prev = Some(c);
+    }
+    true
+}
+
 /// Pure-ASCII input: true if normalization is just lowercasing (no tabs, no
 /// whitespace runs, no spaced single letters).
 fn ascii_needs_only_lowercase(b: &[u8]) -> bool {
@@ -1144,6 +1206,16 @@ mod tests {
                     }
                 }
             }
+        }
+
+        #[test]
+        fn shortcut_agrees_with_general_path(s in text_strategy()) {
+            let fast = normalize(&s);
+            let general = normalize_general(&s);
+            prop_assert_eq!(fast.text(), general.text());
+            let t = fast.text();
+            let again = normalize(t);
+            prop_assert!(matches!(again.map, Map::Identity) || again.text() != t);
         }
 
         #[test]
