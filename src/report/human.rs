@@ -104,7 +104,9 @@ fn width_of(c: char) -> usize {
 /// Characters that should not start a line (禁則): a break before one of
 /// them takes the previous character along.
 fn no_line_start(c: char) -> bool {
-    "、。，．,.・：:；;!?！？)）]］」』】〕>〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…"
+    // Half-width sound marks and combining marks belong to the character before.
+    matches!(c, '\u{FF9E}' | '\u{FF9F}' | '\u{3099}'..='\u{309C}' | '\u{0300}'..='\u{036F}')
+        || "、。，．,.・：:；;!?！？)）]］」』】〕>〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…"
         .contains(c)
 }
 
