@@ -142,7 +142,15 @@ fn wrap(cells: &[Cell], first: &str, rest: &str, width: Option<usize>, color: bo
             }
             let mut carry: Vec<Cell> = Vec::new();
             let last = line.last().map(|c| c.ch);
-            if cell.ch.is_ascii_graphic() && last.is_some_and(|c| c.is_ascii_graphic()) {
+            // Keep a highlighted phrase on one line when it fits on one.
+            let run = line.iter().rev().take_while(|c| c.hit).count();
+            let run_width: usize = line[line.len() - run..]
+                .iter()
+                .map(|c| width_of(c.ch))
+                .sum();
+            if cell.hit && run > 0 && run < line.len() && run_width + w + 2 <= limit {
+                carry = line.split_off(line.len() - run);
+            } else if cell.ch.is_ascii_graphic() && last.is_some_and(|c| c.is_ascii_graphic()) {
                 // Inside a word: break at the last space, if the line has one.
                 if let Some(i) = line.iter().rposition(|c| c.ch == ' ')
                     && i > 0
@@ -197,10 +205,68 @@ fn para(text: &str, first: &str, rest: &str, opts: &HumanOptions) -> String {
     wrap(&cells(text), first, rest, opts.width, opts.color)
 }
 
+/// Byte ranges of links in `text`: the engine's URL entities for this part
+/// plus anything that starts like a link, so no quote is clickable.
+fn link_spans(text: &str, part: PartKind, analysis: &Analysis) -> Vec<(usize, usize)> {
+    let mut spans: Vec<(usize, usize)> = analysis
+        .entities
+        .urls
+        .iter()
+        .filter(|u| u.part == part && u.start < u.end && u.end <= text.len())
+        .map(|u| (u.start, u.end))
+        .collect();
+    let lower = text.to_ascii_lowercase();
+    for needle in ["http://", "https://", "www."] {
+        for (i, _) in lower.match_indices(needle) {
+            let end = text[i..]
+                .find(|c: char| c.is_whitespace() || !c.is_ascii())
+                .map_or(text.len(), |n| i + n);
+            spans.push((i, end));
+        }
+    }
+    spans
+}
+
+/// Cells for `text[from..to]`, with links defanged in place
+/// (`hxxps://example[.]top/...`) and control characters replaced.
+fn text_cells(
+    text: &str,
+    from: usize,
+    to: usize,
+    hit: bool,
+    links: &[(usize, usize)],
+) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for (i, c) in text[from..to].char_indices() {
+        let i = from + i;
+        let mut push = |ch: char| out.push(Cell { ch, hit });
+        let Some(&(us, ue)) = links.iter().find(|(us, ue)| (*us..*ue).contains(&i)) else {
+            push(clean_char(c));
+            continue;
+        };
+        let url = &text[us..ue];
+        let rel = i - us;
+        let host_start = url.find("://").map_or(0, |p| p + 3);
+        let host_end = url[host_start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |p| host_start + p);
+        if url.get(..4).is_some_and(|x| x.eq_ignore_ascii_case("http")) && (1..=2).contains(&rel) {
+            push('x');
+        } else if c == '.' && (host_start..host_end).contains(&rel) {
+            push('[');
+            push('.');
+            push(']');
+        } else {
+            push(clean_char(c));
+        }
+    }
+    out
+}
+
 /// The line of `text` holding the byte ranges `spans` (sorted, merged, all
 /// on that line), trimmed to some context around them, as cells with the
-/// spans marked.
-fn quote(text: &str, spans: &[(usize, usize)], color: bool) -> Vec<Cell> {
+/// spans marked and links defanged.
+fn quote(text: &str, spans: &[(usize, usize)], links: &[(usize, usize)], color: bool) -> Vec<Cell> {
     let (first, last) = (spans[0].0, spans[spans.len() - 1].1);
     let line_start = text[..first].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[last..].find('\n').map_or(text.len(), |i| last + i);
@@ -210,51 +276,37 @@ fn quote(text: &str, spans: &[(usize, usize)], color: bool) -> Vec<Cell> {
         .into_iter()
         .find(|(o, c)| !line_text.contains(*o) && !line_text.contains(*c))
         .unwrap_or(('【', '】'));
+    let mark = |ch: char| Cell { ch, hit: false };
     let mut out = Vec::new();
-    let before: Vec<char> = text[line_start..first].chars().collect();
-    if before.len() > CONTEXT_CHARS {
-        out.push(Cell {
-            ch: '…',
-            hit: false,
-        });
-        out.extend(cells(
-            &before[before.len() - CONTEXT_CHARS..]
-                .iter()
-                .collect::<String>(),
-        ));
-    } else {
-        out.extend(cells(&text[line_start..first]));
+    // Keep CONTEXT_CHARS characters either side.
+    let from = text[line_start..first]
+        .char_indices()
+        .rev()
+        .nth(CONTEXT_CHARS - 1)
+        .map_or(line_start, |(i, _)| line_start + i);
+    if from > line_start {
+        out.push(mark('…'));
     }
+    out.extend(text_cells(text, from, first, false, links));
     let mut pos = first;
     for &(s, e) in spans {
-        out.extend(cells(&text[pos..s]));
+        out.extend(text_cells(text, pos, s, false, links));
         if !color {
-            out.push(Cell {
-                ch: open,
-                hit: false,
-            });
+            out.push(mark(open));
         }
-        out.extend(text[s..e].chars().map(|c| Cell {
-            ch: clean_char(c),
-            hit: true,
-        }));
+        out.extend(text_cells(text, s, e, true, links));
         if !color {
-            out.push(Cell {
-                ch: close,
-                hit: false,
-            });
+            out.push(mark(close));
         }
         pos = e;
     }
-    let after: Vec<char> = text[last..line_end].chars().collect();
-    if after.len() > CONTEXT_CHARS {
-        out.extend(cells(&after[..CONTEXT_CHARS].iter().collect::<String>()));
-        out.push(Cell {
-            ch: '…',
-            hit: false,
-        });
-    } else {
-        out.extend(cells(&text[last..line_end]));
+    let to = text[last..line_end]
+        .char_indices()
+        .nth(CONTEXT_CHARS)
+        .map_or(line_end, |(i, _)| last + i);
+    out.extend(text_cells(text, last, to, false, links));
+    if to < line_end {
+        out.push(mark('…'));
     }
     // Leading indentation of the message line says nothing.
     let lead = out.iter().take_while(|c| c.ch == ' ').count();
@@ -419,8 +471,9 @@ pub fn render_human(
             let Some(text) = message.part(*part) else {
                 continue;
             };
+            let links = link_spans(text, *part, analysis);
             let mut line = cells(part_label(*part, lang));
-            line.extend(quote(text, spans, opts.color));
+            line.extend(quote(text, spans, &links, opts.color));
             out.push_str(&wrap(&line, "    » ", "      ", opts.width, opts.color));
         }
         if groups.len() > MAX_LINES_PER_CATEGORY {
