@@ -180,6 +180,35 @@ fn quiet_prints_the_verdict_line_only() {
     assert!(out.starts_with("✖ Likely a scam"), "{out}");
 }
 
+#[test]
+fn hits_in_the_subject_are_labelled_and_escapes_are_not_echoed() {
+    let engine = engine();
+    let mut message = Message::default();
+    message.push(
+        sagiscan::PartKind::Subject,
+        "インターネット協会より還付金のお知らせ",
+    );
+    message.push(
+        sagiscan::PartKind::Body,
+        "\u{1b}]8;;https://evil.example/\u{7}本日中\u{1b}[2Jにプリペイドカードを購入してください。",
+    );
+    let analysis = engine.analyze(&message);
+    let out = render_human(
+        &analysis,
+        &message,
+        &Origin::default(),
+        engine.pack(),
+        HumanOptions::new(Lang::Ja),
+    );
+    assert!(
+        out.contains("件名: 【インターネット協会】より還付金のお知らせ"),
+        "{out}"
+    );
+    assert!(out.contains("【本日中】"), "{out}");
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    assert!(!out.contains("https://evil.example"), "{out}");
+}
+
 // ---- the command line ---------------------------------------------------
 
 fn sagiscan() -> Command {
