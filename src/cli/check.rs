@@ -14,6 +14,7 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
     let engine = load_engine(&args.pack)?;
     let lang = resolve_lang(args.pack.lang);
     let color = use_color(args.color);
+    let width = Some(terminal_width());
     let files: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -59,6 +60,7 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
                         lang,
                         color,
                         quiet: args.quiet,
+                        width,
                     },
                 );
                 out.write_all(text.as_bytes())?;
@@ -81,4 +83,18 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
     }
     out.flush()?;
     Ok(u8::from(reached))
+}
+
+/// Columns to wrap the report to: `$COLUMNS` when set, else the terminal's
+/// width when stdout is one, else 80.
+fn terminal_width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+    {
+        return n;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map_or(80, |(terminal_size::Width(w), _)| usize::from(w))
 }
