@@ -16,8 +16,11 @@
 //! assert_eq!(analysis.verdict, sagiscan::Verdict::Scam);
 //! ```
 
+pub mod corpus;
 pub mod engine;
 pub mod entities;
+pub mod input;
+pub mod lint;
 pub mod mail;
 pub mod message;
 pub mod normalize;

@@ -150,17 +150,32 @@ impl Normalized {
 
 /// Normalize a message (see the module docs for the pipeline).
 pub fn normalize(input: &str) -> Normalized {
-    if input.is_ascii() && ascii_needs_only_lowercase(input.as_bytes()) {
+    let stable = if input.is_ascii() {
+        ascii_needs_only_lowercase(input.as_bytes())
+    } else {
+        already_normalized(input)
+    };
+    if stable {
         return Normalized {
             text: input.to_ascii_lowercase(),
             orig_len: input.len(),
             map: Map::Identity,
         };
     }
-    let mut units = Vec::with_capacity(input.len() / 2 + 1);
+    normalize_general(input)
+}
+
+/// The full pipeline, without the identity shortcuts.
+fn normalize_general(input: &str) -> Normalized {
     let mut scratch = Scratch::default();
-    segment_units(input, &mut units, &mut scratch);
-    let (text, starts, ends, flags) = assemble(&units);
+    let mut asm = Assembler::new(input.len() + input.len() / 4);
+    segment_units(input, &mut asm, &mut scratch);
+    let Out {
+        text,
+        starts,
+        ends,
+        flags,
+    } = asm.out;
     let map = if text == input {
         Map::Identity
     } else {
@@ -581,7 +596,12 @@ fn fold_segment(seg: &str, scratch: &mut Scratch) -> (u8, bool) {
     (flags, pending_zw)
 }
 
-fn segment_units(input: &str, units: &mut Vec<Unit>, scratch: &mut Scratch) {
+/// Units are buffered per chunk; a chunk is flushed after a newline once it
+/// holds at least this many units, so the buffer stays cache-resident.
+const CHUNK_UNITS: usize = 4096;
+
+fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
+    let mut units: Vec<Unit> = Vec::with_capacity((CHUNK_UNITS * 2).min(input.len() + 1));
     let mut iter = input.char_indices().peekable();
     let mut pending_gap = false;
     while let Some((s, c)) = iter.next() {
@@ -607,6 +627,10 @@ fn segment_units(input: &str, units: &mut Vec<Unit>, scratch: &mut Scratch) {
                     end: e32,
                     flags: f,
                 });
+                if ch == '\n' && units.len() >= CHUNK_UNITS {
+                    asm.feed(&units);
+                    units.clear();
+                }
                 continue;
             }
             if is_zero_width(c) {
@@ -628,6 +652,7 @@ fn segment_units(input: &str, units: &mut Vec<Unit>, scratch: &mut Scratch) {
         }
         pending_gap |= trailing_zw;
     }
+    asm.feed(&units);
 }
 
 // ---------------------------------------------------------------------------
@@ -678,7 +703,7 @@ fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
             continue;
         }
         // Extend the chain: (hspace+ single-letter)*
-        let mut letters = vec![i];
+        let mut letters = 1usize;
         let mut k = i + 1;
         loop {
             let mut m = k;
@@ -686,18 +711,16 @@ fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
                 m += 1;
             }
             if m > k && m < units.len() && single_letter(units, m) {
-                letters.push(m);
+                letters += 1;
                 k = m + 1;
             } else {
                 break;
             }
         }
-        if letters.len() >= 3 {
+        if letters >= 3 {
             let j = join.get_or_insert_with(|| vec![false; units.len()]);
-            for w in letters.windows(2) {
-                for slot in &mut j[w[0] + 1..w[1]] {
-                    *slot = true;
-                }
+            for (m, slot) in j.iter_mut().enumerate().take(k).skip(i + 1) {
+                *slot = is_hspace(units[m].ch);
             }
         }
         i = k;
@@ -705,21 +728,58 @@ fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
     join
 }
 
-fn assemble(units: &[Unit]) -> (String, Vec<u32>, Vec<u32>, Vec<u8>) {
-    let cap = units.len() * 3;
-    let mut out = Out {
-        text: String::with_capacity(cap),
-        starts: Vec::with_capacity(cap),
-        ends: Vec::with_capacity(cap),
-        flags: Vec::with_capacity(cap),
-    };
+/// Phase B state, carried across chunks of units.
+struct Assembler {
+    out: Out,
+    /// Last emitted char.
+    last: Option<char>,
+    /// Whether the last emitted char came from hiragana.
+    last_hira: bool,
+    /// Length (capped at 2) of the current Japanese piece.
+    piece: usize,
+    /// A dropped evasion gap precedes the next emitted char.
+    gap_next: bool,
+}
+
+impl Assembler {
+    fn new(cap: usize) -> Self {
+        Assembler {
+            out: Out {
+                text: String::with_capacity(cap),
+                starts: Vec::with_capacity(cap),
+                ends: Vec::with_capacity(cap),
+                flags: Vec::with_capacity(cap),
+            },
+            last: None,
+            last_hira: false,
+            piece: 0,
+            gap_next: false,
+        }
+    }
+
+    /// Feed a chunk of units. Chunks must end right after a newline unit (or
+    /// at the end of input), which no context rule looks across.
+    fn feed(&mut self, units: &[Unit]) {
+        let Assembler {
+            out,
+            last,
+            last_hira,
+            piece,
+            gap_next,
+        } = self;
+        feed_units(units, out, last, last_hira, piece, gap_next);
+    }
+}
+
+fn feed_units(
+    units: &[Unit],
+    out: &mut Out,
+    last: &mut Option<char>,
+    last_hira: &mut bool,
+    piece: &mut usize,
+    gap_next: &mut bool,
+) {
     let joins = letter_joins(units);
-    // Last emitted char, whether it came from hiragana, and the length (capped
-    // at 2) of the current Japanese piece.
-    let mut last: Option<char> = None;
-    let mut last_hira = false;
-    let mut piece = 0usize;
-    let mut gap_next = false;
     let mut i = 0;
     while i < units.len() {
         let u = units[i];
@@ -729,15 +789,16 @@ fn assemble(units: &[Unit]) -> (String, Vec<u32>, Vec<u32>, Vec<u8>) {
                 k += 1;
             }
             let next = units.get(k);
-            let drop_jp = last.is_some_and(is_japanese) && next.is_some_and(|n| is_japanese(n.ch));
+            let drop_jp =
+                (*last).is_some_and(is_japanese) && next.is_some_and(|n| is_japanese(n.ch));
             let drop_latin = joins.as_ref().is_some_and(|j| j[i]);
             if drop_jp || drop_latin {
                 let next_piece_single = units.get(k + 1).is_none_or(|n| !is_japanese(n.ch));
-                if drop_latin || piece <= 1 || next_piece_single {
+                if drop_latin || *piece <= 1 || next_piece_single {
                     // Flag the gap on the next char (emitted next iteration).
-                    gap_next = true;
+                    *gap_next = true;
                 }
-                piece = 0;
+                *piece = 0;
                 i = k;
                 continue;
             }
@@ -755,19 +816,19 @@ fn assemble(units: &[Unit]) -> (String, Vec<u32>, Vec<u32>, Vec<u8>) {
                     prev_space = false;
                 }
             }
-            last = units[k - 1].ch.into();
-            last_hira = false;
-            piece = 0;
+            *last = Some(units[k - 1].ch);
+            *last_hira = false;
+            *piece = 0;
             i = k;
             continue;
         }
         let mut ch = u.ch;
         let mut flags = u.flags;
-        if gap_next {
+        if *gap_next {
             flags |= F_GAP;
-            gap_next = false;
+            *gap_next = false;
         }
-        if last.is_some_and(is_kata_ish) {
+        if (*last).is_some_and(is_kata_ish) {
             if is_dash(ch)
                 && units
                     .get(i + 1)
@@ -784,23 +845,74 @@ fn assemble(units: &[Unit]) -> (String, Vec<u32>, Vec<u32>, Vec<u8>) {
                     && !matches!(n.ch, 'ツ' | 'カ' | 'ヵ' | 'ヶ' | 'ケ')
                 {
                     ch = 'ー';
-                    if !last_hira && n.flags & F_HIRA == 0 {
+                    if !*last_hira && n.flags & F_HIRA == 0 {
                         flags |= F_OBF;
                     }
                 }
             }
         }
         out.push(ch, u.start, u.end, flags & !F_HIRA);
-        piece = if is_japanese(ch) {
-            (piece + 1).min(2)
+        *piece = if is_japanese(ch) {
+            (*piece + 1).min(2)
         } else {
             0
         };
-        last = Some(ch);
-        last_hira = flags & F_HIRA != 0;
+        *last = Some(ch);
+        *last_hira = flags & F_HIRA != 0;
         i += 1;
     }
-    (out.text, out.starts, out.ends, out.flags)
+}
+
+/// Conservative check that `input` is its own normalization up to ASCII
+/// lowercasing (so the map is the identity). False negatives are fine: they
+/// only take the general path.
+fn already_normalized(input: &str) -> bool {
+    let mut prev: Option<char> = None;
+    let mut prev2: Option<char> = None;
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        let Some((folded, _)) = fast_char(c) else {
+            return false;
+        };
+        if folded != c.to_ascii_lowercase() || chars.peek().is_some_and(|&d| extends_segment(d)) {
+            return false;
+        }
+        if is_run_char(c) {
+            if c != ' ' && !is_separator(c) {
+                return false;
+            }
+            if c == ' ' {
+                let next = chars.peek().copied();
+                if next.is_some_and(is_hspace) {
+                    return false;
+                }
+                // Possible spaced single letters: leave to the general path.
+                let after_next = chars.clone().nth(1);
+                if prev.is_some_and(|p| p.is_ascii_alphabetic())
+                    && !prev2.is_some_and(char::is_alphanumeric)
+                    && next.is_some_and(|n| n.is_ascii_alphabetic())
+                    && !after_next.is_some_and(char::is_alphanumeric)
+                {
+                    return false;
+                }
+            }
+            if prev.is_some_and(is_japanese) {
+                let mut ahead = chars.clone();
+                while ahead.peek().is_some_and(|&d| is_run_char(d)) {
+                    ahead.next();
+                }
+                if ahead.peek().is_some_and(|&d| is_japanese(d)) {
+                    return false;
+                }
+            }
+        }
+        if prev.is_some_and(is_kata_ish) && (is_dash(c) || c == '一') {
+            return false;
+        }
+        prev2 = prev;
+        prev = Some(c);
+    }
+    true
 }
 
 /// Pure-ASCII input: true if normalization is just lowercasing (no tabs, no
@@ -1041,6 +1153,30 @@ mod tests {
         assert!(!normalize(&big).text().is_empty());
     }
 
+    #[test]
+    fn chunking_matches_line_by_line() {
+        let lines = [
+            "ﾄﾞ ｺ ﾓ d o c o m o",
+            "インタ一ネット ス-パ-",
+            "\u{200B}イ・ン・タ・ー a b c",
+            "ア",
+            "-ア\u{3099}",
+        ];
+        let text: String = (0..3000)
+            .map(|i| lines[i % lines.len()])
+            .collect::<Vec<_>>()
+            .join("\n");
+        let whole = normalize(&text);
+        let by_line: Vec<String> = text.split('\n').map(normalize_literal).collect();
+        assert_eq!(whole.text(), by_line.join("\n"));
+        let needle = normalize_literal("ドコモ");
+        for (at, _) in whole.text().match_indices(&needle) {
+            let r = whole.original_range(at..at + needle.len());
+            assert_eq!(&text[r], "ﾄﾞ ｺ ﾓ");
+            assert!(whole.is_obfuscated(at..at + needle.len()));
+        }
+    }
+
     fn text_strategy() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
             "ア",
@@ -1144,6 +1280,16 @@ mod tests {
                     }
                 }
             }
+        }
+
+        #[test]
+        fn shortcut_agrees_with_general_path(s in text_strategy()) {
+            let fast = normalize(&s);
+            let general = normalize_general(&s);
+            prop_assert_eq!(fast.text(), general.text());
+            let t = fast.text();
+            let again = normalize(t);
+            prop_assert!(matches!(again.map, Map::Identity) || again.text() != t);
         }
 
         #[test]

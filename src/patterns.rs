@@ -209,6 +209,17 @@ pub struct Scoring {
     /// Negative categories together never subtract more than this.
     #[serde(default = "default_max_negative")]
     pub max_negative: f64,
+    /// Distinct negative rules that make a text read as an article or warning
+    /// *about* scams (it quotes scam phrases while warning). 0 turns this off.
+    #[serde(default)]
+    pub warning_context_rules: usize,
+    /// In warning context, positive points are multiplied by this and combos are not applied.
+    #[serde(default = "default_warning_factor")]
+    pub warning_context_factor: f64,
+}
+
+fn default_warning_factor() -> f64 {
+    1.0
 }
 
 fn default_extra_factor() -> f64 {
@@ -227,6 +238,8 @@ impl Default for Scoring {
             extra_hit_factor: default_extra_factor(),
             category_cap_factor: default_cap_factor(),
             max_negative: default_max_negative(),
+            warning_context_rules: 0,
+            warning_context_factor: default_warning_factor(),
         }
     }
 }

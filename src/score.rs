@@ -10,14 +10,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::Hit;
 use crate::entities::Entities;
 use crate::patterns::RulePack;
 
 /// The verdict on a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No scam characteristics reach the `suspicious` threshold.
@@ -109,6 +109,20 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
             rules.push(h.rule_index);
         }
     }
+    // Warning context: several distinct negative rules (a warning, a helpline, a
+    // "this is how the scam goes" article) mean scam phrases are being quoted.
+    let negative_rules = by_category
+        .iter()
+        .filter(|(c, _)| pack.categories[**c].negative)
+        .map(|(_, r)| r.len())
+        .sum::<usize>();
+    let warning_context = pack.scoring.warning_context_rules > 0
+        && negative_rules >= pack.scoring.warning_context_rules;
+    let positive_factor = if warning_context {
+        pack.scoring.warning_context_factor
+    } else {
+        1.0
+    };
     let mut contributions = Vec::new();
     let mut positive = 0.0;
     let mut negative = 0.0;
@@ -123,11 +137,13 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 .total_cmp(&pack.rules[a].weight.abs())
                 .then(a.cmp(&b))
         });
-        let top = pack.rules[rules[0]].weight;
+        let is_negative = pack.categories[cat].negative;
+        let factor = if is_negative { 1.0 } else { positive_factor };
+        let top = pack.rules[rules[0]].weight * factor;
         let cap = top.abs() * pack.scoring.category_cap_factor;
         let mut total = 0.0f64;
         for (i, &r) in rules.iter().enumerate() {
-            let w = pack.rules[r].weight;
+            let w = pack.rules[r].weight * factor;
             let want = if i == 0 {
                 w
             } else {
@@ -142,7 +158,7 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 points: round1(points * 100.0) / 100.0,
             });
         }
-        if pack.categories[cat].negative {
+        if is_negative {
             negative += -total;
         } else {
             positive += total;
@@ -152,7 +168,10 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     let fired = |c: usize| cat_points.iter().any(|&(cat, p)| cat == c && p > 0.0);
     let mut combos = Vec::new();
     for combo in &pack.combos {
-        if !combo.categories.is_empty() && combo.categories.iter().all(|&c| fired(c)) {
+        if !warning_context
+            && !combo.categories.is_empty()
+            && combo.categories.iter().all(|&c| fired(c))
+        {
             positive += combo.bonus;
             combos.push(ComboHit {
                 id: combo.id.clone(),
@@ -196,5 +215,54 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         entities,
         suspicious_threshold: pack.thresholds.suspicious,
         scam_threshold: pack.thresholds.scam,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+    use crate::patterns::load_builtin;
+
+    fn engine() -> Engine {
+        Engine::build(load_builtin().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_warning_article_quoting_a_scam_is_damped_but_the_scam_alone_is_not() {
+        let e = engine();
+        let scam = "有料動画の未納料金があります。本日中にコンビニでプリペイドカードを購入し番号を伝えてください。支払わない場合は法的措置をとります。";
+        let alone = e.analyze_text(scam);
+        let article = e.analyze_text(&format!(
+            "次のような手口にご注意ください。「{scam}」このようなSMSには応じないでください。困ったら消費者ホットライン188へ。"
+        ));
+        assert_eq!(alone.verdict, crate::Verdict::Scam);
+        assert!(
+            article.score < alone.score / 2.0,
+            "{} vs {}",
+            article.score,
+            alone.score
+        );
+        assert!(article.combos.is_empty());
+    }
+
+    #[test]
+    fn one_appended_warning_line_does_not_launder_a_scam() {
+        let e = engine();
+        let scam = "日本インターネット協会です。還付金をお受け取りいただくため、本日中にコンビニでギフト券を購入し、番号を送ってください。※詐欺にご注意ください";
+        assert_eq!(e.analyze_text(scam).verdict, crate::Verdict::Scam);
+    }
+
+    #[test]
+    fn score_does_not_depend_on_hit_order() {
+        let e = engine();
+        let msg = crate::Message::plain(
+            "インターネット協会から還付金。コンビニでプリペイドカードを購入。本日中。0120-**-****",
+        );
+        let (hits, entities) = e.scan(&msg);
+        let forward = super::score(e.pack(), hits.clone(), entities.clone());
+        let mut reversed = hits;
+        reversed.reverse();
+        let backward = super::score(e.pack(), reversed, entities);
+        assert_eq!(forward, backward);
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use sagiscan::report::{self, HumanOptions, Record};
+use sagiscan::report::{self, HumanOptions, Origin, Record};
 
 use super::{CheckArgs, Format, input, load_engine, resolve_lang, use_color};
 
@@ -14,6 +14,7 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
     let engine = load_engine(&args.pack)?;
     let lang = resolve_lang(args.pack.lang);
     let color = use_color(args.color);
+    let width = Some(terminal_width());
     let files: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -31,11 +32,20 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
         } else {
             path.display().to_string()
         };
-        let decoded = input::decode(&bytes, &source)?;
+        let decoded = sagiscan::input::decode_bytes(&bytes, &sagiscan::input::Limits::default());
+        let mut origin = Origin {
+            source,
+            ..Origin::default()
+        };
+        decoded.fill_origin(&mut origin);
         let analysis = engine.analyze(&decoded.message);
         reached |= args.fail_on.reached_by(analysis.verdict);
-        let mut record = Record::new(decoded.origin.clone(), &analysis, engine.pack(), lang);
+        let mut record = Record::new(origin.clone(), &analysis, engine.pack(), lang);
         record.error = decoded.error.clone();
+        record.truncated = decoded.truncated;
+        if let Some(e) = &decoded.error {
+            eprintln!("sagiscan: warning: {}: {e}", origin.source);
+        }
         match args.format {
             Format::Human => {
                 if !first && !args.quiet {
@@ -44,12 +54,13 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
                 let text = report::render_human(
                     &analysis,
                     &decoded.message,
-                    &decoded.origin,
+                    &origin,
                     engine.pack(),
                     HumanOptions {
                         lang,
                         color,
                         quiet: args.quiet,
+                        width,
                     },
                 );
                 out.write_all(text.as_bytes())?;
@@ -72,4 +83,18 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
     }
     out.flush()?;
     Ok(u8::from(reached))
+}
+
+/// Columns to wrap the report to: `$COLUMNS` when set, else the terminal's
+/// width when stdout is one, else 80.
+fn terminal_width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+    {
+        return n;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map_or(80, |(terminal_size::Width(w), _)| usize::from(w))
 }

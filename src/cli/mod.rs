@@ -2,7 +2,11 @@
 //! the engine, choosing the language, writing output that survives `| head`.
 
 mod check;
+mod docs;
+mod filter;
 mod input;
+mod maintain;
+mod scan;
 
 use std::io;
 use std::path::PathBuf;
@@ -21,10 +25,18 @@ Exit codes:
   1  at least one input at or above --fail-on (test/lint: a failure)
   2  usage, I/O or rule-pack error
 
+Environment:
+  LC_ALL, LC_MESSAGES, LANG  report language (first set wins; ja* = Japanese)
+  NO_COLOR                   no colour with --color auto
+  COLUMNS                    width the report is wrapped to (default: terminal, else 80)
+
 Examples:
   pbpaste | sagiscan                  check a pasted message
   sagiscan message.txt --format json  JSON record for a file
-  sagiscan --lang en sms.txt          report in English";
+  sagiscan --lang en sms.txt          report in English
+  sagiscan -q *.txt                   one verdict line per file
+  sagiscan completions bash > ~/.local/share/bash-completion/completions/sagiscan
+  sagiscan man > sagiscan.1           man page";
 
 /// sagiscan (詐欺スキャン): is this Japanese SMS or email a scam, and why?
 #[derive(Parser, Debug)]
@@ -41,6 +53,20 @@ enum Command {
     /// Score each input (stdin when none): plain text, or an RFC 5322 message.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
+    /// Batch-check mail: mbox files, Maildir folders, .eml and .txt files, folders (recursive).
+    Scan(scan::ScanArgs),
+    /// One RFC 5322 message on stdin → the same bytes on stdout with X-Sagiscan-* headers (fail-open).
+    Filter(filter::FilterArgs),
+    /// Validate the rule pack and run every rule's examples and counterexamples.
+    Lint(maintain::LintArgs),
+    /// Re-check labelled corpora (folders with scam/, suspicious/, ham/): confusion matrix and mismatches.
+    Test(maintain::TestArgs),
+    /// List the rules of the pack (with hit counts on a corpus when given one).
+    Rules(maintain::RulesArgs),
+    /// Print shell completions: `sagiscan completions bash > /etc/bash_completion.d/sagiscan`.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff): `sagiscan man > sagiscan.1`.
+    Man,
 }
 
 /// Options shared by every command that uses a rule pack.
@@ -119,10 +145,10 @@ pub struct CheckArgs {
     /// Exit 1 when an input is at least this bad.
     #[arg(long, value_enum, default_value_t = FailOn::Suspicious)]
     fail_on: FailOn,
-    /// Colour the report.
+    /// Colour the report (auto: on a terminal, unless NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
-    /// Print only the verdict line.
+    /// Print only the verdict line of each input.
     #[arg(long, short)]
     quiet: bool,
     #[command(flatten)]
@@ -141,6 +167,13 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(&args),
+        Some(Command::Scan(args)) => scan::run(&args),
+        Some(Command::Filter(args)) => filter::run(&args),
+        Some(Command::Lint(args)) => maintain::run_lint(&args),
+        Some(Command::Test(args)) => maintain::run_test(&args),
+        Some(Command::Rules(args)) => maintain::run_rules(&args),
+        Some(Command::Completions(args)) => docs::run_completions(&args),
+        Some(Command::Man) => docs::run_man(),
         None => check::run(&cli.check),
     };
     match result {

@@ -118,6 +118,108 @@ fn strict(enc: &'static Encoding, bytes: &[u8]) -> Option<DecodedText> {
     })
 }
 
+/// Decode the RFC 2047 encoded words in header text, more forgivingly than
+/// mail-parser: adjacent words in the same charset are joined *before*
+/// charset decoding (Japanese mailers split multi-byte characters across
+/// words), and a word whose bytes are not valid in its declared charset is
+/// re-sniffed with [`decode_unlabelled`]. Whitespace between adjacent
+/// encoded words is dropped; other text is kept as is.
+pub fn decode_encoded_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending: Option<(String, Vec<u8>)> = None;
+    let mut rest = text;
+    while let Some(p) = rest.find("=?") {
+        let before = &rest[..p];
+        let Some((charset, bytes, len)) = parse_word(&rest[p..]) else {
+            flush_word(&mut out, &mut pending);
+            out.push_str(&rest[..p + 2]);
+            rest = &rest[p + 2..];
+            continue;
+        };
+        match &mut pending {
+            Some((cs, buf)) if before.trim().is_empty() && cs.eq_ignore_ascii_case(&charset) => {
+                buf.extend_from_slice(&bytes)
+            }
+            _ => {
+                let adjacent = pending.is_some() && before.trim().is_empty();
+                flush_word(&mut out, &mut pending);
+                if !adjacent {
+                    out.push_str(before);
+                }
+                pending = Some((charset, bytes));
+            }
+        }
+        rest = &rest[p + len..];
+    }
+    flush_word(&mut out, &mut pending);
+    out.push_str(rest);
+    out
+}
+
+fn flush_word(out: &mut String, pending: &mut Option<(String, Vec<u8>)>) {
+    let Some((charset, bytes)) = pending.take() else {
+        return;
+    };
+    let strict_label = lookup_label(&charset)
+        .and_then(|enc| enc.decode_without_bom_handling_and_without_replacement(&bytes));
+    match strict_label {
+        Some(t) => out.push_str(&t),
+        None => match decode_unlabelled(&bytes) {
+            Ok(d) => out.push_str(&d.text),
+            Err(_) => out.push_str(&String::from_utf8_lossy(&bytes)),
+        },
+    }
+}
+
+/// Parse `=?charset?B|Q?payload?=` at the start of `s`: charset (RFC 2231
+/// language suffix removed), decoded bytes, and the length consumed.
+fn parse_word(s: &str) -> Option<(String, Vec<u8>, usize)> {
+    let body = s.strip_prefix("=?")?;
+    let q1 = body.find('?')?;
+    let charset = body[..q1].split('*').next()?.trim().to_owned();
+    if charset.is_empty() || charset.contains(char::is_whitespace) {
+        return None;
+    }
+    let after = &body[q1 + 1..];
+    let mut chars = after.chars();
+    let enc = chars.next()?.to_ascii_uppercase();
+    if chars.next()? != '?' {
+        return None;
+    }
+    let payload_all = &after[2..];
+    let end = payload_all.find("?=")?;
+    let payload = &payload_all[..end];
+    if payload.contains(char::is_whitespace) {
+        return None;
+    }
+    let bytes = match enc {
+        'B' => mail_parser::decoders::base64::base64_decode(payload.as_bytes())?,
+        'Q' => {
+            let p = payload.as_bytes();
+            let mut v = Vec::with_capacity(p.len());
+            let mut i = 0;
+            while i < p.len() {
+                match p[i] {
+                    b'_' => v.push(b' '),
+                    b'=' => {
+                        let hex = p.get(i + 1..i + 3)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        v.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                        i += 2;
+                    }
+                    b => v.push(b),
+                }
+                i += 1;
+            }
+            v
+        }
+        _ => return None,
+    };
+    Some((charset, bytes, 2 + q1 + 1 + 2 + end + 2))
+}
+
 /// True when the bytes contain an ISO-2022-JP designation escape
 /// (`ESC $ B`, `ESC $ @`, `ESC ( J`, `ESC ( I`, `ESC ( B`).
 pub(crate) fn has_iso2022jp_escape(raw: &[u8]) -> bool {
@@ -214,6 +316,44 @@ mod tests {
     fn garbage_is_an_error_not_a_guess() {
         let bytes = [0xff, 0xfe - 1, 0x80, 0x80, 0xff, 0x00, 0xa0];
         assert_eq!(decode_unlabelled(&bytes), Err(DecodeError::Undetermined));
+    }
+
+    #[test]
+    fn encoded_words() {
+        // A character split across two words, and Shift_JIS bytes labelled UTF-8.
+        let (sj, _, _) = SHIFT_JIS.encode("還付金");
+        let b64 = |b: &[u8]| {
+            use std::fmt::Write;
+            let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut s = String::new();
+            for ch in b.chunks(3) {
+                let n = (u32::from(ch[0]) << 16)
+                    | (u32::from(*ch.get(1).unwrap_or(&0)) << 8)
+                    | u32::from(*ch.get(2).unwrap_or(&0));
+                for i in 0..4 {
+                    if i <= ch.len() {
+                        s.write_char(table[(n >> (18 - 6 * i) & 63) as usize] as char)
+                            .unwrap();
+                    } else {
+                        s.push('=');
+                    }
+                }
+            }
+            s
+        };
+        let text = format!("Re: =?UTF-8?B?{}?=", b64(&sj));
+        assert_eq!(decode_encoded_words(&text), "Re: 還付金");
+        let split = "=?UTF-8?Q?=E9=82?= =?utf-8?Q?=84=E4=BB=98?= tail =?x?Q?bad";
+        assert_eq!(decode_encoded_words(split), "還付 tail =?x?Q?bad");
+        assert_eq!(
+            decode_encoded_words("=?ISO-2022-JP*ja?B?GyRCJDMkcyRLJEEkTxsoQg==?= =?UTF-8?Q?_!?="),
+            "こんにちは !"
+        );
+        assert_eq!(
+            decode_encoded_words("=?UTF-8?Q?=E3=8?="),
+            "=?UTF-8?Q?=E3=8?="
+        );
+        assert_eq!(decode_encoded_words("=?=?a?Q?=?="), "=?=?a?Q?=?=");
     }
 
     #[test]

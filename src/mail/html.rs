@@ -7,6 +7,8 @@
 //! elements into line breaks and collects `href`, form `action`, frame `src`
 //! and `<meta http-equiv=refresh>` targets.
 
+use std::collections::HashSet;
+
 /// Text and link targets extracted from an HTML document or fragment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HtmlText {
@@ -22,6 +24,7 @@ pub struct HtmlText {
 pub fn html_to_text(html: &str) -> HtmlText {
     let mut out = Writer::default();
     let mut links: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
     let bytes = html.as_bytes();
     let mut i = 0;
     let mut pre_depth = 0usize;
@@ -69,7 +72,7 @@ pub fn html_to_text(html: &str) -> HtmlText {
                 _ => false,
             };
             if is_link {
-                push_link(&mut links, value);
+                push_link(&mut links, &mut seen, value);
             }
         }
         if name == "meta"
@@ -81,7 +84,7 @@ pub fn html_to_text(html: &str) -> HtmlText {
         {
             let url = content[pos + 4..]
                 .trim_matches(|c: char| c == '\'' || c == '"' || c.is_whitespace());
-            push_link(&mut links, url);
+            push_link(&mut links, &mut seen, url);
         }
         match name {
             "script" | "style" | "title" | "textarea" | "noscript" if !tag.self_closing => {
@@ -110,9 +113,9 @@ pub fn html_to_text(html: &str) -> HtmlText {
     }
 }
 
-fn push_link(links: &mut Vec<String>, raw: &str) {
+fn push_link(links: &mut Vec<String>, seen: &mut HashSet<String>, raw: &str) {
     let v = raw.trim();
-    if !v.is_empty() && !links.iter().any(|l| l == v) {
+    if !v.is_empty() && seen.insert(v.to_owned()) {
         links.push(v.to_owned());
     }
 }

@@ -9,6 +9,7 @@
 //! cannot know: mislabelled charsets and raw 8-bit or ISO-2022-JP headers
 //! are re-sniffed with [`decode_unlabelled`](super::decode_unlabelled).
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mail_parser::decoders::base64::base64_decode;
@@ -18,7 +19,9 @@ use mail_parser::{
     PartType,
 };
 
-use super::charset::{decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count};
+use super::charset::{
+    decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
+};
 use super::html::html_to_text;
 
 /// One decoded message, ready for scoring.
@@ -102,10 +105,24 @@ pub fn parse_message(raw: &[u8], limits: &ParseLimits) -> MailMessage {
     out
 }
 
+/// The first line of `data` (after a BOM) is neither a header field nor an
+/// mbox postmark nor blank: the bytes are text, not a message.
+fn starts_like_text(data: &[u8]) -> bool {
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    !line.is_empty() && !line.starts_with(b"From ") && field_name(line).is_none()
+}
+
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let parser = MessageParser::new();
-    let Some(msg) = parser.parse(data) else {
-        // No header block at all: the bytes are just text.
+    let parsed = if starts_like_text(data) {
+        None
+    } else {
+        parser.parse(data)
+    };
+    let Some(msg) = parsed else {
+        // No header block: the bytes are just text (decoded as unlabelled).
         let mut out = MailMessage::default();
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             out.error = Some("empty message".to_owned());
@@ -124,6 +141,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         limits,
         parts_seen: 0,
         links: Vec::new(),
+        seen_links: HashSet::new(),
         attachments: Vec::new(),
         errors: Vec::new(),
     };
@@ -225,14 +243,35 @@ fn repaired_header(
 
 fn subject_of(msg: &Message<'_>) -> Option<String> {
     let s = msg.subject()?;
-    if needs_repair(s)
-        && let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
+    if !needs_repair(s) {
+        return Some(s.to_owned());
+    }
+    if let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
         && let Some(fs) = fixed.subject()
         && !needs_repair(fs)
     {
         return Some(fs.to_owned());
     }
+    // Mislabelled or split encoded words.
+    if let Some(text) = raw_header_text(msg, &HeaderName::Subject) {
+        let fixed = decode_encoded_words(&text);
+        let fixed = fixed.trim();
+        if !needs_repair(fixed) {
+            return Some(fixed.to_owned());
+        }
+    }
     Some(s.to_owned())
+}
+
+/// A header's raw value, unfolded and decoded as unlabelled text.
+fn raw_header_text(msg: &Message<'_>, name: &HeaderName<'_>) -> Option<String> {
+    let raw = raw_header(msg, name)?;
+    let unfolded: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
+    Some(decode_unlabelled(&unfolded).ok()?.text)
 }
 
 fn first_addr(msg: &Message<'_>) -> Option<(Option<String>, Option<String>)> {
@@ -252,8 +291,53 @@ fn from_parts(msg: &Message<'_>) -> (Option<String>, Option<String>) {
         name = n;
         address = a.or(address);
     }
+    // mail-parser moves parenthesised text (RFC 5322 comments) behind the
+    // name: `(財)日本インターネット協会 <x@y>` comes back as
+    // `日本インターネット協会 (財)`. Keep the sender's order when we can.
+    if let Some(n) = display_name_in_order(msg) {
+        name = Some(n);
+    }
     let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     (name, address.map(|a| lowercase_domain(a.trim())))
+}
+
+/// The display name of the first `From` mailbox exactly as written (before
+/// its `<addr>`), with encoded words decoded and quotes removed. `None` when
+/// the header has no `<addr>` or uses group syntax.
+fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
+    let text = raw_header_text(msg, &HeaderName::From)?;
+    let mut in_quotes = false;
+    let mut escaped = false;
+    let mut cut = None;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            ':' | ',' | ';' if !in_quotes => return None,
+            '<' if !in_quotes => {
+                cut = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let prefix = text[..cut?].trim();
+    if prefix.is_empty() {
+        return None;
+    }
+    let decoded = decode_encoded_words(prefix);
+    let decoded = decoded.trim();
+    if needs_repair(decoded) {
+        return None;
+    }
+    let unquoted = match decoded.strip_prefix('"').and_then(|d| d.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') || inner.contains("\\\"") => {
+            inner.replace("\\\"", "\"").replace("\\\\", "\\")
+        }
+        _ => decoded.to_owned(),
+    };
+    Some(unquoted)
 }
 
 /// Walks a mail-parser part tree, collecting text, links and attachments.
@@ -261,6 +345,7 @@ struct Walker<'l> {
     limits: &'l ParseLimits,
     parts_seen: usize,
     links: Vec<String>,
+    seen_links: HashSet<String>,
     attachments: Vec<String>,
     errors: Vec<String>,
 }
@@ -346,11 +431,16 @@ impl Walker<'_> {
             .is_some_and(|d| d.is_attachment());
         match &part.body {
             PartType::Text(t) => {
+                // Plain text, untyped text, or a message/rfc822 mail-parser
+                // could not parse (its raw text is still worth scoring).
+                // Other types get here only with a broken transfer encoding.
                 let subtype_ok = part.content_type().is_none_or(|ct| {
-                    !ct.ctype().eq_ignore_ascii_case("text")
-                        || ct.subtype().is_none_or(|s| {
-                            s.eq_ignore_ascii_case("plain") || s.eq_ignore_ascii_case("enriched")
-                        })
+                    ct.ctype().eq_ignore_ascii_case("message")
+                        || ct.ctype().eq_ignore_ascii_case("text")
+                            && ct.subtype().is_none_or(|s| {
+                                s.eq_ignore_ascii_case("plain")
+                                    || s.eq_ignore_ascii_case("enriched")
+                            })
                 });
                 if is_attachment || !subtype_ok {
                     self.attachment(part);
@@ -365,7 +455,7 @@ impl Walker<'_> {
                 let fixed = self.fix_charset(msg, part, id, h);
                 let rendered = html_to_text(&fixed);
                 for l in rendered.links {
-                    if !self.links.contains(&l) {
+                    if self.seen_links.insert(l.clone()) {
                         self.links.push(l);
                     }
                 }
@@ -659,6 +749,361 @@ mod tests {
             let raw = std::fs::read(fixture_dir().join(name)).unwrap();
             let got = parse_message(&raw, &ParseLimits::default());
             check(name, &got, e);
+        }
+    }
+
+    /// Guard for the `full_encoding` feature: without it mail-parser returns
+    /// mojibake for these charsets instead of failing.
+    #[test]
+    fn mail_parser_itself_decodes_japanese_charsets() {
+        let exp = expected();
+        for name in [
+            "01_iso2022jp_7bit.eml",
+            "02_shift_jis_base64.eml",
+            "03_euc_jp_qp.eml",
+            "04_utf8_8bit.eml",
+            "05_cp932_ext.eml",
+            "12_iso2022jp_cp50220.eml",
+        ] {
+            let raw = std::fs::read(fixture_dir().join(name)).unwrap();
+            let m = MessageParser::new().parse(&raw).unwrap();
+            assert_eq!(
+                m.body_text(0).unwrap().trim_end(),
+                exp[name]["body"].as_str().unwrap(),
+                "{name}"
+            );
+            assert_eq!(m.subject(), exp[name]["subject"].as_str(), "{name}");
+        }
+    }
+
+    fn eml_fixtures() -> Vec<(String, Vec<u8>)> {
+        let mut names: Vec<String> = expected().keys().cloned().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| {
+                let raw = std::fs::read(fixture_dir().join(&n)).unwrap();
+                (n, raw)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mbox_maildir_and_eml_forms_hold_the_same_messages() {
+        let emls = eml_fixtures();
+        let file = std::fs::File::open(fixture_dir().join("mixed.mbox")).unwrap();
+        let mbox: Vec<_> = crate::mail::MboxReader::new(std::io::BufReader::new(file))
+            .map(|r| r.unwrap())
+            .collect();
+        let maildir = crate::mail::collect_sources(&[fixture_dir().join("maildir")]).unwrap();
+        assert_eq!(mbox.len(), emls.len());
+        assert_eq!(maildir.len(), emls.len());
+        let mbox_bytes = std::fs::read(fixture_dir().join("mixed.mbox")).unwrap();
+        for (i, (m, (name, raw))) in mbox.iter().zip(&emls).enumerate() {
+            assert_eq!(&m.bytes, raw, "mbox message {i} vs {name}");
+            assert!(!m.truncated && !m.preamble);
+            let line = format!("From sender@example.org Mon Jul  1 10:{i:02}:00 2024\n");
+            assert_eq!(
+                &mbox_bytes[m.offset as usize..m.offset as usize + line.len()],
+                line.as_bytes()
+            );
+        }
+        // Maildir: even-numbered messages in cur/, odd ones in new/.
+        let mut from_maildir: Vec<Vec<u8>> = maildir
+            .iter()
+            .map(|s| std::fs::read(&s.path).unwrap())
+            .collect();
+        let n_cur = emls.len().div_ceil(2);
+        let new = from_maildir.split_off(n_cur);
+        let mut merged = Vec::new();
+        for i in 0..emls.len() {
+            merged.push(if i % 2 == 0 {
+                &from_maildir[i / 2]
+            } else {
+                &new[i / 2]
+            });
+        }
+        for ((name, raw), m) in emls.iter().zip(merged) {
+            assert_eq!(raw, m, "maildir copy of {name}");
+        }
+        let limits = ParseLimits::default();
+        for (m, (name, raw)) in mbox.iter().zip(&emls) {
+            assert_eq!(
+                parse_message(&m.bytes, &limits),
+                parse_message(raw, &limits),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn mboxrd_quoted_lines_come_back_unquoted_in_the_body() {
+        let file = std::fs::File::open(fixture_dir().join("mixed.mbox")).unwrap();
+        let msgs: Vec<_> = crate::mail::MboxReader::new(std::io::BufReader::new(file))
+            .map(|r| parse_message(&r.unwrap().bytes, &ParseLimits::default()))
+            .collect();
+        assert!(
+            msgs[0]
+                .body
+                .contains("\nFrom the desk of 還付金担当\n>From 事務局\n")
+        );
+        assert!(
+            msgs[3].body.contains(
+                "\nFrom 2024年7月1日 より新しい規約が適用されます。\n>>From 引用された行"
+            )
+        );
+    }
+
+    #[test]
+    fn oversized_message_is_truncated_and_flagged() {
+        let raw = std::fs::read(fixture_dir().join("01_iso2022jp_7bit.eml")).unwrap();
+        let limits = ParseLimits {
+            max_message_size: raw.len() - 40,
+            ..Default::default()
+        };
+        let m = parse_message(&raw, &limits);
+        assert!(m.truncated);
+        assert_eq!(
+            m.subject.as_deref(),
+            Some("日本インターネット協会から還付金のお知らせ")
+        );
+        assert!(m.body.starts_with("あなたは8,750万円の還付金"));
+    }
+
+    #[test]
+    fn malformed_input_never_panics_and_still_yields_a_record() {
+        let limits = ParseLimits::default();
+        let mut cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"\n\n\n".to_vec(),
+            b"Subject: x\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n44GC44GE4".to_vec(),
+            b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nunclosed \xe3\x81\x82\n".to_vec(),
+            b"Subject: x\nContent-Type: multipart/mixed; boundary=\n\n--\n--\n".to_vec(),
+            b"Content-Type: message/rfc822\n\n".to_vec(),
+            b"Subject: =?ISO-2022-JP?B?GyRC?= =?UTF-8?Q?=E3=81?= =?x?y?z?=\n\n\x1b$B".to_vec(),
+            b"\xff\xfe\x00garbage".to_vec(),
+            (0u8..=255).cycle().take(5000).collect(),
+        ];
+        // 200 levels of nested multipart.
+        let mut deep = b"Subject: deep\nContent-Type: multipart/mixed; boundary=b0\n\n".to_vec();
+        for i in 1..200 {
+            deep.extend_from_slice(
+                format!(
+                    "--b{}\nContent-Type: multipart/mixed; boundary=b{i}\n\n",
+                    i - 1
+                )
+                .as_bytes(),
+            );
+        }
+        deep.extend_from_slice(b"--b199\nContent-Type: text/plain\n\ndeep text\n");
+        for i in (0..200).rev() {
+            deep.extend_from_slice(format!("--b{i}--\n").as_bytes());
+        }
+        cases.push(deep.clone());
+        // The same, never closed, and as nested message/rfc822.
+        cases.push(deep[..deep.len() / 2].to_vec());
+        let mut nested = Vec::new();
+        for _ in 0..200 {
+            nested.extend_from_slice(b"Subject: n\nContent-Type: message/rfc822\n\n");
+        }
+        nested.extend_from_slice(b"Subject: inner\n\ninner body\n");
+        cases.push(nested);
+        for c in &cases {
+            let m = parse_message(c, &limits);
+            assert!(!m.truncated);
+        }
+        assert_eq!(
+            parse_message(b"", &limits).error.as_deref(),
+            Some("empty message")
+        );
+        let m = parse_message(&deep, &limits);
+        assert_eq!(m.subject.as_deref(), Some("deep"));
+        assert!(
+            m.error
+                .as_deref()
+                .unwrap()
+                .contains("nesting deeper than 32"),
+            "{:?}",
+            m.error
+        );
+        let m = parse_message(
+            &deep,
+            &ParseLimits {
+                max_depth: 1000,
+                ..limits
+            },
+        );
+        assert_eq!(m.body, "deep text");
+        let m = parse_message(&cases[3], &limits);
+        assert_eq!(m.body, "unclosed あ");
+    }
+
+    #[test]
+    fn from_display_names_keep_their_order_and_decode() {
+        let l = ParseLimits::default();
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "From: (財)日本インターネット協会 <x@DOCOMO.ne.jp>",
+                "(財)日本インターネット協会",
+                "x@docomo.ne.jp",
+            ),
+            (
+                "From: \"(財)日本インターネット協会\" <x@docomo.ne.jp>",
+                "(財)日本インターネット協会",
+                "x@docomo.ne.jp",
+            ),
+            (
+                "From: =?UTF-8?B?KOiyoSnml6XmnKw=?= =?UTF-8?Q?=E5=8D=94=E4=BC=9A?= <X@Docomo.NE.jp>",
+                "(財)日本協会",
+                "X@docomo.ne.jp",
+            ),
+            (
+                "From: x@docomo.ne.jp (日本協会)",
+                "日本協会",
+                "x@docomo.ne.jp",
+            ),
+            (
+                "From: \"Say \\\"hi\\\"\" <a@b.example>",
+                "Say \"hi\"",
+                "a@b.example",
+            ),
+        ];
+        for (header, name, addr) in cases {
+            let raw = format!("{header}\nSubject: s\n\nb\n");
+            let m = parse_message(raw.as_bytes(), &l);
+            assert_eq!(m.from_name.as_deref(), Some(*name), "{header}");
+            assert_eq!(m.from_address.as_deref(), Some(*addr), "{header}");
+            assert_eq!(m.from, Some(format!("{name} <{addr}>")));
+        }
+        let m = parse_message(b"From: a@b.example\nSubject: s\n\nb", &l);
+        assert_eq!(
+            (m.from.as_deref(), m.from_name),
+            (Some("a@b.example"), None)
+        );
+    }
+
+    #[test]
+    fn split_and_mislabelled_encoded_words_are_repaired() {
+        // 還付金 in UTF-8 split mid-character across two Q words; a Shift_JIS
+        // display name labelled UTF-8 (itKVdIvg is 還付金 in Shift_JIS).
+        let raw = b"From: =?UTF-8?B?itKVdIvg?= <a@b.example>\nSubject: =?UTF-8?Q?=E9=82?=\n =?UTF-8?Q?=84=E4=BB=98=E9=87=91?=\n\nb\n";
+        let m = parse_message(raw, &ParseLimits::default());
+        assert_eq!(m.subject.as_deref(), Some("還付金"));
+        assert_eq!(m.from_name.as_deref(), Some("還付金"));
+    }
+
+    #[test]
+    fn headers_reply_to_return_path_and_postmark() {
+        let raw = b"From a@x Mon Jul  1 10:00:00 2024\nFrom: a@b\nReply-To: Y@Example.COM\nReturn-Path: <bounce@Mail.Example>\nSubject: s\n\nb\n";
+        let m = parse_message(raw, &ParseLimits::default());
+        assert_eq!(m.reply_to_address.as_deref(), Some("Y@example.com"));
+        assert_eq!(m.return_path.as_deref(), Some("bounce@mail.example"));
+        assert_eq!(m.subject.as_deref(), Some("s"));
+        assert_eq!(m.body, "b");
+    }
+
+    #[test]
+    fn broken_attachment_is_not_scored_as_text() {
+        let raw = b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello\n--b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n!!!!\n--b--\n";
+        let m = parse_message(raw, &ParseLimits::default());
+        assert_eq!(m.body, "hello");
+        assert_eq!(m.attachments, vec!["(image/png)"]);
+        assert!(m.error.is_some());
+    }
+
+    #[test]
+    fn part_limit_is_reported() {
+        let mut raw = b"Subject: many\nContent-Type: multipart/mixed; boundary=b\n\n".to_vec();
+        for i in 0..50 {
+            raw.extend_from_slice(
+                format!("--b\nContent-Type: text/plain\n\npart {i}\n").as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"--b--\n");
+        let limits = ParseLimits {
+            max_parts: 10,
+            ..Default::default()
+        };
+        let m = parse_message(&raw, &limits);
+        assert!(m.body.starts_with("part 0\n\npart 1"));
+        assert!(m.body.ends_with("part 8"), "{}", m.body);
+        assert_eq!(
+            m.error.as_deref(),
+            Some("more than 10 MIME parts; the rest were skipped")
+        );
+        assert_eq!(
+            parse_message(&raw, &ParseLimits::default())
+                .body
+                .matches("part ")
+                .count(),
+            50
+        );
+    }
+
+    #[test]
+    fn alternative_uses_html_when_plain_is_a_stub() {
+        let raw = "Subject: s\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain; charset=utf-8\n\nHTMLメールをご覧ください\n--a\nContent-Type: text/html; charset=utf-8\n\n<p>【重要】お客様のアカウントが一時停止されました。本日中に本人確認を行ってください。確認はこちらから行えます。</p><a href=\"https://x.example/\">確認</a>\n--a--\n";
+        let m = parse_message(raw.as_bytes(), &ParseLimits::default());
+        assert_eq!(
+            m.body,
+            "【重要】お客様のアカウントが一時停止されました。本日中に本人確認を行ってください。確認はこちらから行えます。\n確認"
+        );
+        assert_eq!(m.links, vec!["https://x.example/"]);
+    }
+
+    #[test]
+    fn unlabelled_non_mail_bytes_become_the_body() {
+        let m = parse_message("【佐川急便】お荷物".as_bytes(), &ParseLimits::default());
+        assert_eq!(m.body, "【佐川急便】お荷物");
+        assert_eq!(m.subject, None);
+    }
+
+    #[test]
+    fn rfc5322_sniffing() {
+        assert!(looks_like_rfc5322(b"From: a@b\nSubject: s\n\nbody"));
+        assert!(looks_like_rfc5322(
+            b"Received: from x\n\tby y\nDate: now\n\nbody"
+        ));
+        assert!(looks_like_rfc5322(
+            b"From x Mon Jul  1 10:00:00 2024\nReturn-Path: <a@b>\nTo: c\n"
+        ));
+        assert!(looks_like_rfc5322(
+            b"\xef\xbb\xbfSubject: s\r\nMIME-Version: 1.0\r\n\r\nb"
+        ));
+        assert!(!looks_like_rfc5322(
+            "件名: 還付金\n差出人: 協会\n\n本文".as_bytes()
+        ));
+        assert!(!looks_like_rfc5322(b"Subject: s\nthis is pasted text\n"));
+        assert!(!looks_like_rfc5322(b"URL: http://x\nTel: 0120\n\n"));
+        assert!(!looks_like_rfc5322(b"Subject: only one\n\nbody"));
+        assert!(!looks_like_rfc5322(b""));
+        assert!(!looks_like_rfc5322(
+            "【佐川急便】お荷物の配達に伺いましたが不在のため持ち帰りました。http://x".as_bytes()
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            let _ = parse_message(&data, &ParseLimits::default());
+            let _ = looks_like_rfc5322(&data);
+        }
+
+        #[test]
+        fn arbitrary_mime_like_text_never_panics(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "Subject: =?UTF-8?B?44GC?=\n", "Content-Type: multipart/mixed; boundary=q\n",
+                    "Content-Type: multipart/alternative; boundary=q\n", "Content-Type: message/rfc822\n",
+                    "Content-Transfer-Encoding: base64\n", "Content-Transfer-Encoding: quoted-printable\n",
+                    "Content-Type: text/html; charset=iso-2022-jp\n", "\n", "--q\n", "--q--\n",
+                    "44GC44GE\n", "=E3=81=82=\n", "\x1b$B$\"\x1b(B\n", "<a href='x'>y</a>\n", "From x\n",
+                ]),
+                0..60,
+            )
+        ) {
+            let raw = parts.concat();
+            let _ = parse_message(raw.as_bytes(), &ParseLimits::default());
         }
     }
 }

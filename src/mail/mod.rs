@@ -6,16 +6,43 @@
 //! text ([`MailMessage`]) for the scorer, reads mailboxes without loading
 //! them whole ([`MboxReader`], [`collect_sources`]), and edits header blocks
 //! byte-exactly for the filter mode ([`add_filter_headers`]).
+//!
+//! ```no_run
+//! use sagiscan::mail::{InputKind, MboxReader, ParseLimits, collect_sources, parse_message};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let limits = ParseLimits::default();
+//! for src in collect_sources(&["inbox.mbox".into(), "Maildir".into()])? {
+//!     match src.kind {
+//!         InputKind::Mbox => {
+//!             let file = std::io::BufReader::new(std::fs::File::open(&src.path)?);
+//!             for raw in MboxReader::with_max_message_size(file, limits.max_message_size) {
+//!                 let raw = raw?; // an I/O error ends this file
+//!                 let mut msg = parse_message(&raw.bytes, &limits);
+//!                 msg.truncated |= raw.truncated;
+//!                 // score msg.subject / msg.body / msg.links; report raw.offset
+//!             }
+//!         }
+//!         InputKind::Eml => {
+//!             let msg = parse_message(&std::fs::read(&src.path)?, &limits);
+//!         }
+//!         _ => { /* Text: looks_like_rfc5322 ? parse_message : decode_unlabelled */ }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 
 mod charset;
+mod filter;
 mod html;
 mod mbox;
 mod message;
 mod source;
 
 pub use charset::{
-    DecodeError, DecodedText, SNIFF_LIMIT, decode_unlabelled, decode_with_label, lookup_label,
+    DecodeError, DecodedText, SNIFF_LIMIT, decode_encoded_words, decode_unlabelled,
+    decode_with_label, lookup_label,
 };
+pub use filter::{FILTER_HEADER_PREFIX, add_filter_headers, strip_filter_headers};
 pub use html::{HtmlText, decode_entities, html_to_text};
 pub use mbox::{MboxReader, RawMessage};
 pub use message::{MailMessage, ParseLimits, looks_like_rfc5322, parse_message};

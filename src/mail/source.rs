@@ -137,7 +137,7 @@ pub fn collect_sources(paths: &[PathBuf]) -> Result<Vec<Source>, SourceError> {
 /// Expand `paths` into files to read, in order: each path in the order
 /// given; folders walked recursively with entries sorted by name; a Maildir
 /// contributes its `cur/` then `new/` files (sorted; `tmp/` is skipped) as
-/// [`InputKind::Eml`]. Inside folders, files are kept when their extension
+/// [`InputKind::Eml`], then those of its Maildir++ sub-folders (`.Junk/`...). Inside folders, files are kept when their extension
 /// says mbox/eml/txt or, for other names, when their content sniffs as
 /// mbox or a message; hidden files and everything else go to `skipped`.
 /// Symlinked folders are followed once (loops are cut). Errors are
@@ -195,6 +195,16 @@ fn is_hidden(path: &Path) -> bool {
 }
 
 fn walk_maildir(dir: &Path, c: &mut Collected) {
+    walk_maildir_files(dir, c);
+    // Maildir++ sub-folders (`.Junk/`, `.Sent/`), each a Maildir itself.
+    for path in sorted_entries(dir, c) {
+        if is_hidden(&path) && path.is_dir() && is_maildir(&path) {
+            walk_maildir_files(&path, c);
+        }
+    }
+}
+
+fn walk_maildir_files(dir: &Path, c: &mut Collected) {
     for sub in ["cur", "new"] {
         for path in sorted_entries(&dir.join(sub), c) {
             if is_hidden(&path) {
@@ -288,6 +298,40 @@ mod tests {
         );
         assert_eq!(sniff_kind("【佐川急便】お荷物".as_bytes()), InputKind::Text);
         assert_eq!(sniff_kind(b"From: a@b\nSubject: x\n\nbody"), InputKind::Eml);
+    }
+
+    #[test]
+    fn maildir_plus_plus_subfolders_and_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = dir.path().join("Maildir");
+        for sub in ["cur", "new", "tmp", ".Junk/cur", ".Junk/new", ".Junk/tmp"] {
+            std::fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        let msg = b"From: a@b\nSubject: s\n\nb\n";
+        for f in [
+            "new/2",
+            "cur/1:2,S",
+            "tmp/3",
+            ".Junk/cur/4:2,",
+            ".Junk/new/.hidden",
+        ] {
+            std::fs::write(md.join(f), msg).unwrap();
+        }
+        let c = walk_sources(&[dir.path().to_path_buf()]);
+        let names: Vec<_> = c
+            .sources
+            .iter()
+            .map(|s| {
+                s.path
+                    .strip_prefix(&md)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["cur/1:2,S", "new/2", ".Junk/cur/4:2,"]);
+        assert!(c.skipped.iter().any(|p| p.ends_with(".hidden")));
+        assert!(c.errors.is_empty());
     }
 
     #[test]

@@ -1,0 +1,453 @@
+//! `sagiscan scan PATH...`: batch-check mbox files, Maildir folders, `.eml`
+//! and `.txt` files, one record per message, in input order.
+//!
+//! Messages are read sequentially (an mbox is streamed, never loaded whole)
+//! into bounded batches; each batch is scored in parallel and written in
+//! order, so memory stays flat and `--jobs` never changes the output.
+//! Nothing is lost: every message read yields exactly one record, with
+//! `error` set when it could not be decoded.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+
+use sagiscan::input::{self, Limits};
+use sagiscan::mail::{self, InputKind, MboxReader};
+use sagiscan::patterns::Lang;
+use sagiscan::report::{Origin, Record};
+use sagiscan::{Engine, Verdict};
+
+use super::{FailOn, PackArgs, load_engine, resolve_lang};
+
+/// Output format of `scan`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanFormat {
+    /// One line per message: source#index, verdict, score, subject, from.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
+}
+
+/// Which messages to print.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnlyArg {
+    /// Only scams.
+    Scam,
+    /// Suspicious messages and scams.
+    Suspicious,
+}
+
+/// Arguments of `scan`.
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// mbox files, Maildir folders, .eml or .txt files, folders (recursive); `-` reads an mbox from stdin.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    format: Option<ScanFormat>,
+    /// Print only messages at least this bad (the summary still counts all).
+    #[arg(long, value_enum)]
+    only: Option<OnlyArg>,
+    /// Write flagged messages (suspicious and scam, or --only's level) to this mbox.
+    #[arg(long, value_name = "OUT.mbox")]
+    quarantine: Option<PathBuf>,
+    /// Threads for scoring (default: all cores).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Exit 1 when a message is at least this bad.
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    fail_on: FailOn,
+    /// Largest message scored whole; larger ones are scored on their first part and flagged `truncated`.
+    #[arg(long, value_name = "BYTES", default_value_t = 25 * 1024 * 1024)]
+    max_message_size: usize,
+    /// No summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    pack: PackArgs,
+}
+
+/// A message waiting to be scored.
+struct Pending {
+    origin: Origin,
+    bytes: Vec<u8>,
+    truncated: bool,
+    force_mail: bool,
+}
+
+/// Messages per batch, and bytes per batch: the bound on memory in flight.
+const BATCH_MESSAGES: usize = 512;
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Default)]
+struct Summary {
+    counts: [usize; 3],
+    errors: usize,
+    truncated: usize,
+    unreadable: Vec<String>,
+    rules: HashMap<String, usize>,
+    bytes: u64,
+    messages: u64,
+}
+
+/// Run `scan`.
+pub fn run(args: &ScanArgs) -> Result<u8> {
+    let engine = load_engine(&args.pack)?;
+    let lang = resolve_lang(args.pack.lang);
+    let jobs = args.jobs.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("cannot start worker threads")?;
+    let limits = Limits {
+        max_message_size: args.max_message_size,
+        ..Limits::default()
+    };
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        ScanFormat::Table
+    } else {
+        ScanFormat::Jsonl
+    });
+    let only = args.only.map(|o| match o {
+        OnlyArg::Scam => Verdict::Scam,
+        OnlyArg::Suspicious => Verdict::Suspicious,
+    });
+    let mut quarantine = match &args.quarantine {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let quarantine_level = only.unwrap_or(Verdict::Suspicious);
+
+    let started = Instant::now();
+    let stdout = std::io::stdout();
+    let mut state = ScanState {
+        engine: &engine,
+        pool,
+        limits,
+        lang,
+        format,
+        only,
+        fail_on: args.fail_on,
+        quarantine: quarantine.take(),
+        quarantine_level,
+        out: BufWriter::new(stdout.lock()),
+        summary: Summary::default(),
+        progress: progress_bar(args.quiet),
+        json_first: true,
+        reached: false,
+        batch: Vec::new(),
+        batch_bytes: 0,
+    };
+    if format == ScanFormat::Json {
+        state.out.write_all(b"[")?;
+    }
+    let collected = mail::walk_sources(&args.paths);
+    for e in &collected.errors {
+        state.summary.unreadable.push(e.to_string());
+        eprintln!("sagiscan: error: {e}");
+    }
+    let mut sources = collected.sources;
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        sources.retain(|s| s.path.as_os_str() != "-");
+        state.read_mbox(
+            Box::new(std::io::stdin()),
+            "-".into(),
+            args.max_message_size,
+        )?;
+    }
+    for source in sources {
+        let name = source.path.display().to_string();
+        match source.kind {
+            InputKind::Mbox => match File::open(&source.path) {
+                Ok(f) => state.read_mbox(Box::new(f), name, args.max_message_size)?,
+                Err(e) => state.unreadable(&name, &e),
+            },
+            _ => match read_capped(&source.path, args.max_message_size) {
+                Ok((bytes, truncated)) => state.push(Pending {
+                    origin: Origin {
+                        source: name,
+                        index: Some(0),
+                        ..Origin::default()
+                    },
+                    bytes,
+                    truncated,
+                    force_mail: source.kind == InputKind::Eml,
+                })?,
+                Err(e) => state.unreadable(&name, &e),
+            },
+        }
+    }
+    state.flush()?;
+    if format == ScanFormat::Json {
+        state.out.write_all(b"\n]\n")?;
+    }
+    state.out.flush()?;
+    if let Some(q) = state.quarantine.as_mut() {
+        q.flush().context("cannot write the quarantine mbox")?;
+    }
+    if let Some(pb) = state.progress.take() {
+        pb.finish_and_clear();
+    }
+    if !args.quiet {
+        eprint!(
+            "{}",
+            summary_text(&state.summary, started.elapsed().as_secs_f64())
+        );
+    }
+    if !state.summary.unreadable.is_empty() {
+        return Ok(2);
+    }
+    Ok(u8::from(state.reached))
+}
+
+/// Everything a scan run carries between batches.
+struct ScanState<'e, W: Write> {
+    engine: &'e Engine,
+    pool: rayon::ThreadPool,
+    limits: Limits,
+    lang: Lang,
+    format: ScanFormat,
+    only: Option<Verdict>,
+    fail_on: FailOn,
+    quarantine: Option<BufWriter<File>>,
+    quarantine_level: Verdict,
+    out: W,
+    summary: Summary,
+    progress: Option<indicatif::ProgressBar>,
+    json_first: bool,
+    reached: bool,
+    batch: Vec<Pending>,
+    batch_bytes: usize,
+}
+
+impl<W: Write> ScanState<'_, W> {
+    fn unreadable(&mut self, name: &str, e: &std::io::Error) {
+        self.summary.unreadable.push(format!("{name}: {e}"));
+        eprintln!("sagiscan: error: cannot read {name}: {e}");
+    }
+
+    fn push(&mut self, p: Pending) -> Result<()> {
+        self.batch_bytes += p.bytes.len();
+        self.batch.push(p);
+        if self.batch.len() >= BATCH_MESSAGES || self.batch_bytes >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn read_mbox(&mut self, reader: Box<dyn Read>, source: String, cap: usize) -> Result<()> {
+        let mbox =
+            MboxReader::with_max_message_size(BufReader::with_capacity(256 * 1024, reader), cap);
+        for (index, m) in mbox.enumerate() {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    self.summary.unreadable.push(format!("{source}: {e}"));
+                    eprintln!("sagiscan: error: {source}: read failed after {index} messages: {e}");
+                    break;
+                }
+            };
+            self.push(Pending {
+                origin: Origin {
+                    source: source.clone(),
+                    index: Some(index as u64),
+                    offset: Some(m.offset),
+                    ..Origin::default()
+                },
+                bytes: m.bytes,
+                truncated: m.truncated,
+                force_mail: !m.preamble,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Score the batch in parallel and write its records in input order.
+    fn flush(&mut self) -> Result<()> {
+        let (engine, limits, lang) = (self.engine, &self.limits, self.lang);
+        let batch = &self.batch;
+        let records: Vec<Record> = self.pool.install(|| {
+            batch
+                .par_iter()
+                .map(|p| score_one(engine, p, limits, lang))
+                .collect()
+        });
+        for (p, record) in self.batch.iter().zip(records) {
+            let s = &mut self.summary;
+            s.messages += 1;
+            s.bytes += p.bytes.len() as u64;
+            s.counts[record.verdict as usize] += 1;
+            s.errors += usize::from(record.error.is_some());
+            s.truncated += usize::from(record.truncated);
+            for c in &record.contributions {
+                if c.points > 0.0 && c.category != "combo" {
+                    *s.rules.entry(c.id.clone()).or_default() += 1;
+                }
+            }
+            self.reached |= self.fail_on.reached_by(record.verdict);
+            if record.verdict >= self.quarantine_level
+                && record.verdict != Verdict::Clean
+                && let Some(q) = self.quarantine.as_mut()
+            {
+                write_mbox_message(q, &p.bytes).context("cannot write the quarantine mbox")?;
+            }
+            if self.only.is_some_and(|o| record.verdict < o) {
+                continue;
+            }
+            match self.format {
+                ScanFormat::Table => writeln!(self.out, "{}", table_row(&record))?,
+                ScanFormat::Jsonl => {
+                    serde_json::to_writer(&mut self.out, &record)?;
+                    self.out.write_all(b"\n")?;
+                }
+                ScanFormat::Json => {
+                    if !self.json_first {
+                        self.out.write_all(b",")?;
+                    }
+                    self.json_first = false;
+                    self.out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut self.out, &record)?;
+                }
+            }
+        }
+        if let Some(pb) = &self.progress {
+            pb.inc(self.batch.len() as u64);
+        }
+        self.batch.clear();
+        self.batch_bytes = 0;
+        Ok(())
+    }
+}
+
+fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} messages ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    Some(pb)
+}
+
+/// Read a single-message file, keeping at most `cap` bytes.
+fn read_capped(path: &std::path::Path, cap: usize) -> std::io::Result<(Vec<u8>, bool)> {
+    let f = File::open(path)?;
+    let mut bytes = Vec::new();
+    f.take(cap as u64 + 1).read_to_end(&mut bytes)?;
+    let truncated = bytes.len() > cap;
+    bytes.truncate(cap);
+    Ok((bytes, truncated))
+}
+
+fn score_one(engine: &Engine, p: &Pending, limits: &Limits, lang: Lang) -> Record {
+    let decoded = if p.force_mail {
+        let m = mail::parse_message(&p.bytes, limits);
+        input::Decoded {
+            message: input::message_from_mail(&m),
+            message_id: m.message_id.clone(),
+            from: m.from.clone(),
+            subject: m.subject.clone(),
+            error: m.error.clone(),
+            truncated: m.truncated,
+        }
+    } else {
+        input::decode_bytes(&p.bytes, limits)
+    };
+    let mut origin = p.origin.clone();
+    decoded.fill_origin(&mut origin);
+    let analysis = engine.analyze(&decoded.message);
+    let mut record = Record::new(origin, &analysis, engine.pack(), lang);
+    record.error = decoded.error;
+    record.truncated = decoded.truncated || p.truncated;
+    record
+}
+
+/// Append one message to an mbox, mboxrd-quoting `From ` lines.
+fn write_mbox_message(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    out.write_all(b"From sagiscan-quarantine Thu Jan  1 00:00:00 1970\n")?;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let unquoted = line.iter().position(|&b| b != b'>').unwrap_or(line.len());
+        if line[unquoted..].starts_with(b"From ") {
+            out.write_all(b">")?;
+        }
+        out.write_all(line)?;
+    }
+    if !bytes.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.write_all(b"\n")
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > n {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn table_row(r: &Record) -> String {
+    let id = match r.index {
+        Some(i) => format!("{}#{i}", r.source),
+        None => r.source.clone(),
+    };
+    let verdict = if r.error.is_some() {
+        format!("{}!", r.verdict.as_str())
+    } else {
+        r.verdict.as_str().to_string()
+    };
+    format!(
+        "{id}\t{verdict}\t{:.1}\t{}\t{}",
+        r.score,
+        clip(r.subject.as_deref().unwrap_or("-"), 40),
+        clip(r.from.as_deref().unwrap_or("-"), 40)
+    )
+}
+
+fn summary_text(s: &Summary, secs: f64) -> String {
+    let mut top: Vec<_> = s.rules.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = top
+        .iter()
+        .take(5)
+        .map(|(r, n)| format!("{r} ({n})"))
+        .collect();
+    let secs = secs.max(1e-6);
+    format!(
+        "sagiscan: {} messages: {} scam, {} suspicious, {} clean; {} with decoding errors, {} truncated, {} unreadable paths\n\
+         sagiscan: top rules: {}\n\
+         sagiscan: {:.2} s, {:.0} messages/s, {:.1} MB/s\n",
+        s.messages,
+        s.counts[Verdict::Scam as usize],
+        s.counts[Verdict::Suspicious as usize],
+        s.counts[Verdict::Clean as usize],
+        s.errors,
+        s.truncated,
+        s.unreadable.len(),
+        if top.is_empty() {
+            "-".to_string()
+        } else {
+            top.join(", ")
+        },
+        secs,
+        s.messages as f64 / secs,
+        s.bytes as f64 / secs / 1e6,
+    )
+}

@@ -1,0 +1,206 @@
+//! Rule-pack lint: every rule proves itself on its own examples.
+//!
+//! A rule pack is product, and rule maintainers change it often. `lint` makes
+//! each rule carry its evidence: every example must fire the rule, every
+//! counterexample must not, every rule and category must speak both
+//! languages. It also warns about literals that do not match what the author
+//! wrote (normalization changes them beyond kana/case folding) and patterns
+//! that can never match normalized text.
+
+use crate::engine::Engine;
+use crate::input;
+use crate::patterns::{Location, Signal};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a look; does not fail lint.
+    Warning,
+    /// Fails lint.
+    Error,
+}
+
+/// One lint finding.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Rule (or category) id.
+    pub rule: String,
+    /// Where the rule is defined.
+    #[serde(serialize_with = "ser_location")]
+    pub location: Location,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn ser_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&l.to_string())
+}
+
+/// The result of linting a pack.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LintReport {
+    /// Rules checked.
+    pub rules: usize,
+    /// Examples and counterexamples run.
+    pub examples: usize,
+    /// Findings, errors first.
+    pub findings: Vec<Finding>,
+}
+
+impl LintReport {
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+}
+
+/// Hiragana→katakana and ASCII lowercase only: the folding authors expect.
+fn expected_folding(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+            _ => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Lint every rule and category of the engine's pack.
+pub fn lint(engine: &Engine) -> LintReport {
+    let pack = engine.pack();
+    let mut report = LintReport {
+        rules: pack.rules.len(),
+        ..LintReport::default()
+    };
+    let mut push = |severity, rule: &str, location: &Location, message: String| {
+        report.findings.push(Finding {
+            severity,
+            rule: rule.to_string(),
+            location: location.clone(),
+            message,
+        });
+    };
+    for cat in &pack.categories {
+        let loc = Location {
+            file: "pack.toml".into(),
+            ..Location::default()
+        };
+        if cat.name.ja.is_empty() || cat.name.en.is_empty() {
+            push(
+                Severity::Error,
+                &cat.id,
+                &loc,
+                "category name needs both `ja` and `en`".into(),
+            );
+        }
+        if !cat.negative && (cat.explanation.ja.is_empty() || cat.explanation.en.is_empty()) {
+            push(
+                Severity::Error,
+                &cat.id,
+                &loc,
+                "category explanation needs both `ja` and `en`".into(),
+            );
+        }
+    }
+    let mut examples = 0;
+    for (ri, rule) in pack.rules.iter().enumerate() {
+        if rule.description.ja.is_empty() || rule.description.en.is_empty() {
+            push(
+                Severity::Error,
+                &rule.id,
+                &rule.location,
+                "description needs both `ja` and `en`".into(),
+            );
+        }
+        if rule.examples.is_empty() {
+            push(
+                Severity::Error,
+                &rule.id,
+                &rule.location,
+                "rule has no examples: add a message it must fire on".into(),
+            );
+        }
+        if rule.signal.is_none() || rule.signal == Some(Signal::FromImpersonation) {
+            for lit in &rule.literals {
+                let norm = crate::normalize::normalize_literal(lit);
+                if norm.is_empty() {
+                    push(
+                        Severity::Error,
+                        &rule.id,
+                        &rule.location,
+                        format!("literal {lit:?} normalizes to nothing and can never fire"),
+                    );
+                } else if norm != expected_folding(lit) {
+                    push(
+                        Severity::Warning,
+                        &rule.id,
+                        &rule.location,
+                        format!("literal {lit:?} is matched as {norm:?} after normalization"),
+                    );
+                }
+            }
+        }
+        for re in &rule.regexes {
+            let norm = crate::normalize::normalize_regex_source(re);
+            if norm.chars().any(|c| {
+                ('\u{3041}'..='\u{3096}').contains(&c) || ('\u{FF01}'..='\u{FF5E}').contains(&c)
+            }) {
+                push(
+                    Severity::Warning,
+                    &rule.id,
+                    &rule.location,
+                    format!(
+                        "regex {re:?} still contains hiragana or full-width characters after normalization; it can never match those parts"
+                    ),
+                );
+            }
+        }
+        for ex in &rule.examples {
+            examples += 1;
+            if !fires(engine, ri, ex) {
+                push(
+                    Severity::Error,
+                    &rule.id,
+                    &rule.location,
+                    format!("example does not fire: {}", one_line(ex)),
+                );
+            }
+        }
+        for ex in &rule.counterexamples {
+            examples += 1;
+            if fires(engine, ri, ex) {
+                push(
+                    Severity::Error,
+                    &rule.id,
+                    &rule.location,
+                    format!("counterexample fires: {}", one_line(ex)),
+                );
+            }
+        }
+    }
+    report.examples = examples;
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
+    report
+}
+
+fn fires(engine: &Engine, rule: usize, example: &str) -> bool {
+    let decoded = input::decode_bytes(example.as_bytes(), &input::Limits::default());
+    let (hits, _) = engine.scan(&decoded.message);
+    hits.iter().any(|h| h.rule_index == rule)
+}
+
+fn one_line(s: &str) -> String {
+    let s = s.replace('\n', "⏎");
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}

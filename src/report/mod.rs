@@ -1,0 +1,263 @@
+//! Reports: the JSON record of DESIGN.md, the explanation text and the human
+//! report.
+//!
+//! The library builds reports as values and strings; only the binary writes
+//! them anywhere. The JSON record is the machine contract (`--format json` /
+//! `jsonl`); `explanation` spells out, in the chosen language, where every
+//! point of the score came from; `render_human` (in `human.rs`) is the report a
+//! person reads.
+
+mod human;
+
+pub use human::{HumanOptions, render_human};
+
+use serde::Serialize;
+
+use crate::engine::Hit;
+use crate::patterns::{Lang, RulePack};
+use crate::score::{Analysis, ComboHit, Contribution, Verdict};
+
+/// Where a message came from, for batch records.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Origin {
+    /// A path, or `-` for stdin.
+    pub source: String,
+    /// Position of the message within its source (0-based).
+    pub index: Option<u64>,
+    /// Byte offset of the message in an mbox.
+    pub offset: Option<u64>,
+    /// Message-ID header.
+    pub message_id: Option<String>,
+    /// From header (decoded).
+    pub from: Option<String>,
+    /// Subject header (decoded).
+    pub subject: Option<String>,
+}
+
+/// An amount as it appears in the JSON record.
+#[derive(Debug, Clone, Serialize)]
+pub struct AmountRecord {
+    /// Value in yen.
+    pub yen: u64,
+    /// As written.
+    pub text: String,
+}
+
+/// The `entities` object of the JSON record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EntitiesRecord {
+    /// Links as written.
+    pub urls: Vec<String>,
+    /// Phone numbers as written.
+    pub phones: Vec<String>,
+    /// Amounts.
+    pub amounts: Vec<AmountRecord>,
+}
+
+/// One message's result: the JSON schema of DESIGN.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// A path, or `-`.
+    pub source: String,
+    /// Position within the source (mail batches), else null.
+    pub index: Option<u64>,
+    /// Byte offset within an mbox, else null.
+    pub offset: Option<u64>,
+    /// Message-ID, else null.
+    pub message_id: Option<String>,
+    /// From, else null.
+    pub from: Option<String>,
+    /// Subject, else null.
+    pub subject: Option<String>,
+    /// `scam`, `suspicious` or `clean`.
+    pub verdict: Verdict,
+    /// The score.
+    pub score: f64,
+    /// Categories that fired.
+    pub categories: Vec<String>,
+    /// Every hit.
+    pub hits: Vec<Hit>,
+    /// Combos that fired.
+    pub combos: Vec<ComboHit>,
+    /// Points per rule and combo.
+    pub contributions: Vec<Contribution>,
+    /// Links, phones, amounts.
+    pub entities: EntitiesRecord,
+    /// Where the score came from, in words.
+    pub explanation: String,
+    /// Set when the message could not be (fully) decoded.
+    pub error: Option<String>,
+    /// Set when the message was larger than the size limit and only its start was scored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl Record {
+    /// Build the record of an analysed message.
+    pub fn new(origin: Origin, analysis: &Analysis, pack: &RulePack, lang: Lang) -> Record {
+        Record {
+            source: origin.source,
+            index: origin.index,
+            offset: origin.offset,
+            message_id: origin.message_id,
+            from: origin.from,
+            subject: origin.subject,
+            verdict: analysis.verdict,
+            score: analysis.score,
+            categories: analysis.categories.clone(),
+            hits: analysis.hits.clone(),
+            combos: analysis.combos.clone(),
+            contributions: analysis.contributions.clone(),
+            entities: EntitiesRecord {
+                urls: analysis
+                    .entities
+                    .urls
+                    .iter()
+                    .map(|u| u.text.clone())
+                    .collect(),
+                phones: analysis
+                    .entities
+                    .phones
+                    .iter()
+                    .map(|p| p.text.clone())
+                    .collect(),
+                amounts: analysis
+                    .entities
+                    .amounts
+                    .iter()
+                    .map(|a| AmountRecord {
+                        yen: a.yen,
+                        text: a.text.clone(),
+                    })
+                    .collect(),
+            },
+            explanation: explanation(analysis, pack, lang),
+            error: None,
+            truncated: false,
+        }
+    }
+
+    /// A record for a message that could not be analysed at all.
+    pub fn failed(origin: Origin, error: String) -> Record {
+        Record {
+            source: origin.source,
+            index: origin.index,
+            offset: origin.offset,
+            message_id: origin.message_id,
+            from: origin.from,
+            subject: origin.subject,
+            verdict: Verdict::Clean,
+            score: 0.0,
+            categories: Vec::new(),
+            hits: Vec::new(),
+            combos: Vec::new(),
+            contributions: Vec::new(),
+            entities: EntitiesRecord::default(),
+            explanation: String::new(),
+            error: Some(error),
+            truncated: false,
+        }
+    }
+}
+
+/// The verdict in words.
+pub fn verdict_label(verdict: Verdict, lang: Lang) -> &'static str {
+    match (verdict, lang) {
+        (Verdict::Scam, Lang::Ja) => "詐欺の可能性が高い",
+        (Verdict::Suspicious, Lang::Ja) => "注意が必要",
+        (Verdict::Clean, Lang::Ja) => "詐欺の特徴は見つかりませんでした",
+        (Verdict::Scam, Lang::En) => "Likely a scam",
+        (Verdict::Suspicious, Lang::En) => "Be careful",
+        (Verdict::Clean, Lang::En) => "No signs of a scam found",
+    }
+}
+
+/// One sentence per contribution: where each point of the score came from.
+pub fn explanation(analysis: &Analysis, pack: &RulePack, lang: Lang) -> String {
+    let mut parts = Vec::new();
+    for c in &analysis.contributions {
+        let what = if c.category == "combo" {
+            pack.combos
+                .iter()
+                .find(|x| x.id == c.id)
+                .map(|x| x.description.get(lang).to_string())
+                .unwrap_or_default()
+        } else {
+            pack.rules
+                .iter()
+                .find(|r| r.id == c.id)
+                .map(|r| r.description.get(lang).to_string())
+                .unwrap_or_default()
+        };
+        parts.push(format!("{:+.1} {} ({})", c.points, c.id, what));
+    }
+    let head = match lang {
+        Lang::Ja => format!(
+            "スコア {:.1}(注意 {:.1} / 詐欺 {:.1} 以上): {}",
+            analysis.score,
+            analysis.suspicious_threshold,
+            analysis.scam_threshold,
+            verdict_label(analysis.verdict, lang)
+        ),
+        Lang::En => format!(
+            "score {:.1} (suspicious at {:.1}, scam at {:.1}): {}",
+            analysis.score,
+            analysis.suspicious_threshold,
+            analysis.scam_threshold,
+            verdict_label(analysis.verdict, lang)
+        ),
+    };
+    if parts.is_empty() {
+        head
+    } else {
+        format!("{head}; {}", parts.join("; "))
+    }
+}
+
+/// Make a link unclickable: `hxxps://example[.]top/...`.
+///
+/// Only the scheme and the dots of the host are changed, so the path stays
+/// readable; control characters are shown as `�` so a link cannot carry
+/// terminal escape sequences into a report.
+pub fn defang(url: &str) -> String {
+    let clean: String = url
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    let (scheme, rest) = match clean.find("://") {
+        Some(i) => (&clean[..i], &clean[i + 3..]),
+        None => ("", clean.as_str()),
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, path) = rest.split_at(host_end);
+    let host = host.replace('.', "[.]");
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        let scheme = if scheme.to_ascii_lowercase().starts_with("http") {
+            format!("hxxp{}", &scheme[4..])
+        } else {
+            scheme.to_string()
+        };
+        format!("{scheme}://{host}{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::defang;
+
+    #[test]
+    fn defang_changes_scheme_and_host_only() {
+        assert_eq!(
+            defang("https://example.top/a.html?x=1.2"),
+            "hxxps://example[.]top/a.html?x=1.2"
+        );
+        assert_eq!(defang("http://bit.ly/x"), "hxxp://bit[.]ly/x");
+        assert_eq!(defang("www.example.com"), "www[.]example[.]com");
+        assert_eq!(
+            defang("https://a.b/\u{1b}[31m"),
+            "hxxps://a[.]b/\u{FFFD}[31m"
+        );
+    }
+}
