@@ -100,7 +100,7 @@ static IPV4_URL: LazyLock<Regex> = LazyLock::new(|| {
 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?:\+81[- ]?\(?0?\)?[- ]?[0-9*]{1,4}|0[0-9*]{1,4}|\(0[0-9*]{1,4}\))(?:[- ()]{0,2}[0-9*]{1,4}){1,2}[- ()]{0,2}[0-9*]{0,4}",
+        r"(?:\+81[- ]?\(?0?\)?[- ]?[0-9*x×○〇●]{1,4}|0[0-9*x×○〇●]{1,4}|\(0[0-9*x×○〇●]{1,4}\))(?:[- ()]{0,2}[0-9*x×○〇●]{1,4}){1,2}[- ()]{0,2}[0-9*x×○〇●]{0,4}",
     )
     .expect("valid phone regex")
 });
@@ -325,8 +325,11 @@ fn classify_phone(s: &str) -> Option<(String, Vec<&'static str>)> {
     let international = s.starts_with("+81");
     let body = if international { &s[3..] } else { s };
     for c in body.chars() {
-        if c.is_ascii_digit() || c == '*' {
+        if c.is_ascii_digit() {
             digits.push(c);
+        } else if matches!(c, '*' | 'x' | '×' | '○' | '〇' | '●') {
+            // Masked digits, as in warnings and reports: 0120-**-****, 090-xxxx-1234.
+            digits.push('*');
         }
     }
     if international && !digits.starts_with('0') {
@@ -504,8 +507,9 @@ mod tests {
 
     #[test]
     fn classifies_phones() {
-        let e =
-            entities("窓口 0120-**-**** か 050-1234-5678、携帯「090********」、+81 90 1234 5678");
+        let e = entities(
+            "窓口 0120-**-**** か 050-1234-5678、携帯「090********」、+81 90 1234 5678、0120-xxx-○○○",
+        );
         let classes: Vec<_> = e.phones.iter().map(|p| p.classes.clone()).collect();
         assert_eq!(
             classes,
@@ -513,7 +517,8 @@ mod tests {
                 vec!["free-dial", "masked"],
                 vec!["ip-phone"],
                 vec!["mobile", "masked"],
-                vec!["mobile", "international"]
+                vec!["mobile", "international"],
+                vec!["free-dial", "masked"]
             ]
         );
     }
