@@ -64,7 +64,7 @@ pub struct ScanArgs {
     #[arg(long, short)]
     jobs: Option<usize>,
     /// Exit 1 when a message is at least this bad.
-    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    #[arg(long, value_enum, default_value_t = FailOn::Suspicious)]
     fail_on: FailOn,
     /// Largest message scored whole; larger ones are scored on their first part and flagged `truncated`.
     #[arg(long, value_name = "BYTES", default_value_t = 25 * 1024 * 1024)]
