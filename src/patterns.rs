@@ -495,6 +495,9 @@ pub fn load_sources(files: Vec<(String, String)>) -> Result<RulePack, PackError>
         }
     }
 
+    // When a file did not parse, its categories are unknown: reporting every
+    // rule elsewhere as using an "unknown category" would bury the real error.
+    let some_file_unparsed = !issues.is_empty();
     let mut name = None;
     let mut thresholds = None;
     let mut scoring = None;
@@ -558,6 +561,7 @@ pub fn load_sources(files: Vec<(String, String)>) -> Result<RulePack, PackError>
             for cat in c.categories {
                 match category_index.get(cat.get_ref()) {
                     Some(&i) => cats.push(i),
+                    None if some_file_unparsed => {}
                     None => issues.push(PackIssue {
                         location: loc(cat.span()),
                         message: format!("unknown category `{}` in combo", cat.get_ref()),
@@ -600,13 +604,15 @@ pub fn load_sources(files: Vec<(String, String)>) -> Result<RulePack, PackError>
             let category = match category_index.get(r.category.get_ref()) {
                 Some(&i) => i,
                 None => {
-                    issues.push(PackIssue {
-                        location: loc(r.category.span()),
-                        message: format!(
-                            "unknown category `{}` (declare it with [[category]] in pack.toml)",
-                            r.category.get_ref()
-                        ),
-                    });
+                    if !some_file_unparsed {
+                        issues.push(PackIssue {
+                            location: loc(r.category.span()),
+                            message: format!(
+                                "unknown category `{}` (declare it with [[category]] in pack.toml)",
+                                r.category.get_ref()
+                            ),
+                        });
+                    }
                     usize::MAX
                 }
             };
@@ -901,6 +907,23 @@ regexes = ["["]
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn a_broken_pack_toml_is_reported_once_not_as_every_rule_using_an_unknown_category() {
+        let found = match load_sources(vec![
+            ("pack.toml".into(), format!("{PACK}\nbroken line\n")),
+            (
+                "rules.toml".into(),
+                "[[rule]]\nid = \"a\"\ncategory = \"prepaid\"\nweight = 1.0\nliterals = [\"x\"]\n"
+                    .into(),
+            ),
+        ]) {
+            Err(PackError::Invalid(v)) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].location.file, "pack.toml");
     }
 
     #[test]

@@ -62,7 +62,10 @@ fn eml_paths() -> Vec<String> {
 #[test]
 fn mbox_maildir_and_eml_forms_give_the_same_records() {
     let (mbox, stderr, code) = scan(&["tests/fixtures/mail/mixed.mbox"]);
-    assert_eq!(code, 1, "flagged messages make scan exit 1 by default: {stderr}");
+    assert_eq!(
+        code, 1,
+        "flagged messages make scan exit 1 by default: {stderr}"
+    );
     let emls = eml_paths();
     let eml_refs: Vec<&str> = emls.iter().map(String::as_str).collect();
     let (eml, _, _) = scan(&eml_refs);
