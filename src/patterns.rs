@@ -216,6 +216,9 @@ pub struct Scoring {
     /// In warning context, positive points are multiplied by this and combos are not applied.
     #[serde(default = "default_warning_factor")]
     pub warning_context_factor: f64,
+    /// In warning context, only this many of the strongest positive categories count (0: all).
+    #[serde(default)]
+    pub warning_context_max_categories: usize,
 }
 
 fn default_warning_factor() -> f64 {
@@ -240,6 +243,7 @@ impl Default for Scoring {
             max_negative: default_max_negative(),
             warning_context_rules: 0,
             warning_context_factor: default_warning_factor(),
+            warning_context_max_categories: 0,
         }
     }
 }

@@ -165,6 +165,29 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         }
         cat_points.push((cat, total));
     }
+    if warning_context && pack.scoring.warning_context_max_categories > 0 {
+        // An article quoting several scam scripts touches many categories; only
+        // its strongest few count, as for any single quoted scam.
+        let mut positive_cats: Vec<(usize, f64)> = cat_points
+            .iter()
+            .copied()
+            .filter(|&(_, p)| p > 0.0)
+            .collect();
+        positive_cats.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for &(cat, points) in positive_cats
+            .iter()
+            .skip(pack.scoring.warning_context_max_categories)
+        {
+            positive -= points;
+            let id = &pack.categories[cat].id;
+            for c in contributions.iter_mut().filter(|c| &c.category == id) {
+                c.points = 0.0;
+            }
+            if let Some(cp) = cat_points.iter_mut().find(|(c, _)| *c == cat) {
+                cp.1 = 0.0;
+            }
+        }
+    }
     let fired = |c: usize| cat_points.iter().any(|&(cat, p)| cat == c && p > 0.0);
     let mut combos = Vec::new();
     for combo in &pack.combos {
