@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -64,9 +65,29 @@ pub struct Hit {
     pub end: usize,
 }
 
+/// A rule regex, compiled on first use: the `RegexSet` screens every part,
+/// and most regexes never hit a given run (one SMS touches a handful), so
+/// compiling all of them up front was a third of start-up.
 struct CompiledRegex {
     rule: usize,
-    regex: Regex,
+    source: String,
+    regex: OnceLock<Option<Regex>>,
+}
+
+impl CompiledRegex {
+    /// The compiled regex. `None` only if it fails to compile, which cannot
+    /// happen for a pack from the loader (it validates every regex with the
+    /// same builder settings, and the set containing it compiled).
+    fn get(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| {
+                RegexBuilder::new(&self.source)
+                    .size_limit(limits::REGEX_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 /// A compiled, immutable rule pack.
@@ -130,15 +151,12 @@ impl Engine {
             }
             for source in &rule.regexes {
                 let norm = normalize::normalize_regex_source(source);
-                let regex = RegexBuilder::new(&norm)
-                    .size_limit(limits::REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| BuildError::Regex {
-                        rule: rule.id.clone(),
-                        message: e.to_string(),
-                    })?;
-                regex_sources.push(norm);
-                regexes.push(CompiledRegex { rule: ri, regex });
+                regex_sources.push(norm.clone());
+                regexes.push(CompiledRegex {
+                    rule: ri,
+                    source: norm,
+                    regex: OnceLock::new(),
+                });
             }
         }
         let literals = if literal_patterns.is_empty() {
@@ -147,7 +165,10 @@ impl Engine {
             Some(
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    // A contiguous NFA builds in ~1 ms where the DFA took
+                    // ~11 ms (and 2 MB); see docs/PERFORMANCE.md for the
+                    // throughput side of the trade.
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&literal_patterns)
                     .or_else(|_| {
                         AhoCorasickBuilder::new()
@@ -291,7 +312,10 @@ impl Engine {
         if !self.regexes.is_empty() {
             for i in self.regex_set.matches(text).iter() {
                 let compiled = &self.regexes[i];
-                for m in compiled.regex.find_iter(text) {
+                let Some(regex) = compiled.get() else {
+                    continue;
+                };
+                for m in regex.find_iter(text) {
                     if m.is_empty() {
                         continue;
                     }
