@@ -24,6 +24,9 @@ use crate::score::{self, Analysis};
 /// phrase appears without letting a 20 MB repetition balloon the report).
 const MAX_HITS_PER_RULE_PART: usize = 32;
 
+/// Regexes per screening set (see `Engine::build`).
+const REGEX_SET_CHUNK: usize = 8;
+
 /// Errors building an engine from a pack that loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -96,7 +99,9 @@ pub struct Engine {
     literals: Option<AhoCorasick>,
     /// For each automaton pattern, the rules that use that literal.
     literal_rules: Vec<Vec<usize>>,
-    regex_set: RegexSet,
+    /// The regexes, in chunks of `REGEX_SET_CHUNK`, as sets for screening.
+    regex_sets: Vec<RegexSet>,
+    regex_set_chunk: usize,
     regexes: Vec<CompiledRegex>,
     brand_names: Option<AhoCorasick>,
     /// For each brand-name pattern, the brand index.
@@ -178,13 +183,23 @@ impl Engine {
                     .map_err(|e| BuildError::Automaton(e.to_string()))?,
             )
         };
-        let regex_set = RegexSetBuilder::new(&regex_sources)
-            .size_limit(limits::REGEX_SIZE_LIMIT * 8)
-            .build()
-            .map_err(|e| BuildError::Regex {
-                rule: "(regex set)".into(),
-                message: e.to_string(),
-            })?;
+        // Several small sets rather than one: the lazy DFA of one set of
+        // ~150 Japanese regexes with `.{0,20}` gaps blows up its state cache
+        // and falls back to the PikeVM (0.3 MB/s on real mail); small sets
+        // keep their DFAs small. Chunks are in order, so set indices are too.
+        let chunk = REGEX_SET_CHUNK;
+        let regex_sets = regex_sources
+            .chunks(chunk)
+            .map(|sources| {
+                RegexSetBuilder::new(sources)
+                    .size_limit(limits::REGEX_SIZE_LIMIT * 8)
+                    .build()
+                    .map_err(|e| BuildError::Regex {
+                        rule: "(regex set)".into(),
+                        message: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         let mut brand_patterns = Vec::new();
         let mut brand_of_name = Vec::new();
@@ -211,7 +226,8 @@ impl Engine {
             pack,
             literals,
             literal_rules,
-            regex_set,
+            regex_sets,
+            regex_set_chunk: chunk,
             regexes,
             brand_names,
             brand_of_name,
@@ -310,7 +326,13 @@ impl Engine {
             }
         }
         if !self.regexes.is_empty() {
-            for i in self.regex_set.matches(text).iter() {
+            let chunk = self.regex_set_chunk;
+            let hit = self
+                .regex_sets
+                .iter()
+                .enumerate()
+                .flat_map(|(c, set)| set.matches(text).into_iter().map(move |i| c * chunk + i));
+            for i in hit {
                 let compiled = &self.regexes[i];
                 let Some(regex) = compiled.get() else {
                     continue;
