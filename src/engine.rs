@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -22,6 +23,9 @@ use crate::score::{self, Analysis};
 /// Most hits kept for one rule in one part (enough to highlight every place a
 /// phrase appears without letting a 20 MB repetition balloon the report).
 const MAX_HITS_PER_RULE_PART: usize = 32;
+
+/// Regexes per screening set (see `Engine::build`).
+const REGEX_SET_CHUNK: usize = 8;
 
 /// Errors building an engine from a pack that loaded.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +68,29 @@ pub struct Hit {
     pub end: usize,
 }
 
+/// A rule regex, compiled on first use: the `RegexSet` screens every part,
+/// and most regexes never hit a given run (one SMS touches a handful), so
+/// compiling all of them up front was a third of start-up.
 struct CompiledRegex {
     rule: usize,
-    regex: Regex,
+    source: String,
+    regex: OnceLock<Option<Regex>>,
+}
+
+impl CompiledRegex {
+    /// The compiled regex. `None` only if it fails to compile, which cannot
+    /// happen for a pack from the loader (it validates every regex with the
+    /// same builder settings, and the set containing it compiled).
+    fn get(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| {
+                RegexBuilder::new(&self.source)
+                    .size_limit(limits::REGEX_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 /// A compiled, immutable rule pack.
@@ -75,7 +99,9 @@ pub struct Engine {
     literals: Option<AhoCorasick>,
     /// For each automaton pattern, the rules that use that literal.
     literal_rules: Vec<Vec<usize>>,
-    regex_set: RegexSet,
+    /// The regexes, in chunks of `REGEX_SET_CHUNK`, as sets for screening.
+    regex_sets: Vec<RegexSet>,
+    regex_set_chunk: usize,
     regexes: Vec<CompiledRegex>,
     brand_names: Option<AhoCorasick>,
     /// For each brand-name pattern, the brand index.
@@ -130,15 +156,12 @@ impl Engine {
             }
             for source in &rule.regexes {
                 let norm = normalize::normalize_regex_source(source);
-                let regex = RegexBuilder::new(&norm)
-                    .size_limit(limits::REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| BuildError::Regex {
-                        rule: rule.id.clone(),
-                        message: e.to_string(),
-                    })?;
-                regex_sources.push(norm);
-                regexes.push(CompiledRegex { rule: ri, regex });
+                regex_sources.push(norm.clone());
+                regexes.push(CompiledRegex {
+                    rule: ri,
+                    source: norm,
+                    regex: OnceLock::new(),
+                });
             }
         }
         let literals = if literal_patterns.is_empty() {
@@ -147,7 +170,10 @@ impl Engine {
             Some(
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    // A contiguous NFA builds in ~1 ms where the DFA took
+                    // ~11 ms (and 2 MB); see docs/PERFORMANCE.md for the
+                    // throughput side of the trade.
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&literal_patterns)
                     .or_else(|_| {
                         AhoCorasickBuilder::new()
@@ -157,13 +183,23 @@ impl Engine {
                     .map_err(|e| BuildError::Automaton(e.to_string()))?,
             )
         };
-        let regex_set = RegexSetBuilder::new(&regex_sources)
-            .size_limit(limits::REGEX_SIZE_LIMIT * 8)
-            .build()
-            .map_err(|e| BuildError::Regex {
-                rule: "(regex set)".into(),
-                message: e.to_string(),
-            })?;
+        // Several small sets rather than one: the lazy DFA of one set of
+        // ~150 Japanese regexes with `.{0,20}` gaps blows up its state cache
+        // and falls back to the PikeVM (0.3 MB/s on real mail); small sets
+        // keep their DFAs small. Chunks are in order, so set indices are too.
+        let chunk = REGEX_SET_CHUNK;
+        let regex_sets = regex_sources
+            .chunks(chunk)
+            .map(|sources| {
+                RegexSetBuilder::new(sources)
+                    .size_limit(limits::REGEX_SIZE_LIMIT * 8)
+                    .build()
+                    .map_err(|e| BuildError::Regex {
+                        rule: "(regex set)".into(),
+                        message: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         let mut brand_patterns = Vec::new();
         let mut brand_of_name = Vec::new();
@@ -190,7 +226,8 @@ impl Engine {
             pack,
             literals,
             literal_rules,
-            regex_set,
+            regex_sets,
+            regex_set_chunk: chunk,
             regexes,
             brand_names,
             brand_of_name,
@@ -289,9 +326,18 @@ impl Engine {
             }
         }
         if !self.regexes.is_empty() {
-            for i in self.regex_set.matches(text).iter() {
+            let chunk = self.regex_set_chunk;
+            let hit = self
+                .regex_sets
+                .iter()
+                .enumerate()
+                .flat_map(|(c, set)| set.matches(text).into_iter().map(move |i| c * chunk + i));
+            for i in hit {
                 let compiled = &self.regexes[i];
-                for m in compiled.regex.find_iter(text) {
+                let Some(regex) = compiled.get() else {
+                    continue;
+                };
+                for m in regex.find_iter(text) {
                     if m.is_empty() {
                         continue;
                     }
