@@ -633,7 +633,7 @@ fn base64_problem(raw: &[u8]) -> Option<&'static str> {
             _ => return Some("malformed base64 (invalid characters)"),
         }
     }
-    (n % 4 != 0).then_some("truncated base64")
+    (!n.is_multiple_of(4)).then_some("truncated base64")
 }
 
 /// Quoted-printable with an `=` that is neither `=XX` nor a soft line break.
