@@ -533,5 +533,5 @@ fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     let before = text[..r.start].chars().next_back();
     let after = text[r.end..].chars().next();
     let latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    !(latin(first) && latin(before)) && !(latin(last) && latin(after))
+    !(latin(first) && latin(before) || latin(last) && latin(after))
 }

@@ -184,7 +184,9 @@ pub fn lint(engine: &Engine) -> LintReport {
         }
     }
     report.examples = examples;
-    report.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
     report
 }
 

@@ -296,10 +296,11 @@ impl<W: Write> ScanState<'_, W> {
                 }
             }
             self.reached |= self.fail_on.reached_by(record.verdict);
-            if record.verdict >= self.quarantine_level && record.verdict != Verdict::Clean {
-                if let Some(q) = self.quarantine.as_mut() {
-                    write_mbox_message(q, &p.bytes).context("cannot write the quarantine mbox")?;
-                }
+            if record.verdict >= self.quarantine_level
+                && record.verdict != Verdict::Clean
+                && let Some(q) = self.quarantine.as_mut()
+            {
+                write_mbox_message(q, &p.bytes).context("cannot write the quarantine mbox")?;
             }
             if self.only.is_some_and(|o| record.verdict < o) {
                 continue;
