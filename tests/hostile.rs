@@ -556,3 +556,12 @@ fn pack_literal_cap_is_enforced() {
         "{stderr}{stdout}"
     );
 }
+
+/// Found by the `mime` fuzz target: an RFC 2047 word whose encoding letter
+/// is a multi-byte character (`=?cs?ﾂ?...?=`) sliced a str inside a char.
+#[test]
+fn encoded_word_with_multibyte_encoding_letter_does_not_panic() {
+    let _ = sagiscan::mail::decode_encoded_words("=?utf-8?ﾂ?abc?=");
+    let raw = std::fs::read(committed("fuzz_mime_encoded_word_multibyte_encoding.eml")).unwrap();
+    let _ = sagiscan::mail::parse_message(&raw, &sagiscan::mail::ParseLimits::default());
+}
