@@ -132,3 +132,20 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// Found by the `normalize` fuzz target (not fixed yet: normalize.rs is not
+/// this branch's module): an Armenian look-alike `ս` next to Latin text is
+/// left alone on the first pass but folded to `u` on the second, so
+/// normalization is not idempotent there.
+#[test]
+#[ignore = "known normalize bug: context-dependent look-alike folding is not idempotent"]
+fn normalize_lookalike_folding_not_idempotent() {
+    let raw = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/hostile/fuzz_normalize_not_idempotent.txt"),
+    )
+    .unwrap();
+    let s = String::from_utf8(raw).unwrap();
+    let once = normalize(&s);
+    assert_eq!(normalize(once.text()).text(), once.text());
+}
