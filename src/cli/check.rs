@@ -32,7 +32,11 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
         } else {
             path.display().to_string()
         };
-        let decoded = sagiscan::input::decode_bytes(&bytes, &sagiscan::input::Limits::default());
+        let limits = sagiscan::input::Limits {
+            max_message_size: args.max_message_size,
+            ..sagiscan::input::Limits::default()
+        };
+        let decoded = sagiscan::input::decode_bytes(&bytes, &limits);
         let mut origin = Origin {
             source,
             ..Origin::default()

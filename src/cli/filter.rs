@@ -73,6 +73,11 @@ pub fn run(args: &FilterArgs) -> Result<u8> {
         std::io::stdout().lock().write_all(&raw)?;
         return Ok(0);
     }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        // No message at all: nothing to tag, nothing to add.
+        std::io::stdout().lock().write_all(&raw)?;
+        return Ok(0);
+    }
     let outcome = std::panic::catch_unwind(|| -> Result<(Vec<u8>, Verdict)> {
         let engine = load_engine(&args.pack)?;
         let limits = Limits {
@@ -82,6 +87,11 @@ pub fn run(args: &FilterArgs) -> Result<u8> {
         let decoded = input::decode_bytes(&raw, &limits);
         if let Some(e) = &decoded.error {
             eprintln!("sagiscan: filter: warning: {e}");
+            // Bytes that are neither mail nor decodable text: nothing
+            // trustworthy to tag, so they pass through untouched.
+            if !mail::looks_like_rfc5322(&raw) {
+                anyhow::bail!("input is neither a mail message nor decodable text");
+            }
         }
         let analysis = engine.analyze(&decoded.message);
         let headers = filter_headers(&analysis);

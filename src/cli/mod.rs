@@ -151,6 +151,9 @@ pub struct CheckArgs {
     /// Print only the verdict line of each input.
     #[arg(long, short)]
     quiet: bool,
+    /// Largest input scored whole; larger ones are scored on their start and flagged `truncated`.
+    #[arg(long, value_name = "BYTES", default_value_t = 25 * 1024 * 1024)]
+    max_message_size: usize,
     #[command(flatten)]
     pack: PackArgs,
 }
@@ -188,11 +191,14 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// True when the error is a closed output pipe (`sagiscan ... | head`).
+/// True when the error is a closed output pipe (`sagiscan ... | head`),
+/// including one reported through serde_json while writing a record.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
     })
 }
 

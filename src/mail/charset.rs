@@ -186,7 +186,8 @@ fn parse_word(s: &str) -> Option<(String, Vec<u8>, usize)> {
     if chars.next()? != '?' {
         return None;
     }
-    let payload_all = &after[2..];
+    // The encoding letter may be any char (fuzzed: a multi-byte one).
+    let payload_all = chars.as_str();
     let end = payload_all.find("?=")?;
     let payload = &payload_all[..end];
     if payload.contains(char::is_whitespace) {

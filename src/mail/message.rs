@@ -425,6 +425,8 @@ impl Walker<'_> {
                 Encoding::None => "MIME structure",
             };
             self.error(format!("part {id}: malformed {what}; raw content used"));
+        } else if let Some(what) = self.transfer_problem(msg, part) {
+            self.error(format!("part {id}: {what}; decoded what was there"));
         }
         let is_attachment = part
             .content_disposition()
@@ -582,6 +584,22 @@ impl Walker<'_> {
         }
     }
 
+    /// Truncated or malformed base64 / quoted-printable that mail-parser
+    /// decoded leniently without flagging it.
+    fn transfer_problem(&self, msg: &Message<'_>, part: &MessagePart<'_>) -> Option<&'static str> {
+        if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
+            return None;
+        }
+        let raw = msg
+            .raw_message()
+            .get(part.offset_body as usize..part.offset_end as usize)?;
+        match part.encoding {
+            Encoding::Base64 => base64_problem(raw),
+            Encoding::QuotedPrintable => qp_problem(raw),
+            Encoding::None => None,
+        }
+    }
+
     /// The part's body after transfer decoding, before charset decoding.
     fn part_bytes(&self, msg: &Message<'_>, part: &MessagePart<'_>) -> Option<Vec<u8>> {
         let raw = msg
@@ -593,6 +611,51 @@ impl Walker<'_> {
             Encoding::None => Some(raw.to_vec()),
         }
     }
+}
+
+/// Base64 whose length is not a multiple of 4, or with data after padding.
+fn base64_problem(raw: &[u8]) -> Option<&'static str> {
+    let mut n = 0usize;
+    let mut padded = false;
+    for &b in raw {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => {
+                if padded {
+                    return Some("malformed base64 (data after padding)");
+                }
+                n += 1;
+            }
+            b'=' => {
+                padded = true;
+                n += 1;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => return Some("malformed base64 (invalid characters)"),
+        }
+    }
+    (!n.is_multiple_of(4)).then_some("truncated base64")
+}
+
+/// Quoted-printable with an `=` that is neither `=XX` nor a soft line break.
+fn qp_problem(raw: &[u8]) -> Option<&'static str> {
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'=', &raw[i..]) {
+        let rest = &raw[i + p + 1..];
+        let ok = rest.is_empty()
+            || rest.starts_with(b"\n")
+            || rest.starts_with(b"\r\n")
+            || rest
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count()
+                > 0
+            || (rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit());
+        if !ok {
+            return Some("malformed or truncated quoted-printable");
+        }
+        i += p + 1;
+    }
+    None
 }
 
 /// Pick the text of a `multipart/alternative`: the first non-empty plain

@@ -146,6 +146,14 @@ pub fn walk_sources(paths: &[PathBuf]) -> Collected {
     let mut c = Collected::default();
     let mut seen_dirs = HashSet::new();
     for path in paths {
+        if path.as_os_str() == "-" {
+            // Standard input, read by the caller as an mbox stream.
+            c.sources.push(Source {
+                path: path.clone(),
+                kind: InputKind::Mbox,
+            });
+            continue;
+        }
         match detect_kind(path) {
             Ok(InputKind::Maildir) => walk_maildir(path, &mut c),
             Ok(InputKind::Directory) => walk_dir(path, &mut c, &mut seen_dirs),
