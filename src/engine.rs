@@ -11,7 +11,8 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
 use serde::Serialize;
 
 use crate::entities::{self, Entities};
@@ -23,9 +24,6 @@ use crate::score::{self, Analysis};
 /// Most hits kept for one rule in one part (enough to highlight every place a
 /// phrase appears without letting a 20 MB repetition balloon the report).
 const MAX_HITS_PER_RULE_PART: usize = 32;
-
-/// Regexes per screening set (see `Engine::build`).
-const REGEX_SET_CHUNK: usize = 8;
 
 /// Errors building an engine from a pack that loaded.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +82,9 @@ impl CompiledRegex {
     fn get(&self) -> Option<&Regex> {
         self.regex
             .get_or_init(|| {
-                RegexBuilder::new(&self.source)
-                    .size_limit(limits::REGEX_SIZE_LIMIT)
-                    .build()
+                Regex::builder()
+                    .configure(Regex::config().nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT)))
+                    .build(&self.source)
                     .ok()
             })
             .as_ref()
@@ -99,9 +97,13 @@ pub struct Engine {
     literals: Option<AhoCorasick>,
     /// For each automaton pattern, the rules that use that literal.
     literal_rules: Vec<Vec<usize>>,
-    /// The regexes, in chunks of `REGEX_SET_CHUNK`, as sets for screening.
-    regex_sets: Vec<RegexSet>,
-    regex_set_chunk: usize,
+    /// Regexes whose every match starts with one of a few literals: one
+    /// automaton over all those prefixes says which of them can match at all.
+    regex_triggers: Option<AhoCorasick>,
+    /// For each trigger pattern, the regexes (indexes into `regexes`) it wakes.
+    trigger_regexes: Vec<Vec<usize>>,
+    /// The other regexes (no usable prefix), searched one by one.
+    screened: Vec<usize>,
     regexes: Vec<CompiledRegex>,
     brand_names: Option<AhoCorasick>,
     /// For each brand-name pattern, the brand index.
@@ -183,24 +185,44 @@ impl Engine {
                     .map_err(|e| BuildError::Automaton(e.to_string()))?,
             )
         };
-        // Several small sets rather than one: the lazy DFA of one set of
-        // ~150 Japanese regexes with `.{0,20}` gaps blows up its state cache
-        // and falls back to the PikeVM (0.3 MB/s on real mail); small sets
-        // keep their DFAs small. Chunks are in order, so set indices are too.
-        let chunk = REGEX_SET_CHUNK;
-        let regex_sets = regex_sources
-            .chunks(chunk)
-            .map(|sources| {
-                RegexSetBuilder::new(sources)
-                    .size_limit(limits::REGEX_SIZE_LIMIT * 8)
-                    .build()
-                    .map_err(|e| BuildError::Regex {
-                        rule: "(regex set)".into(),
-                        message: e.to_string(),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
+        // Regexes are not screened with a RegexSet: the lazy DFA of a set of
+        // Japanese regexes with `.{0,20}` gaps blows up its state cache and
+        // falls back to the PikeVM (0.3 MB/s on real mail). Instead, nearly
+        // every rule regex starts with one of a few literals: one automaton
+        // over all those prefixes finds where each regex can start, and the
+        // regex is then only tried, anchored, at those positions.
+        let mut trigger_index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut trigger_patterns: Vec<Vec<u8>> = Vec::new();
+        let mut trigger_regexes: Vec<Vec<usize>> = Vec::new();
+        let mut screened = Vec::new();
+        for (i, source) in regex_sources.iter().enumerate() {
+            match required_prefixes(source) {
+                Some(prefixes) => {
+                    for p in prefixes {
+                        let t = *trigger_index.entry(p.clone()).or_insert_with(|| {
+                            trigger_patterns.push(p);
+                            trigger_regexes.push(Vec::new());
+                            trigger_patterns.len() - 1
+                        });
+                        if !trigger_regexes[t].contains(&i) {
+                            trigger_regexes[t].push(i);
+                        }
+                    }
+                }
+                None => screened.push(i),
+            }
+        }
+        let regex_triggers = if trigger_patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&trigger_patterns)
+                    .map_err(|e| BuildError::Automaton(e.to_string()))?,
+            )
+        };
         let mut brand_patterns = Vec::new();
         let mut brand_of_name = Vec::new();
         for (bi, brand) in pack.brands.iter().enumerate() {
@@ -226,8 +248,9 @@ impl Engine {
             pack,
             literals,
             literal_rules,
-            regex_sets,
-            regex_set_chunk: chunk,
+            regex_triggers,
+            trigger_regexes,
+            screened,
             regexes,
             brand_names,
             brand_of_name,
@@ -325,22 +348,58 @@ impl Engine {
                 }
             }
         }
-        if !self.regexes.is_empty() {
-            let chunk = self.regex_set_chunk;
-            let hit = self
-                .regex_sets
+        if self.regexes.is_empty() {
+            return;
+        }
+        // Where each regex can start: every match of a triggered regex begins
+        // with one of its prefix literals.
+        let mut starts: Vec<(usize, usize)> = Vec::new();
+        if let Some(ac) = &self.regex_triggers {
+            for m in ac.find_overlapping_iter(text.as_bytes()) {
+                for &i in &self.trigger_regexes[m.pattern().as_usize()] {
+                    starts.push((i, m.start()));
+                }
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        let mut k = 0;
+        while k < starts.len() {
+            let i = starts[k].0;
+            let group_end = starts[k..]
                 .iter()
-                .enumerate()
-                .flat_map(|(c, set)| set.matches(text).into_iter().map(move |i| c * chunk + i));
-            for i in hit {
-                let compiled = &self.regexes[i];
-                let Some(regex) = compiled.get() else {
-                    continue;
-                };
-                for m in regex.find_iter(text) {
-                    if m.is_empty() {
+                .position(|&(r, _)| r != i)
+                .map_or(starts.len(), |n| k + n);
+            if let Some(regex) = self.regexes[i].get() {
+                // Anchored search at each candidate start, left to right,
+                // resuming after each match: the same matches as an
+                // unanchored `find_iter`, without scanning the whole text.
+                let mut resume = 0;
+                for &(_, pos) in &starts[k..group_end] {
+                    if pos < resume {
                         continue;
                     }
+                    let input = Input::new(text)
+                        .span(pos..text.len())
+                        .anchored(Anchored::Yes);
+                    if let Some(m) = regex.search(&input)
+                        && !m.is_empty()
+                    {
+                        push(self.regexes[i].rule, m.start()..m.end(), hits);
+                        resume = m.end();
+                    }
+                }
+            }
+            k = group_end;
+        }
+        // The few regexes without a usable prefix are searched whole.
+        for &i in &self.screened {
+            let compiled = &self.regexes[i];
+            let Some(regex) = compiled.get() else {
+                continue;
+            };
+            for m in regex.find_iter(text) {
+                if !m.is_empty() {
                     push(compiled.rule, m.start()..m.end(), hits);
                 }
             }
@@ -580,4 +639,31 @@ fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     let after = text[r.end..].chars().next();
     let latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     !(latin(first) && latin(before) || latin(last) && latin(after))
+}
+
+/// The literals every match of `source` must start with, when there are few
+/// enough (and none empty) to use as a trigger; `None` when the regex can
+/// start anywhere (`.{0,20}x`) or with too many different strings.
+fn required_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(source)
+        .ok()?;
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_literal_len(9)
+        .limit_total(512);
+    let seq = extractor.extract(&hir);
+    let literals = seq.literals()?;
+    // A prefix shorter than one Japanese character (a digit, "pc") would
+    // wake the regex at nearly every position; such regexes are searched whole.
+    if literals.is_empty()
+        || literals.len() > 128
+        || literals.iter().any(|l| l.as_bytes().len() < 3)
+    {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
