@@ -77,13 +77,33 @@ pub struct Normalized {
 enum Map {
     /// Normalized byte `i` came from original byte `i` (same char boundaries).
     Identity,
-    /// Per normalized byte: origin start, origin end, flags. Continuation bytes
-    /// repeat the values of their character's first byte.
-    Table {
-        starts: Vec<u32>,
-        ends: Vec<u32>,
-        flags: Vec<u8>,
-    },
+    /// Origins as runs of characters (see [`Run`]) plus flags per normalized
+    /// byte (only the first byte of each character is meaningful).
+    Runs { runs: Vec<Run>, flags: Vec<u8> },
+}
+
+/// A run of normalized characters of `nstep` bytes each, starting at
+/// normalized byte `norm`, whose origins are consecutive original ranges of
+/// `olen` bytes each starting at `orig`: character `k` of the run came from
+/// `orig + k * olen .. orig + (k + 1) * olen`. A run extends up to the next
+/// run's `norm` (or the end of the text).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    norm: u32,
+    orig: u32,
+    olen: u32,
+    nstep: u32,
+}
+
+/// Origin (start, end) of the normalized character containing byte `p`
+/// (`p` < text length, `runs` non-empty).
+#[inline]
+fn origin_at(runs: &[Run], p: usize) -> (usize, usize) {
+    let p = p as u32;
+    let i = runs.partition_point(|r| r.norm <= p) - 1;
+    let r = runs[i];
+    let start = r.orig + (p - r.norm) / r.nstep * r.olen;
+    (start as usize, (start + r.olen) as usize)
 }
 
 impl Normalized {
@@ -103,13 +123,17 @@ impl Normalized {
         let e = normalized.end.clamp(s, len);
         match &self.map {
             Map::Identity => s..e,
-            Map::Table { starts, ends, .. } => {
+            Map::Runs { runs, .. } => {
                 if s == e {
-                    let p = starts.get(s).map_or(self.orig_len, |&p| p as usize);
+                    let p = if s < len {
+                        origin_at(runs, s).0
+                    } else {
+                        self.orig_len
+                    };
                     return p..p;
                 }
-                let a = starts[s] as usize;
-                let b = (ends[e - 1] as usize).max(a);
+                let a = origin_at(runs, s).0;
+                let b = origin_at(runs, e - 1).1.max(a);
                 a..b
             }
         }
@@ -123,7 +147,7 @@ impl Normalized {
     /// or full-width and ASCII Latin letters together). Uniformly half-width
     /// or full-width text is not evasion.
     pub fn is_obfuscated(&self, normalized: Range<usize>) -> bool {
-        let Map::Table { flags, .. } = &self.map else {
+        let Map::Runs { flags, .. } = &self.map else {
             return false;
         };
         let len = self.text.len();
@@ -170,20 +194,11 @@ fn normalize_general(input: &str) -> Normalized {
     let mut scratch = Scratch::default();
     let mut asm = Assembler::new(input.len() + input.len() / 4);
     segment_units(input, &mut asm, &mut scratch);
-    let Out {
-        text,
-        starts,
-        ends,
-        flags,
-    } = asm.out;
+    let Out { text, runs, flags } = asm.out;
     let map = if text == input {
         Map::Identity
     } else {
-        Map::Table {
-            starts,
-            ends,
-            flags,
-        }
+        Map::Runs { runs, flags }
     };
     Normalized {
         text,
@@ -660,28 +675,45 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
 
 struct Out {
     text: String,
-    starts: Vec<u32>,
-    ends: Vec<u32>,
+    runs: Vec<Run>,
     flags: Vec<u8>,
 }
 
 impl Out {
+    #[inline]
     fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
-        self.text.push(ch);
-        let n = ch.len_utf8();
-        for _ in 0..n {
-            self.starts.push(start);
-            self.ends.push(end);
-            self.flags.push(flags);
+        let n = ch.len_utf8() as u32;
+        let pos = self.text.len() as u32;
+        let olen = end - start;
+        let extends = self.runs.last().is_some_and(|r| {
+            r.nstep == n && r.olen == olen && r.orig + (pos - r.norm) / n * olen == start
+        });
+        if !extends {
+            self.runs.push(Run {
+                norm: pos,
+                orig: start,
+                olen,
+                nstep: n,
+            });
         }
+        self.text.push(ch);
+        self.flags.extend_from_slice(&[flags; 4][..n as usize]);
     }
 
     /// Extend the origin of the last pushed char to `end`.
     fn extend_last(&mut self, end: u32) {
         let n = self.text.chars().next_back().map_or(0, char::len_utf8);
-        let len = self.ends.len();
-        for e in &mut self.ends[len - n..] {
-            *e = end;
+        let pos = (self.text.len() - n) as u32;
+        let (start, _) = origin_at(&self.runs, pos as usize);
+        let start = start as u32;
+        match self.runs.last_mut() {
+            Some(r) if r.norm == pos => r.olen = end - start,
+            _ => self.runs.push(Run {
+                norm: pos,
+                orig: start,
+                olen: end - start,
+                nstep: n as u32,
+            }),
         }
     }
 }
@@ -746,8 +778,7 @@ impl Assembler {
         Assembler {
             out: Out {
                 text: String::with_capacity(cap),
-                starts: Vec::with_capacity(cap),
-                ends: Vec::with_capacity(cap),
+                runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
             },
             last: None,
