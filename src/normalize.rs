@@ -194,7 +194,9 @@ fn normalize_general(input: &str) -> Normalized {
     let mut scratch = Scratch::default();
     let mut asm = Assembler::new(input.len() + input.len() / 4);
     segment_units(input, &mut asm, &mut scratch);
-    let Out { text, runs, flags } = asm.out;
+    let Out {
+        text, runs, flags, ..
+    } = asm.out;
     let map = if text == input {
         Map::Identity
     } else {
@@ -331,7 +333,16 @@ fn is_variation_selector(c: char) -> bool {
 /// Does `c` belong to the segment of the preceding base character?
 fn extends_segment(c: char) -> bool {
     let u = c as u32;
-    if u < 0x300 || (0x3400..=0x9FFF).contains(&u) || (0x30A0..=0x30FF).contains(&u) {
+    // Common ranges without combining marks (ccc 0): kanji, CJK punctuation
+    // (up to U+3029), kana except the voicing marks, full-width forms and
+    // half-width katakana except U+FF9E/U+FF9F.
+    if u < 0x300
+        || (0x3400..=0x9FFF).contains(&u)
+        || (0x3000..=0x3029).contains(&u)
+        || (0x3030..=0x3098).contains(&u)
+        || (0x309D..=0x30FF).contains(&u)
+        || (0xFF00..=0xFF9D).contains(&u)
+    {
         return false;
     }
     matches!(
@@ -377,7 +388,12 @@ fn is_separator(c: char) -> bool {
     matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
 }
 
+#[inline]
 fn is_run_char(c: char) -> bool {
+    // No whitespace above U+3000.
+    if c > '\u{3000}' {
+        return c == '・';
+    }
     is_hspace(c) || is_separator(c)
 }
 
@@ -677,18 +693,23 @@ struct Out {
     text: String,
     runs: Vec<Run>,
     flags: Vec<u8>,
+    /// Origin end of the last pushed char.
+    last_end: u32,
 }
 
 impl Out {
     #[inline]
     fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
         let n = ch.len_utf8() as u32;
-        let pos = self.text.len() as u32;
         let olen = end - start;
-        let extends = self.runs.last().is_some_and(|r| {
-            r.nstep == n && r.olen == olen && r.orig + (pos - r.norm) / n * olen == start
-        });
+        let extends = self.last_end == start
+            && self
+                .runs
+                .last()
+                .is_some_and(|r| r.nstep == n && r.olen == olen);
+        self.last_end = end;
         if !extends {
+            let pos = self.text.len() as u32;
             self.runs.push(Run {
                 norm: pos,
                 orig: start,
@@ -706,6 +727,7 @@ impl Out {
         let pos = (self.text.len() - n) as u32;
         let (start, _) = origin_at(&self.runs, pos as usize);
         let start = start as u32;
+        self.last_end = end;
         match self.runs.last_mut() {
             Some(r) if r.norm == pos => r.olen = end - start,
             _ => self.runs.push(Run {
@@ -780,6 +802,7 @@ impl Assembler {
                 text: String::with_capacity(cap),
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
+                last_end: u32::MAX,
             },
             last: None,
             last_hira: false,
@@ -1317,6 +1340,24 @@ mod tests {
     }
 
     #[test]
+    fn char_classes_agree_with_reference() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(
+                extends_segment(c),
+                reference::extends_segment(c),
+                "U+{:04X}",
+                c as u32
+            );
+            assert_eq!(
+                is_run_char(c),
+                reference::is_run_char(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
     fn reference_agrees_on_large_mixed_text() {
         let lines = [
             "【ドコモ】お客様のご利用料金が未払いです。https://docomo-pay.example.com/login",
@@ -1735,7 +1776,7 @@ mod reference {
     }
 
     /// Does `c` belong to the segment of the preceding base character?
-    fn extends_segment(c: char) -> bool {
+    pub(super) fn extends_segment(c: char) -> bool {
         let u = c as u32;
         if u < 0x300 || (0x3400..=0x9FFF).contains(&u) || (0x30A0..=0x30FF).contains(&u) {
             return false;
@@ -1783,7 +1824,7 @@ mod reference {
         matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
     }
 
-    fn is_run_char(c: char) -> bool {
+    pub(super) fn is_run_char(c: char) -> bool {
         is_hspace(c) || is_separator(c)
     }
 
