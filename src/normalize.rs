@@ -515,6 +515,36 @@ fn fast_char(c: char) -> Option<(char, u8)> {
     })
 }
 
+/// NFKC of the half-width forms U+FF61..=U+FF9D.
+const HW_KANA: [char; 0x3D] = [
+    '。', '「', '」', '、', '・', 'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ', 'ッ', 'ー',
+    'ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク', 'ケ', 'コ', 'サ', 'シ', 'ス', 'セ', 'ソ', 'タ',
+    'チ', 'ツ', 'テ', 'ト', 'ナ', 'ニ', 'ヌ', 'ネ', 'ノ', 'ハ', 'ヒ', 'フ', 'ヘ', 'ホ', 'マ', 'ミ',
+    'ム', 'メ', 'モ', 'ヤ', 'ユ', 'ヨ', 'ラ', 'リ', 'ル', 'レ', 'ロ', 'ワ', 'ン',
+];
+
+/// Fold a half-width katakana segment (base U+FF61..=U+FF9D, optionally one
+/// half-width voicing mark) without NFKC. `None` = use the general path.
+#[inline]
+fn hw_kana(base: char, mark: Option<char>) -> Option<(char, u8)> {
+    let u = base as u32;
+    if !(0xFF61..=0xFF9D).contains(&u) {
+        return None;
+    }
+    let fw = HW_KANA[(u - 0xFF61) as usize];
+    let flags = if u >= 0xFF66 { F_KANA_HW } else { 0 };
+    let ch = match (mark, u) {
+        (None, _) => fw,
+        (Some('\u{FF9E}'), 0xFF76..=0xFF84 | 0xFF8A..=0xFF8E) => char::from_u32(fw as u32 + 1)?,
+        (Some('\u{FF9E}'), 0xFF73) => 'ヴ',
+        (Some('\u{FF9E}'), 0xFF9C) => 'ヷ',
+        (Some('\u{FF9E}'), 0xFF66) => 'ヺ',
+        (Some('\u{FF9F}'), 0xFF8A..=0xFF8E) => char::from_u32(fw as u32 + 2)?,
+        _ => return None,
+    };
+    Some((ch, flags))
+}
+
 /// Per-character folding after NFKC. Returns true if it changed anything.
 fn post_map(c: char, out: &mut String) -> bool {
     if let Some(l) = lookalike(c) {
@@ -669,6 +699,27 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
                 continue;
             }
         }
+        let hw = if single {
+            hw_kana(c, None)
+        } else if e - s == 6 && c.len_utf8() == 3 {
+            input[s + 3..e]
+                .chars()
+                .next()
+                .and_then(|m| hw_kana(c, Some(m)))
+        } else {
+            None
+        };
+        if let Some((ch, f)) = hw {
+            let f = if pending_gap { f | F_GAP } else { f };
+            pending_gap = false;
+            units.push(Unit {
+                ch,
+                start: s32,
+                end: e32,
+                flags: f,
+            });
+            continue;
+        }
         scratch.out.clear();
         let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
         for ch in scratch.out.chars() {
@@ -718,7 +769,9 @@ impl Out {
             });
         }
         self.text.push(ch);
-        self.flags.extend_from_slice(&[flags; 4][..n as usize]);
+        for _ in 0..n {
+            self.flags.push(flags);
+        }
     }
 
     /// Extend the origin of the last pushed char to `end`.
@@ -1354,6 +1407,24 @@ mod tests {
                 "U+{:04X}",
                 c as u32
             );
+        }
+    }
+
+    #[test]
+    fn hw_kana_agrees_with_general_path() {
+        for u in 0xFF61..=0xFF9Du32 {
+            let base = char::from_u32(u).unwrap();
+            for mark in [None, Some('\u{FF9E}'), Some('\u{FF9F}')] {
+                let seg: String = [Some(base), mark].into_iter().flatten().collect();
+                let mut sc = Scratch::default();
+                let (f, _) = fold_segment(&seg, &mut sc);
+                if let Some((ch, fast_f)) = hw_kana(base, mark) {
+                    assert_eq!(sc.out, ch.to_string(), "{seg:?}");
+                    assert_eq!(f, fast_f, "{seg:?}");
+                } else {
+                    assert!(mark.is_some(), "{seg:?}");
+                }
+            }
         }
     }
 
