@@ -793,6 +793,15 @@ impl Out {
     }
 }
 
+/// Common chars that are neither run chars, dashes nor 一 (so only the
+/// context state is updated when they are emitted).
+#[inline]
+fn is_plain(c: char) -> bool {
+    matches!(c,
+        '\u{30A1}'..='\u{30FA}' | '\u{30FC}' | '\u{4E01}'..='\u{9FFF}' | '\u{3001}'..='\u{303F}'
+        | '0'..='9' | 'a'..='z' | 'A'..='Z')
+}
+
 /// Is `units[i]` a lone ASCII letter (no alphanumeric neighbour)?
 fn single_letter(units: &[Unit], i: usize) -> bool {
     units[i].ch.is_ascii_lowercase()
@@ -890,6 +899,19 @@ fn feed_units(
     let mut i = 0;
     while i < units.len() {
         let u = units[i];
+        if !*gap_next && is_plain(u.ch) {
+            // No context rule applies to this char itself.
+            out.push(u.ch, u.start, u.end, u.flags & !F_HIRA);
+            *piece = if is_japanese(u.ch) {
+                (*piece + 1).min(2)
+            } else {
+                0
+            };
+            *last = Some(u.ch);
+            *last_hira = u.flags & F_HIRA != 0;
+            i += 1;
+            continue;
+        }
         if is_run_char(u.ch) {
             let mut k = i;
             while k < units.len() && is_run_char(units[k].ch) {
