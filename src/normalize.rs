@@ -746,20 +746,19 @@ struct Out {
     flags: Vec<u8>,
     /// Origin end of the last pushed char.
     last_end: u32,
+    /// `(nstep, olen)` of the last run.
+    last_step: (u32, u32),
 }
 
 impl Out {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
         let n = ch.len_utf8() as u32;
         let olen = end - start;
-        let extends = self.last_end == start
-            && self
-                .runs
-                .last()
-                .is_some_and(|r| r.nstep == n && r.olen == olen);
+        let extends = self.last_end == start && self.last_step == (n, olen);
         self.last_end = end;
         if !extends {
+            self.last_step = (n, olen);
             let pos = self.text.len() as u32;
             self.runs.push(Run {
                 norm: pos,
@@ -769,9 +768,7 @@ impl Out {
             });
         }
         self.text.push(ch);
-        for _ in 0..n {
-            self.flags.push(flags);
-        }
+        self.flags.resize(self.text.len(), flags);
     }
 
     /// Extend the origin of the last pushed char to `end`.
@@ -781,6 +778,7 @@ impl Out {
         let (start, _) = origin_at(&self.runs, pos as usize);
         let start = start as u32;
         self.last_end = end;
+        self.last_step = (n as u32, end - start);
         match self.runs.last_mut() {
             Some(r) if r.norm == pos => r.olen = end - start,
             _ => self.runs.push(Run {
@@ -865,6 +863,7 @@ impl Assembler {
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
                 last_end: u32::MAX,
+                last_step: (0, 0),
             },
             last: None,
             last_hira: false,
