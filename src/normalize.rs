@@ -35,10 +35,22 @@
 //! # Memory
 //!
 //! When the normalized text differs from the input (beyond ASCII lowercasing),
-//! the offset map stores two `u32` and one flag byte per *normalized byte*
-//! (9 bytes per byte, e.g. ~9 MB for a 1 MB message). Pure-ASCII input that
-//! needs only lowercasing, and input that is already normalized, store no map at
-//! all. Offsets are `u32`: inputs must be smaller than 4 GiB.
+//! the offset map stores one flag byte per *normalized byte* plus a run-length
+//! origin map: 16 bytes per run of characters whose normalized and original
+//! widths are constant and whose origins are contiguous (Japanese text where
+//! kanji, kana and hiragana → katakana all stay 3 bytes wide needs few runs),
+//! so about 1–2 bytes per byte in practice. Pure-ASCII input that needs only
+//! lowercasing, and input that is already normalized, store no map at all.
+//! Offsets are `u32`: inputs must be smaller than 4 GiB.
+//!
+//! # Performance
+//!
+//! The common characters (ASCII, kana, kanji, CJK punctuation, full-width
+//! ASCII, half-width katakana with or without a voicing mark) are folded by
+//! range tests and a small table; only the rest goes through
+//! `icu_normalizer`. The tests compare the whole pipeline (text, origin
+//! ranges, obfuscation flags) against the original, slower implementation
+//! kept in the test module.
 
 use std::ops::Range;
 
@@ -77,13 +89,33 @@ pub struct Normalized {
 enum Map {
     /// Normalized byte `i` came from original byte `i` (same char boundaries).
     Identity,
-    /// Per normalized byte: origin start, origin end, flags. Continuation bytes
-    /// repeat the values of their character's first byte.
-    Table {
-        starts: Vec<u32>,
-        ends: Vec<u32>,
-        flags: Vec<u8>,
-    },
+    /// Origins as runs of characters (see [`Run`]) plus flags per normalized
+    /// byte (only the first byte of each character is meaningful).
+    Runs { runs: Vec<Run>, flags: Vec<u8> },
+}
+
+/// A run of normalized characters of `nstep` bytes each, starting at
+/// normalized byte `norm`, whose origins are consecutive original ranges of
+/// `olen` bytes each starting at `orig`: character `k` of the run came from
+/// `orig + k * olen .. orig + (k + 1) * olen`. A run extends up to the next
+/// run's `norm` (or the end of the text).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    norm: u32,
+    orig: u32,
+    olen: u32,
+    nstep: u32,
+}
+
+/// Origin (start, end) of the normalized character containing byte `p`
+/// (`p` < text length, `runs` non-empty).
+#[inline]
+fn origin_at(runs: &[Run], p: usize) -> (usize, usize) {
+    let p = p as u32;
+    let i = runs.partition_point(|r| r.norm <= p) - 1;
+    let r = runs[i];
+    let start = r.orig + (p - r.norm) / r.nstep * r.olen;
+    (start as usize, (start + r.olen) as usize)
 }
 
 impl Normalized {
@@ -103,13 +135,17 @@ impl Normalized {
         let e = normalized.end.clamp(s, len);
         match &self.map {
             Map::Identity => s..e,
-            Map::Table { starts, ends, .. } => {
+            Map::Runs { runs, .. } => {
                 if s == e {
-                    let p = starts.get(s).map_or(self.orig_len, |&p| p as usize);
+                    let p = if s < len {
+                        origin_at(runs, s).0
+                    } else {
+                        self.orig_len
+                    };
                     return p..p;
                 }
-                let a = starts[s] as usize;
-                let b = (ends[e - 1] as usize).max(a);
+                let a = origin_at(runs, s).0;
+                let b = origin_at(runs, e - 1).1.max(a);
                 a..b
             }
         }
@@ -123,7 +159,7 @@ impl Normalized {
     /// or full-width and ASCII Latin letters together). Uniformly half-width
     /// or full-width text is not evasion.
     pub fn is_obfuscated(&self, normalized: Range<usize>) -> bool {
-        let Map::Table { flags, .. } = &self.map else {
+        let Map::Runs { flags, .. } = &self.map else {
             return false;
         };
         let len = self.text.len();
@@ -171,19 +207,12 @@ fn normalize_general(input: &str) -> Normalized {
     let mut asm = Assembler::new(input.len() + input.len() / 4);
     segment_units(input, &mut asm, &mut scratch);
     let Out {
-        text,
-        starts,
-        ends,
-        flags,
+        text, runs, flags, ..
     } = asm.out;
     let map = if text == input {
         Map::Identity
     } else {
-        Map::Table {
-            starts,
-            ends,
-            flags,
-        }
+        Map::Runs { runs, flags }
     };
     Normalized {
         text,
@@ -316,7 +345,16 @@ fn is_variation_selector(c: char) -> bool {
 /// Does `c` belong to the segment of the preceding base character?
 fn extends_segment(c: char) -> bool {
     let u = c as u32;
-    if u < 0x300 || (0x3400..=0x9FFF).contains(&u) || (0x30A0..=0x30FF).contains(&u) {
+    // Common ranges without combining marks (ccc 0): kanji, CJK punctuation
+    // (up to U+3029), kana except the voicing marks, full-width forms and
+    // half-width katakana except U+FF9E/U+FF9F.
+    if u < 0x300
+        || (0x3400..=0x9FFF).contains(&u)
+        || (0x3000..=0x3029).contains(&u)
+        || (0x3030..=0x3098).contains(&u)
+        || (0x309D..=0x30FF).contains(&u)
+        || (0xFF00..=0xFF9D).contains(&u)
+    {
         return false;
     }
     matches!(
@@ -362,7 +400,12 @@ fn is_separator(c: char) -> bool {
     matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
 }
 
+#[inline]
 fn is_run_char(c: char) -> bool {
+    // No whitespace above U+3000.
+    if c > '\u{3000}' {
+        return c == '・';
+    }
     is_hspace(c) || is_separator(c)
 }
 
@@ -482,6 +525,36 @@ fn fast_char(c: char) -> Option<(char, u8)> {
         '\u{FF01}'..='\u{FF5E}' => (char::from_u32(u - 0xFEE0)?, 0),
         _ => return None,
     })
+}
+
+/// NFKC of the half-width forms U+FF61..=U+FF9D.
+const HW_KANA: [char; 0x3D] = [
+    '。', '「', '」', '、', '・', 'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ', 'ッ', 'ー',
+    'ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク', 'ケ', 'コ', 'サ', 'シ', 'ス', 'セ', 'ソ', 'タ',
+    'チ', 'ツ', 'テ', 'ト', 'ナ', 'ニ', 'ヌ', 'ネ', 'ノ', 'ハ', 'ヒ', 'フ', 'ヘ', 'ホ', 'マ', 'ミ',
+    'ム', 'メ', 'モ', 'ヤ', 'ユ', 'ヨ', 'ラ', 'リ', 'ル', 'レ', 'ロ', 'ワ', 'ン',
+];
+
+/// Fold a half-width katakana segment (base U+FF61..=U+FF9D, optionally one
+/// half-width voicing mark) without NFKC. `None` = use the general path.
+#[inline]
+fn hw_kana(base: char, mark: Option<char>) -> Option<(char, u8)> {
+    let u = base as u32;
+    if !(0xFF61..=0xFF9D).contains(&u) {
+        return None;
+    }
+    let fw = HW_KANA[(u - 0xFF61) as usize];
+    let flags = if u >= 0xFF66 { F_KANA_HW } else { 0 };
+    let ch = match (mark, u) {
+        (None, _) => fw,
+        (Some('\u{FF9E}'), 0xFF76..=0xFF84 | 0xFF8A..=0xFF8E) => char::from_u32(fw as u32 + 1)?,
+        (Some('\u{FF9E}'), 0xFF73) => 'ヴ',
+        (Some('\u{FF9E}'), 0xFF9C) => 'ヷ',
+        (Some('\u{FF9E}'), 0xFF66) => 'ヺ',
+        (Some('\u{FF9F}'), 0xFF8A..=0xFF8E) => char::from_u32(fw as u32 + 2)?,
+        _ => return None,
+    };
+    Some((ch, flags))
 }
 
 /// Per-character folding after NFKC. Returns true if it changed anything.
@@ -638,6 +711,27 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
                 continue;
             }
         }
+        let hw = if single {
+            hw_kana(c, None)
+        } else if e - s == 6 && c.len_utf8() == 3 {
+            input[s + 3..e]
+                .chars()
+                .next()
+                .and_then(|m| hw_kana(c, Some(m)))
+        } else {
+            None
+        };
+        if let Some((ch, f)) = hw {
+            let f = if pending_gap { f | F_GAP } else { f };
+            pending_gap = false;
+            units.push(Unit {
+                ch,
+                start: s32,
+                end: e32,
+                flags: f,
+            });
+            continue;
+        }
         scratch.out.clear();
         let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
         for ch in scratch.out.chars() {
@@ -660,30 +754,62 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
 
 struct Out {
     text: String,
-    starts: Vec<u32>,
-    ends: Vec<u32>,
+    runs: Vec<Run>,
     flags: Vec<u8>,
+    /// Origin end of the last pushed char.
+    last_end: u32,
+    /// `(nstep, olen)` of the last run.
+    last_step: (u32, u32),
 }
 
 impl Out {
+    #[inline(always)]
     fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
-        self.text.push(ch);
-        let n = ch.len_utf8();
-        for _ in 0..n {
-            self.starts.push(start);
-            self.ends.push(end);
-            self.flags.push(flags);
+        let n = ch.len_utf8() as u32;
+        let olen = end - start;
+        let extends = self.last_end == start && self.last_step == (n, olen);
+        self.last_end = end;
+        if !extends {
+            self.last_step = (n, olen);
+            let pos = self.text.len() as u32;
+            self.runs.push(Run {
+                norm: pos,
+                orig: start,
+                olen,
+                nstep: n,
+            });
         }
+        self.text.push(ch);
+        self.flags.resize(self.text.len(), flags);
     }
 
     /// Extend the origin of the last pushed char to `end`.
     fn extend_last(&mut self, end: u32) {
         let n = self.text.chars().next_back().map_or(0, char::len_utf8);
-        let len = self.ends.len();
-        for e in &mut self.ends[len - n..] {
-            *e = end;
+        let pos = (self.text.len() - n) as u32;
+        let (start, _) = origin_at(&self.runs, pos as usize);
+        let start = start as u32;
+        self.last_end = end;
+        self.last_step = (n as u32, end - start);
+        match self.runs.last_mut() {
+            Some(r) if r.norm == pos => r.olen = end - start,
+            _ => self.runs.push(Run {
+                norm: pos,
+                orig: start,
+                olen: end - start,
+                nstep: n as u32,
+            }),
         }
     }
+}
+
+/// Common chars that are neither run chars, dashes nor 一 (so only the
+/// context state is updated when they are emitted).
+#[inline]
+fn is_plain(c: char) -> bool {
+    matches!(c,
+        '\u{30A1}'..='\u{30FA}' | '\u{30FC}' | '\u{4E01}'..='\u{9FFF}' | '\u{3001}'..='\u{303F}'
+        | '0'..='9' | 'a'..='z' | 'A'..='Z')
 }
 
 /// Is `units[i]` a lone ASCII letter (no alphanumeric neighbour)?
@@ -746,9 +872,10 @@ impl Assembler {
         Assembler {
             out: Out {
                 text: String::with_capacity(cap),
-                starts: Vec::with_capacity(cap),
-                ends: Vec::with_capacity(cap),
+                runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
+                last_end: u32::MAX,
+                last_step: (0, 0),
             },
             last: None,
             last_hira: false,
@@ -783,6 +910,19 @@ fn feed_units(
     let mut i = 0;
     while i < units.len() {
         let u = units[i];
+        if !*gap_next && is_plain(u.ch) {
+            // No context rule applies to this char itself.
+            out.push(u.ch, u.start, u.end, u.flags & !F_HIRA);
+            *piece = if is_japanese(u.ch) {
+                (*piece + 1).min(2)
+            } else {
+                0
+            };
+            *last = Some(u.ch);
+            *last_hira = u.flags & F_HIRA != 0;
+            i += 1;
+            continue;
+        }
         if is_run_char(u.ch) {
             let mut k = i;
             while k < units.len() && is_run_char(units[k].ch) {
@@ -1244,6 +1384,154 @@ mod tests {
         .prop_map(|v| v.concat())
     }
 
+    /// Compare against the reference implementation: text, `original_range`
+    /// and `is_obfuscated` for every pair of byte offsets (char boundaries or
+    /// not, reversed and out of bounds included).
+    fn check_reference(s: &str, all_bytes: bool) -> Result<(), TestCaseError> {
+        let new = normalize(s);
+        let old = reference::normalize(s);
+        prop_assert_eq!(new.text(), old.text());
+        prop_assert_eq!(normalize_literal(s), reference::normalize_literal(s));
+        prop_assert_eq!(
+            normalize_regex_source(s),
+            reference::normalize_regex_source(s)
+        );
+        let t = new.text();
+        let offs: Vec<usize> = if all_bytes {
+            (0..=t.len() + 2).collect()
+        } else {
+            t.char_indices().map(|(i, _)| i).chain([t.len()]).collect()
+        };
+        for &a in &offs {
+            for &b in &offs {
+                prop_assert_eq!(
+                    new.original_range(a..b),
+                    old.original_range(a..b),
+                    "range {}..{} of {:?}",
+                    a,
+                    b,
+                    s
+                );
+                prop_assert_eq!(
+                    new.is_obfuscated(a..b),
+                    old.is_obfuscated(a..b),
+                    "obfuscated {}..{} of {:?}",
+                    a,
+                    b,
+                    s
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn char_classes_agree_with_reference() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(
+                extends_segment(c),
+                reference::extends_segment(c),
+                "U+{:04X}",
+                c as u32
+            );
+            assert_eq!(
+                is_run_char(c),
+                reference::is_run_char(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn hw_kana_agrees_with_general_path() {
+        for u in 0xFF61..=0xFF9Du32 {
+            let base = char::from_u32(u).unwrap();
+            for mark in [None, Some('\u{FF9E}'), Some('\u{FF9F}')] {
+                let seg: String = [Some(base), mark].into_iter().flatten().collect();
+                let mut sc = Scratch::default();
+                let (f, _) = fold_segment(&seg, &mut sc);
+                if let Some((ch, fast_f)) = hw_kana(base, mark) {
+                    assert_eq!(sc.out, ch.to_string(), "{seg:?}");
+                    assert_eq!(f, fast_f, "{seg:?}");
+                } else {
+                    assert!(mark.is_some(), "{seg:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reference_agrees_on_large_mixed_text() {
+        let lines = [
+            "【ドコモ】お客様のご利用料金が未払いです。https://docomo-pay.example.com/login",
+            "ｱﾏｿﾞﾝﾌﾟﾗｲﾑ会員の更新に失敗しました。ＡＭＡＺＯＮアカウントを確認してください。",
+            "三井住友カードをご利用いただき、0120-12-3456までご連絡ください。",
+            "ﾄﾞ ｺ ﾓ d o c o m o インタ一ネット ス-パ- シ゛ャパン ㈱ABC",
+            "\u{200B}イ・ン・タ・ー a   b\tc ｲ･ﾝ･ﾀ･ｰ аmazon Ａmazon 𝐚𝐦𝐚𝐳𝐨𝐧 ﾜﾞｦﾞｳﾞｱﾞﾊﾟ",
+            "",
+            "明日の会議は午後3時からです。　資料は共有フォルダに置いてあります。",
+        ];
+        let text: String = (0..6000)
+            .map(|i| lines[i % lines.len()])
+            .collect::<Vec<_>>()
+            .join("\n");
+        let new = normalize(&text);
+        let old = reference::normalize(&text);
+        assert_eq!(new.text(), old.text());
+        let t = new.text();
+        let bounds: Vec<usize> = t.char_indices().map(|(i, _)| i).chain([t.len()]).collect();
+        for w in bounds.windows(2) {
+            assert_eq!(
+                new.original_range(w[0]..w[1]),
+                old.original_range(w[0]..w[1])
+            );
+            assert_eq!(
+                new.original_range(w[0]..w[0]),
+                old.original_range(w[0]..w[0])
+            );
+        }
+        for w in bounds.windows(9).step_by(3) {
+            for r in [w[0]..w[8], w[1]..w[5], w[2]..w[3]] {
+                assert_eq!(new.original_range(r.clone()), old.original_range(r.clone()));
+                assert_eq!(new.is_obfuscated(r.clone()), old.is_obfuscated(r));
+            }
+        }
+        assert_eq!(
+            new.original_range(0..t.len()),
+            old.original_range(0..t.len())
+        );
+    }
+
+    #[test]
+    fn reference_agrees_on_small_ranges_of_codepoints() {
+        // Every BMP code point alone, after a katakana, and before a mark.
+        for u in 0..0x3_0000u32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            for s in [
+                format!("{c}"),
+                format!("ア{c}ア"),
+                format!("{c}\u{FF9E}"),
+                format!("{c}\u{309A}x"),
+            ] {
+                let new = normalize(&s);
+                let old = reference::normalize(&s);
+                assert_eq!(new.text(), old.text(), "U+{u:04X}");
+                let t = new.text();
+                for a in 0..=t.len() {
+                    for b in a..=t.len() {
+                        assert_eq!(
+                            new.original_range(a..b),
+                            old.original_range(a..b),
+                            "U+{u:04X} {s:?}"
+                        );
+                        assert_eq!(new.is_obfuscated(a..b), old.is_obfuscated(a..b));
+                    }
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn idempotent(s in text_strategy()) {
@@ -1293,11 +1581,933 @@ mod tests {
         }
 
         #[test]
+        fn agrees_with_reference(s in text_strategy()) {
+            check_reference(&s, true)?;
+        }
+
+        #[test]
+        fn agrees_with_reference_any(s in any::<String>()) {
+            check_reference(&s, false)?;
+        }
+
+        #[test]
         fn no_panic_arbitrary(s in any::<String>(), a in 0usize..64, b in 0usize..64) {
             let norm = normalize(&s);
             let _ = norm.original_range(a..b);
             let _ = norm.is_obfuscated(a..b);
             let _ = normalize_regex_source(&s);
         }
+    }
+}
+
+/// The original (pre-optimization) implementation, kept verbatim as the
+/// reference the optimized pipeline is checked against.
+#[cfg(test)]
+#[allow(dead_code)]
+mod reference {
+    use std::ops::Range;
+
+    use icu_normalizer::ComposingNormalizerBorrowed;
+    use icu_normalizer::properties::CanonicalCombiningClassMapBorrowed;
+
+    const NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
+    const CCC: CanonicalCombiningClassMapBorrowed<'static> =
+        CanonicalCombiningClassMapBorrowed::new();
+
+    /// The character itself is an evasion trick (look-alike, recombined spacing
+    /// dakuten, 一 as long vowel, removed variation selector / inner zero-width).
+    const F_OBF: u8 = 1;
+    /// An evasion gap (dropped zero-width char or in-word separator) precedes it.
+    const F_GAP: u8 = 2;
+    /// Came from half-width katakana.
+    const F_KANA_HW: u8 = 4;
+    /// Came from full-width katakana or hiragana.
+    const F_KANA_FW: u8 = 8;
+    /// Came from an ASCII letter.
+    const F_LATIN_HW: u8 = 16;
+    /// Came from a full-width Latin letter.
+    const F_LATIN_FW: u8 = 32;
+    /// Came from hiragana (internal: 一 next to hiragana is not flagged).
+    const F_HIRA: u8 = 64;
+
+    /// Result of normalizing one text: the normalized text plus the map from
+    /// normalized bytes to original bytes and per-character evasion flags.
+    #[derive(Debug, Clone)]
+    pub struct Normalized {
+        text: String,
+        orig_len: usize,
+        map: Map,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Map {
+        /// Normalized byte `i` came from original byte `i` (same char boundaries).
+        Identity,
+        /// Per normalized byte: origin start, origin end, flags. Continuation bytes
+        /// repeat the values of their character's first byte.
+        Table {
+            starts: Vec<u32>,
+            ends: Vec<u32>,
+            flags: Vec<u8>,
+        },
+    }
+
+    impl Normalized {
+        /// The normalized text.
+        pub fn text(&self) -> &str {
+            &self.text
+        }
+
+        /// Map a byte range of the normalized text (on char boundaries) to the byte
+        /// range of the original text it came from. The result is always on char
+        /// boundaries of the original, `start <= end`, and covers every original
+        /// char that produced any normalized char in the range. Out-of-bounds or
+        /// reversed input ranges are clamped, never a panic.
+        pub fn original_range(&self, normalized: Range<usize>) -> Range<usize> {
+            let len = self.text.len();
+            let s = normalized.start.min(len);
+            let e = normalized.end.clamp(s, len);
+            match &self.map {
+                Map::Identity => s..e,
+                Map::Table { starts, ends, .. } => {
+                    if s == e {
+                        let p = starts.get(s).map_or(self.orig_len, |&p| p as usize);
+                        return p..p;
+                    }
+                    let a = starts[s] as usize;
+                    let b = (ends[e - 1] as usize).max(a);
+                    a..b
+                }
+            }
+        }
+
+        /// True when the original text behind this normalized range used an
+        /// evasion trick: zero-width characters or variation selectors removed,
+        /// separators dropped inside a word, spacing dakuten recombined, kanji 一
+        /// used as a long vowel, Cyrillic/Greek look-alike letters, or width
+        /// *mixing* inside the range (half-width and full-width katakana together,
+        /// or full-width and ASCII Latin letters together). Uniformly half-width
+        /// or full-width text is not evasion.
+        pub fn is_obfuscated(&self, normalized: Range<usize>) -> bool {
+            let Map::Table { flags, .. } = &self.map else {
+                return false;
+            };
+            let len = self.text.len();
+            let s = normalized.start.min(len);
+            let e = normalized.end.clamp(s, len);
+            let mut all = 0u8;
+            let mut first = true;
+            for (i, &f) in flags[s..e].iter().enumerate() {
+                // Only look at the first byte of each character.
+                if !self.text.is_char_boundary(s + i) {
+                    continue;
+                }
+                all |= f & !F_GAP;
+                if !first && f & F_GAP != 0 {
+                    return true;
+                }
+                first = false;
+            }
+            all & F_OBF != 0
+                || (all & F_KANA_HW != 0 && all & F_KANA_FW != 0)
+                || (all & F_LATIN_HW != 0 && all & F_LATIN_FW != 0)
+        }
+    }
+
+    /// Normalize a message (see the module docs for the pipeline).
+    pub fn normalize(input: &str) -> Normalized {
+        let stable = if input.is_ascii() {
+            ascii_needs_only_lowercase(input.as_bytes())
+        } else {
+            already_normalized(input)
+        };
+        if stable {
+            return Normalized {
+                text: input.to_ascii_lowercase(),
+                orig_len: input.len(),
+                map: Map::Identity,
+            };
+        }
+        normalize_general(input)
+    }
+
+    /// The full pipeline, without the identity shortcuts.
+    fn normalize_general(input: &str) -> Normalized {
+        let mut scratch = Scratch::default();
+        let mut asm = Assembler::new(input.len() + input.len() / 4);
+        segment_units(input, &mut asm, &mut scratch);
+        let Out {
+            text,
+            starts,
+            ends,
+            flags,
+        } = asm.out;
+        let map = if text == input {
+            Map::Identity
+        } else {
+            Map::Table {
+                starts,
+                ends,
+                flags,
+            }
+        };
+        Normalized {
+            text,
+            orig_len: input.len(),
+            map,
+        }
+    }
+
+    /// Same pipeline as [`normalize`], text only (used for rule literals):
+    /// `normalize_literal(x) == normalize(x).text()`.
+    pub fn normalize_literal(input: &str) -> String {
+        normalize(input).text
+    }
+
+    /// Normalize a regex *source* written by a rule author so that it matches
+    /// normalized text. The per-character folding (NFKC, hiragana → katakana,
+    /// Latin lowercase, look-alikes) is applied to literal characters only: never
+    /// to the character after a backslash, nor inside `\p{..}`/`\P{..}`/`\x{..}`,
+    /// nor to group flags and names (`(?i)`, `(?U)`, `(?P<Name>`), so regex syntax
+    /// such as `\D`, `\S`, `\W`, `\B`, `\P{Han}` survives. A literal that folds to
+    /// a regex metacharacter (`（` → `(`) is escaped. Context rules (separator
+    /// dropping, long-vowel unification) are not applied.
+    pub fn normalize_regex_source(source: &str) -> String {
+        let mut out = String::with_capacity(source.len());
+        let mut scratch = Scratch::default();
+        let chars: Vec<(usize, char)> = source.char_indices().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let (pos, c) = chars[i];
+            if c == '\\' {
+                // Copy the escape verbatim.
+                out.push('\\');
+                i += 1;
+                let Some(&(_, n)) = chars.get(i) else { break };
+                out.push(n);
+                i += 1;
+                if matches!(n, 'p' | 'P' | 'x' | 'u' | 'U') {
+                    if chars.get(i).is_some_and(|&(_, b)| b == '{') {
+                        while let Some(&(_, b)) = chars.get(i) {
+                            out.push(b);
+                            i += 1;
+                            if b == '}' {
+                                break;
+                            }
+                        }
+                    } else if matches!(n, 'p' | 'P')
+                        && let Some(&(_, b)) = chars.get(i)
+                    {
+                        out.push(b);
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            if c == '(' && chars.get(i + 1).is_some_and(|&(_, b)| b == '?') {
+                // Group flags or name: copy verbatim up to ':' / ')' / '>'.
+                out.push_str("(?");
+                i += 2;
+                let named = chars.get(i).is_some_and(|&(_, b)| b == '<' || b == 'P');
+                while let Some(&(_, b)) = chars.get(i) {
+                    out.push(b);
+                    i += 1;
+                    if (named && b == '>') || (!named && (b == ':' || b == ')')) {
+                        break;
+                    }
+                }
+                continue;
+            }
+            // A literal segment: this char plus following combining marks.
+            let mut j = i + 1;
+            while j < chars.len() && extends_segment(chars[j].1) {
+                j += 1;
+            }
+            let end = chars.get(j).map_or(source.len(), |&(p, _)| p);
+            let seg = &source[pos..end];
+            scratch.out.clear();
+            fold_segment(seg, &mut scratch);
+            if scratch.out == seg {
+                out.push_str(seg);
+            } else {
+                for ch in scratch.out.chars() {
+                    if is_regex_meta(ch) && !seg.contains(ch) {
+                        out.push('\\');
+                    }
+                    out.push(ch);
+                }
+            }
+            i = j;
+        }
+        out
+    }
+
+    fn is_regex_meta(c: char) -> bool {
+        matches!(
+            c,
+            '\\' | '.'
+                | '+'
+                | '*'
+                | '?'
+                | '('
+                | ')'
+                | '|'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | '^'
+                | '$'
+                | '#'
+                | '&'
+                | '-'
+                | '~'
+        )
+    }
+
+    // ---------------------------------------------------------------------------
+    // Character classes
+
+    fn is_zero_width(c: char) -> bool {
+        matches!(
+            c,
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+        )
+    }
+
+    fn is_variation_selector(c: char) -> bool {
+        matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+    }
+
+    /// Does `c` belong to the segment of the preceding base character?
+    pub(super) fn extends_segment(c: char) -> bool {
+        let u = c as u32;
+        if u < 0x300 || (0x3400..=0x9FFF).contains(&u) || (0x30A0..=0x30FF).contains(&u) {
+            return false;
+        }
+        matches!(
+            c,
+            '\u{FF9E}' | '\u{FF9F}' | '\u{309B}' | '\u{309C}' | '\u{3099}' | '\u{309A}'
+        ) || is_variation_selector(c)
+            || is_zero_width(c)
+            || CCC.get_u8(c) != 0
+    }
+
+    /// Katakana letters (after folding, hiragana are katakana too).
+    fn is_kata_letter(c: char) -> bool {
+        matches!(c, '\u{30A1}'..='\u{30FA}')
+    }
+
+    fn is_kata_ish(c: char) -> bool {
+        is_kata_letter(c) || c == 'ー'
+    }
+
+    /// Japanese characters between which separators are dropped.
+    fn is_japanese(c: char) -> bool {
+        matches!(c,
+        '\u{3041}'..='\u{3096}'
+        | '\u{309D}'..='\u{309F}'
+        | '\u{30A1}'..='\u{30FA}'
+        | '\u{30FC}'..='\u{30FF}'
+        | '\u{3005}'..='\u{3007}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{3FFFF}')
+    }
+
+    /// Horizontal whitespace (collapsed / dropped); newlines are not.
+    fn is_hspace(c: char) -> bool {
+        c == ' '
+            || c == '\t'
+            || (c.is_whitespace() && !matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+    }
+
+    /// Non-space separators dropped between Japanese characters.
+    fn is_separator(c: char) -> bool {
+        matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
+    }
+
+    pub(super) fn is_run_char(c: char) -> bool {
+        is_hspace(c) || is_separator(c)
+    }
+
+    /// Dash variants (after NFKC) unified to ー after katakana.
+    fn is_dash(c: char) -> bool {
+        matches!(
+            c,
+            '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{2500}' | '\u{2501}'
+        )
+    }
+
+    /// Latin look-alikes (Cyrillic, Greek, a few others), mapped by shape.
+    fn lookalike(c: char) -> Option<char> {
+        Some(match c {
+            // Cyrillic lowercase
+            'а' => 'a',
+            'е' => 'e',
+            'о' => 'o',
+            'р' => 'p',
+            'с' => 'c',
+            'у' => 'y',
+            'х' => 'x',
+            'ѕ' => 's',
+            'і' => 'i',
+            'ј' => 'j',
+            'ԁ' => 'd',
+            'һ' => 'h',
+            'ԛ' => 'q',
+            'ԝ' => 'w',
+            'ӏ' => 'l',
+            'ѵ' => 'v',
+            // Cyrillic uppercase
+            'А' => 'a',
+            'В' => 'b',
+            'Е' => 'e',
+            'К' => 'k',
+            'М' => 'm',
+            'Н' => 'h',
+            'О' => 'o',
+            'Р' => 'p',
+            'С' => 'c',
+            'Т' => 't',
+            'Х' => 'x',
+            'У' | 'Ү' => 'y',
+            'Ѕ' => 's',
+            'І' | 'Ӏ' => 'i',
+            'Ј' => 'j',
+            'Ԁ' => 'd',
+            'Ԛ' => 'q',
+            'Ԝ' => 'w',
+            // Greek uppercase
+            'Α' => 'a',
+            'Β' => 'b',
+            'Ε' => 'e',
+            'Ζ' => 'z',
+            'Η' => 'h',
+            'Ι' => 'i',
+            'Κ' => 'k',
+            'Μ' => 'm',
+            'Ν' => 'n',
+            'Ο' => 'o',
+            'Ρ' => 'p',
+            'Τ' => 't',
+            'Υ' => 'y',
+            'Χ' => 'x',
+            // Greek lowercase
+            'α' => 'a',
+            'ε' => 'e',
+            'ι' => 'i',
+            'κ' => 'k',
+            'ν' => 'v',
+            'ο' => 'o',
+            'ρ' => 'p',
+            'υ' => 'u',
+            'χ' => 'x',
+            // Others
+            'ı' => 'i',
+            'ɡ' => 'g',
+            'օ' => 'o',
+            'ս' => 'u',
+            _ => return None,
+        })
+    }
+
+    /// Width / script flags of a source base character.
+    fn source_flags(c: char) -> u8 {
+        match c {
+            'a'..='z' | 'A'..='Z' => F_LATIN_HW,
+            '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => F_LATIN_FW,
+            '\u{FF66}'..='\u{FF9D}' => F_KANA_HW,
+            '\u{30A1}'..='\u{30FA}' | '\u{30FC}' => F_KANA_FW,
+            '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => F_KANA_FW | F_HIRA,
+            // Mathematical alphanumerics, circled / squared / parenthesized Latin.
+            '\u{1D400}'..='\u{1D7FF}' | '\u{24B6}'..='\u{24E9}' | '\u{1F130}'..='\u{1F189}' => {
+                F_OBF
+            }
+            _ => 0,
+        }
+    }
+
+    /// Fold a lone base character that needs no NFKC call. `None` = use the
+    /// general path.
+    #[inline]
+    fn fast_char(c: char) -> Option<(char, u8)> {
+        let u = c as u32;
+        Some(match c {
+            'a'..='z' => (c, F_LATIN_HW),
+            'A'..='Z' => (c.to_ascii_lowercase(), F_LATIN_HW),
+            '\0'..='\x7f' => (c, 0),
+            '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => {
+                (char::from_u32(u + 0x60)?, F_KANA_FW | F_HIRA)
+            }
+            '\u{30A1}'..='\u{30FA}' | '\u{30FC}' => (c, F_KANA_FW),
+            '\u{30FB}' | '\u{30FD}' | '\u{30FE}' => (c, 0),
+            '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' => (c, 0),
+            '\u{3001}'..='\u{3011}' | '\u{3013}'..='\u{301F}' => (c, 0),
+            '\u{FF21}'..='\u{FF3A}' => (char::from_u32(u - 0xFEE0 + 0x20)?, F_LATIN_FW),
+            '\u{FF41}'..='\u{FF5A}' => (char::from_u32(u - 0xFEE0)?, F_LATIN_FW),
+            '\u{FF01}'..='\u{FF5E}' => (char::from_u32(u - 0xFEE0)?, 0),
+            _ => return None,
+        })
+    }
+
+    /// Per-character folding after NFKC. Returns true if it changed anything.
+    fn post_map(c: char, out: &mut String) -> bool {
+        if let Some(l) = lookalike(c) {
+            out.push(l);
+            return true;
+        }
+        match c {
+            '\u{3041}'..='\u{3096}' | '\u{309D}' | '\u{309E}' => {
+                out.push(char::from_u32(c as u32 + 0x60).unwrap_or(c));
+                true
+            }
+            'A'..='Z' => {
+                out.push(c.to_ascii_lowercase());
+                true
+            }
+            _ if !c.is_ascii() && c.is_uppercase() => {
+                let before = out.len();
+                out.extend(c.to_lowercase());
+                out[before..] != *c.encode_utf8(&mut [0; 4])
+            }
+            _ => {
+                out.push(c);
+                false
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------
+    // Phase A: segments → units
+
+    #[derive(Debug, Clone, Copy)]
+    struct Unit {
+        ch: char,
+        start: u32,
+        end: u32,
+        flags: u8,
+    }
+
+    #[derive(Default)]
+    struct Scratch {
+        pre: String,
+        nfkc: String,
+        out: String,
+    }
+
+    /// Fold one segment (base + combining marks) into `scratch.out` (appended).
+    /// Returns (flags for every produced char, trailing zero-width seen).
+    fn fold_segment(seg: &str, scratch: &mut Scratch) -> (u8, bool) {
+        let mut chars = seg.chars();
+        let Some(base) = chars.next() else {
+            return (0, false);
+        };
+        let mut flags = source_flags(base);
+        let base_hw_kana = matches!(base, '\u{FF61}'..='\u{FF9F}');
+        scratch.pre.clear();
+        let mut pending_zw = false;
+        for c in seg.chars() {
+            if is_zero_width(c) {
+                pending_zw = true;
+                continue;
+            }
+            if pending_zw {
+                flags |= F_OBF;
+                pending_zw = false;
+            }
+            if is_variation_selector(c) {
+                if base.is_alphanumeric() {
+                    flags |= F_OBF;
+                }
+                continue;
+            }
+            match c {
+                '\u{309B}' => {
+                    flags |= F_OBF;
+                    scratch.pre.push('\u{3099}');
+                }
+                '\u{309C}' => {
+                    flags |= F_OBF;
+                    scratch.pre.push('\u{309A}');
+                }
+                '\u{FF9E}' | '\u{FF9F}' if !base_hw_kana => {
+                    flags |= F_OBF;
+                    scratch.pre.push(c);
+                }
+                _ => scratch.pre.push(c),
+            }
+        }
+        // NFKC, then per-char folding; repeat while folding changes something so
+        // the result is stable (a folded char may compose with a following mark).
+        let out_start = scratch.out.len();
+        let mut rounds = 0;
+        loop {
+            scratch.nfkc.clear();
+            let _ = NFKC.normalize_to(&scratch.pre, &mut scratch.nfkc);
+            scratch.out.truncate(out_start);
+            let mut changed = false;
+            for c in scratch.nfkc.chars() {
+                if lookalike(c).is_some() {
+                    flags |= F_OBF;
+                }
+                changed |= post_map(c, &mut scratch.out);
+            }
+            rounds += 1;
+            if !changed || rounds == 3 || scratch.nfkc.chars().nth(1).is_none() {
+                break;
+            }
+            scratch.pre.clear();
+            scratch.pre.push_str(&scratch.out[out_start..]);
+        }
+        (flags, pending_zw)
+    }
+
+    /// Units are buffered per chunk; a chunk is flushed after a newline once it
+    /// holds at least this many units, so the buffer stays cache-resident.
+    const CHUNK_UNITS: usize = 4096;
+
+    fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
+        let mut units: Vec<Unit> = Vec::with_capacity((CHUNK_UNITS * 2).min(input.len() + 1));
+        let mut iter = input.char_indices().peekable();
+        let mut pending_gap = false;
+        while let Some((s, c)) = iter.next() {
+            let mut e = s + c.len_utf8();
+            let mut single = true;
+            while let Some(&(j, d)) = iter.peek() {
+                if extends_segment(d) {
+                    e = j + d.len_utf8();
+                    single = false;
+                    iter.next();
+                } else {
+                    break;
+                }
+            }
+            let (s32, e32) = (s as u32, e as u32);
+            if single {
+                if let Some((ch, f)) = fast_char(c) {
+                    let f = if pending_gap { f | F_GAP } else { f };
+                    pending_gap = false;
+                    units.push(Unit {
+                        ch,
+                        start: s32,
+                        end: e32,
+                        flags: f,
+                    });
+                    if ch == '\n' && units.len() >= CHUNK_UNITS {
+                        asm.feed(&units);
+                        units.clear();
+                    }
+                    continue;
+                }
+                if is_zero_width(c) {
+                    pending_gap = true;
+                    continue;
+                }
+            }
+            scratch.out.clear();
+            let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
+            for ch in scratch.out.chars() {
+                let f = if pending_gap { f | F_GAP } else { f };
+                pending_gap = false;
+                units.push(Unit {
+                    ch,
+                    start: s32,
+                    end: e32,
+                    flags: f,
+                });
+            }
+            pending_gap |= trailing_zw;
+        }
+        asm.feed(&units);
+    }
+
+    // ---------------------------------------------------------------------------
+    // Phase B: context rules, output assembly
+
+    struct Out {
+        text: String,
+        starts: Vec<u32>,
+        ends: Vec<u32>,
+        flags: Vec<u8>,
+    }
+
+    impl Out {
+        fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
+            self.text.push(ch);
+            let n = ch.len_utf8();
+            for _ in 0..n {
+                self.starts.push(start);
+                self.ends.push(end);
+                self.flags.push(flags);
+            }
+        }
+
+        /// Extend the origin of the last pushed char to `end`.
+        fn extend_last(&mut self, end: u32) {
+            let n = self.text.chars().next_back().map_or(0, char::len_utf8);
+            let len = self.ends.len();
+            for e in &mut self.ends[len - n..] {
+                *e = end;
+            }
+        }
+    }
+
+    /// Is `units[i]` a lone ASCII letter (no alphanumeric neighbour)?
+    fn single_letter(units: &[Unit], i: usize) -> bool {
+        units[i].ch.is_ascii_lowercase()
+            && (i == 0 || !units[i - 1].ch.is_alphanumeric())
+            && units.get(i + 1).is_none_or(|u| !u.ch.is_alphanumeric())
+    }
+
+    /// Mark whitespace units to drop inside chains of >= 3 spaced single letters.
+    fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
+        let mut join: Option<Vec<bool>> = None;
+        let mut i = 0;
+        while i < units.len() {
+            if !single_letter(units, i) {
+                i += 1;
+                continue;
+            }
+            // Extend the chain: (hspace+ single-letter)*
+            let mut letters = 1usize;
+            let mut k = i + 1;
+            loop {
+                let mut m = k;
+                while m < units.len() && is_hspace(units[m].ch) {
+                    m += 1;
+                }
+                if m > k && m < units.len() && single_letter(units, m) {
+                    letters += 1;
+                    k = m + 1;
+                } else {
+                    break;
+                }
+            }
+            if letters >= 3 {
+                let j = join.get_or_insert_with(|| vec![false; units.len()]);
+                for (m, slot) in j.iter_mut().enumerate().take(k).skip(i + 1) {
+                    *slot = is_hspace(units[m].ch);
+                }
+            }
+            i = k;
+        }
+        join
+    }
+
+    /// Phase B state, carried across chunks of units.
+    struct Assembler {
+        out: Out,
+        /// Last emitted char.
+        last: Option<char>,
+        /// Whether the last emitted char came from hiragana.
+        last_hira: bool,
+        /// Length (capped at 2) of the current Japanese piece.
+        piece: usize,
+        /// A dropped evasion gap precedes the next emitted char.
+        gap_next: bool,
+    }
+
+    impl Assembler {
+        fn new(cap: usize) -> Self {
+            Assembler {
+                out: Out {
+                    text: String::with_capacity(cap),
+                    starts: Vec::with_capacity(cap),
+                    ends: Vec::with_capacity(cap),
+                    flags: Vec::with_capacity(cap),
+                },
+                last: None,
+                last_hira: false,
+                piece: 0,
+                gap_next: false,
+            }
+        }
+
+        /// Feed a chunk of units. Chunks must end right after a newline unit (or
+        /// at the end of input), which no context rule looks across.
+        fn feed(&mut self, units: &[Unit]) {
+            let Assembler {
+                out,
+                last,
+                last_hira,
+                piece,
+                gap_next,
+            } = self;
+            feed_units(units, out, last, last_hira, piece, gap_next);
+        }
+    }
+
+    fn feed_units(
+        units: &[Unit],
+        out: &mut Out,
+        last: &mut Option<char>,
+        last_hira: &mut bool,
+        piece: &mut usize,
+        gap_next: &mut bool,
+    ) {
+        let joins = letter_joins(units);
+        let mut i = 0;
+        while i < units.len() {
+            let u = units[i];
+            if is_run_char(u.ch) {
+                let mut k = i;
+                while k < units.len() && is_run_char(units[k].ch) {
+                    k += 1;
+                }
+                let next = units.get(k);
+                let drop_jp =
+                    (*last).is_some_and(is_japanese) && next.is_some_and(|n| is_japanese(n.ch));
+                let drop_latin = joins.as_ref().is_some_and(|j| j[i]);
+                if drop_jp || drop_latin {
+                    let next_piece_single = units.get(k + 1).is_none_or(|n| !is_japanese(n.ch));
+                    if drop_latin || *piece <= 1 || next_piece_single {
+                        // Flag the gap on the next char (emitted next iteration).
+                        *gap_next = true;
+                    }
+                    *piece = 0;
+                    i = k;
+                    continue;
+                }
+                let mut prev_space = false;
+                for r in &units[i..k] {
+                    if is_hspace(r.ch) {
+                        if prev_space {
+                            out.extend_last(r.end);
+                        } else {
+                            out.push(' ', r.start, r.end, r.flags & (F_GAP | F_OBF));
+                        }
+                        prev_space = true;
+                    } else {
+                        out.push(r.ch, r.start, r.end, r.flags & (F_GAP | F_OBF));
+                        prev_space = false;
+                    }
+                }
+                *last = Some(units[k - 1].ch);
+                *last_hira = false;
+                *piece = 0;
+                i = k;
+                continue;
+            }
+            let mut ch = u.ch;
+            let mut flags = u.flags;
+            if *gap_next {
+                flags |= F_GAP;
+                *gap_next = false;
+            }
+            if (*last).is_some_and(is_kata_ish) {
+                if is_dash(ch)
+                    && units
+                        .get(i + 1)
+                        .is_none_or(|n| !n.ch.is_ascii_alphanumeric())
+                {
+                    ch = 'ー';
+                } else if ch == '一' {
+                    let mut k = i + 1;
+                    while k < units.len() && is_run_char(units[k].ch) {
+                        k += 1;
+                    }
+                    if let Some(n) = units.get(k)
+                        && is_kata_letter(n.ch)
+                        && !matches!(n.ch, 'ツ' | 'カ' | 'ヵ' | 'ヶ' | 'ケ')
+                    {
+                        ch = 'ー';
+                        if !*last_hira && n.flags & F_HIRA == 0 {
+                            flags |= F_OBF;
+                        }
+                    }
+                }
+            }
+            out.push(ch, u.start, u.end, flags & !F_HIRA);
+            *piece = if is_japanese(ch) {
+                (*piece + 1).min(2)
+            } else {
+                0
+            };
+            *last = Some(ch);
+            *last_hira = flags & F_HIRA != 0;
+            i += 1;
+        }
+    }
+
+    /// Conservative check that `input` is its own normalization up to ASCII
+    /// lowercasing (so the map is the identity). False negatives are fine: they
+    /// only take the general path.
+    fn already_normalized(input: &str) -> bool {
+        let mut prev: Option<char> = None;
+        let mut prev2: Option<char> = None;
+        let mut chars = input.chars().peekable();
+        while let Some(c) = chars.next() {
+            let Some((folded, _)) = fast_char(c) else {
+                return false;
+            };
+            if folded != c.to_ascii_lowercase() || chars.peek().is_some_and(|&d| extends_segment(d))
+            {
+                return false;
+            }
+            if is_run_char(c) {
+                if c != ' ' && !is_separator(c) {
+                    return false;
+                }
+                if c == ' ' {
+                    let next = chars.peek().copied();
+                    if next.is_some_and(is_hspace) {
+                        return false;
+                    }
+                    // Possible spaced single letters: leave to the general path.
+                    let after_next = chars.clone().nth(1);
+                    if prev.is_some_and(|p| p.is_ascii_alphabetic())
+                        && !prev2.is_some_and(char::is_alphanumeric)
+                        && next.is_some_and(|n| n.is_ascii_alphabetic())
+                        && !after_next.is_some_and(char::is_alphanumeric)
+                    {
+                        return false;
+                    }
+                }
+                if prev.is_some_and(is_japanese) {
+                    let mut ahead = chars.clone();
+                    while ahead.peek().is_some_and(|&d| is_run_char(d)) {
+                        ahead.next();
+                    }
+                    if ahead.peek().is_some_and(|&d| is_japanese(d)) {
+                        return false;
+                    }
+                }
+            }
+            if prev.is_some_and(is_kata_ish) && (is_dash(c) || c == '一') {
+                return false;
+            }
+            prev2 = prev;
+            prev = Some(c);
+        }
+        true
+    }
+
+    /// Pure-ASCII input: true if normalization is just lowercasing (no tabs, no
+    /// whitespace runs, no spaced single letters).
+    fn ascii_needs_only_lowercase(b: &[u8]) -> bool {
+        let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b'\t' | 0x0B | 0x0C => return false,
+                b' ' => {
+                    if i + 1 < b.len() && matches!(b[i + 1], b' ' | b'\t' | 0x0B | 0x0C) {
+                        return false;
+                    }
+                    // "x y" with both lone letters could start a spaced-letter chain.
+                    if i >= 1
+                        && b[i - 1].is_ascii_alphabetic()
+                        && (i < 2 || !alnum(i - 2))
+                        && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+                        && !alnum(i + 2)
+                    {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        true
     }
 }
