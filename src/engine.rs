@@ -71,20 +71,35 @@ pub struct Hit {
 /// compiling all of them up front was a third of start-up.
 struct CompiledRegex {
     rule: usize,
-    source: String,
+    /// The parsed regex (`None` if it does not parse, which the loader
+    /// rules out for untrusted packs and tests rule out for the built-in one).
+    hir: Option<regex_syntax::hir::Hir>,
+    /// Only ever searched anchored at a trigger position: a prefilter would
+    /// never be used, and building one (Teddy) is a fifth of the compile.
+    anchored_only: bool,
     regex: OnceLock<Option<Regex>>,
 }
 
 impl CompiledRegex {
-    /// The compiled regex. `None` only if it fails to compile, which cannot
-    /// happen for a pack from the loader (it validates every regex with the
-    /// same builder settings, and the set containing it compiled).
+    /// The compiled regex, built on first use (an SMS wakes a few dozen of
+    /// the pack's regexes; building all of them was most of start-up).
+    /// `None` only if it fails to compile, which the loader rules out for
+    /// untrusted packs and a test rules out for the built-in one.
     fn get(&self) -> Option<&Regex> {
         self.regex
             .get_or_init(|| {
                 Regex::builder()
-                    .configure(Regex::config().nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT)))
-                    .build(&self.source)
+                    .configure(
+                        Regex::config()
+                            .nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT))
+                            .onepass(false)
+                            .backtrack(false)
+                            .auto_prefilter(!self.anchored_only)
+                            // Only the match span is used, never groups (the
+                            // implicit group 0 is what reports the span).
+                            .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+                    )
+                    .build_from_hir(self.hir.as_ref()?)
                     .ok()
             })
             .as_ref()
@@ -125,7 +140,6 @@ impl Engine {
         let mut literal_index: HashMap<String, usize> = HashMap::new();
         let mut literal_patterns: Vec<String> = Vec::new();
         let mut literal_rules: Vec<Vec<usize>> = Vec::new();
-        let mut regex_sources = Vec::new();
         let mut regexes = Vec::new();
         let mut from_literals = HashMap::new();
         for (ri, rule) in pack.rules.iter().enumerate() {
@@ -158,10 +172,11 @@ impl Engine {
             }
             for source in &rule.regexes {
                 let norm = normalize::normalize_regex_source(source);
-                regex_sources.push(norm.clone());
+                let hir = regex_syntax::ParserBuilder::new().build().parse(&norm).ok();
                 regexes.push(CompiledRegex {
                     rule: ri,
-                    source: norm,
+                    hir,
+                    anchored_only: false,
                     regex: OnceLock::new(),
                 });
             }
@@ -195,9 +210,10 @@ impl Engine {
         let mut trigger_patterns: Vec<Vec<u8>> = Vec::new();
         let mut trigger_regexes: Vec<Vec<usize>> = Vec::new();
         let mut screened = Vec::new();
-        for (i, source) in regex_sources.iter().enumerate() {
-            match required_prefixes(source) {
+        for (i, compiled) in regexes.iter_mut().enumerate() {
+            match compiled.hir.as_ref().and_then(required_prefixes) {
                 Some(prefixes) => {
+                    compiled.anchored_only = true;
                     for p in prefixes {
                         let t = *trigger_index.entry(p.clone()).or_insert_with(|| {
                             trigger_patterns.push(p);
@@ -641,21 +657,17 @@ fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     !(latin(first) && latin(before) || latin(last) && latin(after))
 }
 
-/// The literals every match of `source` must start with, when there are few
+/// The literals every match of `hir` must start with, when there are few
 /// enough (and none empty) to use as a trigger; `None` when the regex can
 /// start anywhere (`.{0,20}x`) or with too many different strings.
-fn required_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
+fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(source)
-        .ok()?;
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
         .limit_literal_len(9)
         .limit_total(512);
-    let seq = extractor.extract(&hir);
+    let seq = extractor.extract(hir);
     let literals = seq.literals()?;
     // A prefix shorter than one Japanese character (a digit, "pc") would
     // wake the regex at nearly every position; such regexes are searched whole.

@@ -574,7 +574,9 @@ fn post_map(c: char, out: &mut String) -> bool {
         }
         _ if !c.is_ascii() && c.is_uppercase() => {
             let before = out.len();
-            out.extend(c.to_lowercase());
+            // A lowercased letter may itself be a look-alike (Ɡ → ɡ → g): fold it now
+            // so a second pass finds nothing left to change.
+            out.extend(c.to_lowercase().map(|l| lookalike(l).unwrap_or(l)));
             out[before..] != *c.encode_utf8(&mut [0; 4])
         }
         _ => {
@@ -1175,6 +1177,14 @@ mod tests {
         assert_eq!(n("ド\nコ"), "ド\nコ");
         assert_eq!(n("ドコモ  ID"), "ドコモ id");
         assert_eq!(n("1.5"), "1.5");
+    }
+
+    #[test]
+    fn regression_uppercase_whose_lowercase_is_a_lookalike_is_idempotent() {
+        for s in ["Ɡ", "ƓƓ", "aƓ", "ՍՕ", "Սample"] {
+            let once = normalize(s);
+            assert_eq!(normalize(once.text()).text(), once.text(), "{s}");
+        }
     }
 
     #[test]
@@ -2069,7 +2079,9 @@ mod reference {
             }
             _ if !c.is_ascii() && c.is_uppercase() => {
                 let before = out.len();
-                out.extend(c.to_lowercase());
+                // A lowercased letter may itself be a look-alike (Ɡ → ɡ → g): fold it now
+                // so a second pass finds nothing left to change.
+                out.extend(c.to_lowercase().map(|l| lookalike(l).unwrap_or(l)));
                 out[before..] != *c.encode_utf8(&mut [0; 4])
             }
             _ => {

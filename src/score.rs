@@ -111,11 +111,9 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     }
     // Warning context: several distinct negative rules (a warning, a helpline, a
     // "this is how the scam goes" article) mean scam phrases are being quoted.
-    let negative_rules = by_category
-        .iter()
-        .filter(|(c, _)| pack.categories[**c].negative)
-        .map(|(_, r)| r.len())
-        .sum::<usize>();
+    // Rules count only with evidence of their own: two negative rules that
+    // match the same phrase (「…」という内容) are one piece of evidence.
+    let negative_rules = independent_negative_rules(pack, &hits);
     let warning_context = pack.scoring.warning_context_rules > 0
         && negative_rules >= pack.scoring.warning_context_rules;
     let positive_factor = if warning_context {
@@ -241,6 +239,37 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     }
 }
 
+/// How many negative rules have a hit that overlaps no hit of the negative
+/// rules counted before them (rules taken in pack order).
+fn independent_negative_rules(pack: &RulePack, hits: &[Hit]) -> usize {
+    let mut rules: Vec<usize> = hits
+        .iter()
+        .filter(|h| pack.categories[pack.rules[h.rule_index].category].negative)
+        .map(|h| h.rule_index)
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let mut taken: Vec<(crate::message::PartKind, usize, usize)> = Vec::new();
+    let mut count = 0;
+    for r in rules {
+        let own: Vec<_> = hits
+            .iter()
+            .filter(|h| h.rule_index == r)
+            .map(|h| (h.part, h.start, h.end))
+            .collect();
+        let independent = own.iter().any(|&(p, s, e)| {
+            !taken
+                .iter()
+                .any(|&(tp, ts, te)| tp == p && ts < e && s < te)
+        });
+        if independent {
+            count += 1;
+        }
+        taken.extend(own);
+    }
+    count
+}
+
 #[cfg(test)]
 mod tests {
     use crate::engine::Engine;
@@ -273,6 +302,14 @@ mod tests {
         let e = engine();
         let scam = "日本インターネット協会です。還付金をお受け取りいただくため、本日中にコンビニでギフト券を購入し、番号を送ってください。※詐欺にご注意ください";
         assert_eq!(e.analyze_text(scam).verdict, crate::Verdict::Scam);
+    }
+
+    #[test]
+    fn regression_two_negative_rules_on_one_phrase_do_not_make_a_victim_report_an_article() {
+        // A victim quoting the scam mail they got: 「…」という内容のメールが届いた.
+        let e = engine();
+        let report = "DMMから「有料動画閲覧の料金が未納となっております。本日ご連絡がない場合法的手続きをいたします。窓口 0120-**-****」という内容のメールが届いた。電話をかけたら、本日中に払わないと退会の手続きができないので、15万円をアマゾンカードで払うように。その後、インターネット協会から連絡があるので、7万4千円の返金手続きをすすめてくださいと言われた。";
+        assert_eq!(e.analyze_text(report).verdict, crate::Verdict::Scam);
     }
 
     #[test]
