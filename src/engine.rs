@@ -117,6 +117,14 @@ pub struct Engine {
     regex_triggers: Option<AhoCorasick>,
     /// For each trigger pattern, the regexes (indexes into `regexes`) it wakes.
     trigger_regexes: Vec<Vec<usize>>,
+    /// Literals of the alternation groups a regex cannot match without (every
+    /// match contains one literal of each group): a second filter, so a regex
+    /// whose prefix occurs is still not searched unless all its groups do.
+    required_literals: Option<AhoCorasick>,
+    /// For each required-literal pattern: (regex index, group bit).
+    required_of: Vec<Vec<(usize, u64)>>,
+    /// For each regex, the bits of all its required groups (0: none).
+    required_mask: Vec<u64>,
     /// The other regexes (no usable prefix), searched one by one.
     screened: Vec<usize>,
     regexes: Vec<CompiledRegex>,
@@ -228,6 +236,38 @@ impl Engine {
                 None => screened.push(i),
             }
         }
+        let mut required_index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut required_patterns: Vec<Vec<u8>> = Vec::new();
+        let mut required_of: Vec<Vec<(usize, u64)>> = Vec::new();
+        let mut required_mask = vec![0u64; regexes.len()];
+        for (i, compiled) in regexes.iter().enumerate() {
+            let Some(hir) = compiled.hir.as_ref() else {
+                continue;
+            };
+            for (g, group) in required_groups(hir).into_iter().take(64).enumerate() {
+                let bit = 1u64 << g;
+                required_mask[i] |= bit;
+                for lit in group {
+                    let t = *required_index.entry(lit.clone()).or_insert_with(|| {
+                        required_patterns.push(lit);
+                        required_of.push(Vec::new());
+                        required_patterns.len() - 1
+                    });
+                    required_of[t].push((i, bit));
+                }
+            }
+        }
+        let required_literals = if required_patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&required_patterns)
+                    .map_err(|e| BuildError::Automaton(e.to_string()))?,
+            )
+        };
         let regex_triggers = if trigger_patterns.is_empty() {
             None
         } else {
@@ -266,6 +306,9 @@ impl Engine {
             literal_rules,
             regex_triggers,
             trigger_regexes,
+            required_literals,
+            required_of,
+            required_mask,
             screened,
             regexes,
             brand_names,
@@ -369,11 +412,22 @@ impl Engine {
         }
         // Where each regex can start: every match of a triggered regex begins
         // with one of its prefix literals.
+        let mut present = vec![0u64; self.regexes.len()];
+        if let Some(ac) = &self.required_literals {
+            for m in ac.find_overlapping_iter(text.as_bytes()) {
+                for &(i, bit) in &self.required_of[m.pattern().as_usize()] {
+                    present[i] |= bit;
+                }
+            }
+        }
+        let possible = |i: usize| present[i] & self.required_mask[i] == self.required_mask[i];
         let mut starts: Vec<(usize, usize)> = Vec::new();
         if let Some(ac) = &self.regex_triggers {
             for m in ac.find_overlapping_iter(text.as_bytes()) {
                 for &i in &self.trigger_regexes[m.pattern().as_usize()] {
-                    starts.push((i, m.start()));
+                    if possible(i) {
+                        starts.push((i, m.start()));
+                    }
                 }
             }
         }
@@ -409,7 +463,7 @@ impl Engine {
             k = group_end;
         }
         // The few regexes without a usable prefix are searched whole.
-        for &i in &self.screened {
+        for &i in self.screened.iter().filter(|&&i| possible(i)) {
             let compiled = &self.regexes[i];
             let Some(regex) = compiled.get() else {
                 continue;
@@ -678,4 +732,36 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// The groups of literals a match of `hir` must contain: for each top-level
+/// piece of the regex that is a literal or an alternation of literals (not
+/// optional, not repeated), its literals. A text without one literal of every
+/// group cannot match, so the regex need not be searched.
+fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    fn literals(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+        match h.kind() {
+            HirKind::Literal(l) => Some(vec![l.0.to_vec()]),
+            HirKind::Capture(c) => literals(&c.sub),
+            HirKind::Alternation(alts) => {
+                let mut out = Vec::new();
+                for a in alts {
+                    out.extend(literals(a)?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+    let pieces: Vec<&regex_syntax::hir::Hir> = match hir.kind() {
+        HirKind::Concat(items) => items.iter().collect(),
+        _ => vec![hir],
+    };
+    pieces
+        .into_iter()
+        .filter_map(literals)
+        // Short literals (a digit, "%") would be present almost everywhere.
+        .filter(|g| !g.is_empty() && g.iter().all(|l| l.len() >= 3))
+        .collect()
 }

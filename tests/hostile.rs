@@ -238,7 +238,15 @@ fn scan_writes_one_record_per_message_of_a_hostile_mbox() {
     std::fs::write(&path, &mbox).unwrap();
     let out = run(
         sagiscan()
-            .args(["scan", "--format", "jsonl", "--jobs", "2"])
+            .args([
+                "scan",
+                "--fail-on",
+                "never",
+                "--format",
+                "jsonl",
+                "--jobs",
+                "2",
+            ])
             .arg(&path),
         None,
     );
@@ -251,7 +259,7 @@ fn scan_writes_one_record_per_message_of_a_hostile_mbox() {
     // The committed mbox with garbage before its first separator.
     let out = run(
         sagiscan()
-            .args(["scan", "--format", "jsonl"])
+            .args(["scan", "--fail-on", "never", "--format", "jsonl"])
             .arg(committed("garbage_preamble.mbox")),
         None,
     );
@@ -269,7 +277,9 @@ fn scan_writes_one_record_per_hostile_file() {
         .collect();
     inputs.extend(generated(tmp.path()));
     let out = run(
-        sagiscan().args(["scan", "--format", "jsonl"]).args(&inputs),
+        sagiscan()
+            .args(["scan", "--fail-on", "never", "--format", "jsonl"])
+            .args(&inputs),
         None,
     );
     let recs = jsonl(&out);
@@ -287,7 +297,7 @@ fn empty_input_everywhere() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(one_record(&out)["verdict"], "clean");
     let out = run(
-        sagiscan().args(["scan", "--format", "jsonl", "-"]),
+        sagiscan().args(["scan", "--fail-on", "never", "--format", "jsonl", "-"]),
         Some(vec![]),
     );
     assert_eq!(out.status.code(), Some(0));
@@ -317,7 +327,7 @@ fn twenty_megabyte_line_through_every_command() {
 
     let out = run(
         sagiscan()
-            .args(["scan", "--format", "jsonl"])
+            .args(["scan", "--fail-on", "never", "--format", "jsonl"])
             .arg(&eml)
             .arg(&mbox),
         None,
@@ -370,7 +380,15 @@ fn max_message_size_truncates_but_still_records_and_scores() {
     std::fs::write(&mbox, &m).unwrap();
     let out = run(
         sagiscan()
-            .args(["scan", "--format", "jsonl", "--max-message-size", "4096"])
+            .args([
+                "scan",
+                "--fail-on",
+                "never",
+                "--format",
+                "jsonl",
+                "--max-message-size",
+                "4096",
+            ])
             .arg(&eml)
             .arg(&mbox),
         None,
