@@ -189,25 +189,7 @@ impl Engine {
                 });
             }
         }
-        let literals = if literal_patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    // A contiguous NFA builds in ~1 ms where the DFA took
-                    // ~11 ms (and 2 MB); see docs/PERFORMANCE.md for the
-                    // throughput side of the trade.
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .build(&literal_patterns)
-                    .or_else(|_| {
-                        AhoCorasickBuilder::new()
-                            .match_kind(MatchKind::Standard)
-                            .build(&literal_patterns)
-                    })
-                    .map_err(|e| BuildError::Automaton(e.to_string()))?,
-            )
-        };
+        let literals = overlapping_automaton(&literal_patterns)?;
         // Regexes are not screened with a RegexSet: the lazy DFA of a set of
         // Japanese regexes with `.{0,20}` gaps blows up its state cache and
         // falls back to the PikeVM (0.3 MB/s on real mail). Instead, nearly
@@ -257,28 +239,8 @@ impl Engine {
                 }
             }
         }
-        let required_literals = if required_patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .build(&required_patterns)
-                    .map_err(|e| BuildError::Automaton(e.to_string()))?,
-            )
-        };
-        let regex_triggers = if trigger_patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .build(&trigger_patterns)
-                    .map_err(|e| BuildError::Automaton(e.to_string()))?,
-            )
-        };
+        let required_literals = overlapping_automaton(&required_patterns)?;
+        let regex_triggers = overlapping_automaton(&trigger_patterns)?;
         let mut brand_patterns = Vec::new();
         let mut brand_of_name = Vec::new();
         for (bi, brand) in pack.brands.iter().enumerate() {
@@ -764,4 +726,26 @@ fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<Vec<u8>>> {
         // Short literals (a digit, "%") would be present almost everywhere.
         .filter(|g| !g.is_empty() && g.iter().all(|l| l.len() >= 3))
         .collect()
+}
+
+/// One automaton reporting every occurrence (overlapping) of `patterns`, or
+/// `None` when there are none. A contiguous NFA builds in ~1 ms where the DFA
+/// took ~11 ms (and 2 MB) for the literals; see docs/PERFORMANCE.md.
+fn overlapping_automaton<P: AsRef<[u8]>>(
+    patterns: &[P],
+) -> Result<Option<AhoCorasick>, BuildError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .build(patterns)
+        .or_else(|_| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(patterns)
+        })
+        .map(Some)
+        .map_err(|e| BuildError::Automaton(e.to_string()))
 }
