@@ -26,7 +26,7 @@ pub fn run(args: &CheckArgs) -> Result<u8> {
     let mut records = Vec::new();
     let mut first = true;
     for path in &files {
-        let bytes = input::read_bytes(path)?;
+        let bytes = input::read_bytes(path, args.max_message_size)?;
         let source = if path.as_os_str() == "-" {
             "-".to_string()
         } else {
