@@ -271,3 +271,17 @@ fn corpus_regression_against_the_committed_baseline() {
         .code(0)
         .stdout(predicate::str::contains("baseline: no regressions"));
 }
+
+#[test]
+fn regression_global_flags_before_the_subcommand_are_not_read_as_a_file() {
+    sagiscan()
+        .args(["--patterns", "patterns", "lint"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("0 error(s)"));
+    // A file argument still means the implied `check`.
+    sagiscan()
+        .args(["--format", "json", "tests/seed/ham_everyday.txt"])
+        .assert()
+        .code(0);
+}

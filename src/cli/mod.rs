@@ -160,7 +160,7 @@ pub struct CheckArgs {
 
 /// Run the command line and turn the result into an exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(hoist_subcommand(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -189,6 +189,58 @@ pub fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Let global flags come before the subcommand: `sagiscan --patterns DIR lint`
+/// becomes `sagiscan lint --patterns DIR`. Without this, clap reads the flags
+/// as the implied `check` command's and `lint` as a file name. Only a
+/// subcommand name preceded by nothing but flags (and their values) moves.
+fn hoist_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    // Long flags that take a separate value, from the definitions themselves.
+    let mut takes_value: Vec<String> = Vec::new();
+    for c in std::iter::once(&command).chain(command.get_subcommands()) {
+        for a in c.get_arguments() {
+            if a.get_action().takes_values() {
+                if let Some(l) = a.get_long() {
+                    takes_value.push(format!("--{l}"));
+                }
+                if let Some(sh) = a.get_short() {
+                    takes_value.push(format!("-{sh}"));
+                }
+            }
+        }
+    }
+    let mut i = 1;
+    while i < args.len() {
+        let Some(arg) = args[i].to_str() else {
+            return args;
+        };
+        if arg == "--" || arg == "-" {
+            return args;
+        }
+        if names.iter().any(|n| n == arg) {
+            if i > 1 {
+                let sub = args.remove(i);
+                args.insert(1, sub);
+            }
+            return args;
+        }
+        if !arg.starts_with('-') {
+            return args; // a file: the implied `check`
+        }
+        i += if !arg.contains('=') && takes_value.iter().any(|t| t == arg) {
+            2
+        } else {
+            1
+        };
+    }
+    args
 }
 
 /// True when the error is a closed output pipe (`sagiscan ... | head`),
