@@ -404,9 +404,10 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 fn table_row(r: &Record) -> String {
-    let id = match r.index {
-        Some(i) => format!("{}#{i}", r.source),
-        None => r.source.clone(),
+    let o = &r.origin;
+    let id = match o.index {
+        Some(i) => format!("{}#{i}", o.source),
+        None => o.source.clone(),
     };
     let verdict = if r.error.is_some() {
         format!("{}!", r.verdict.as_str())
@@ -416,8 +417,8 @@ fn table_row(r: &Record) -> String {
     format!(
         "{id}\t{verdict}\t{:.1}\t{}\t{}",
         r.score,
-        clip(r.subject.as_deref().unwrap_or("-"), 40),
-        clip(r.from.as_deref().unwrap_or("-"), 40)
+        clip(o.subject.as_deref().unwrap_or("-"), 40),
+        clip(o.from.as_deref().unwrap_or("-"), 40)
     )
 }
 

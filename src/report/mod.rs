@@ -57,18 +57,10 @@ pub struct EntitiesRecord {
 /// One message's result: the JSON schema of DESIGN.md.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
-    /// A path, or `-`.
-    pub source: String,
-    /// Position within the source (mail batches), else null.
-    pub index: Option<u64>,
-    /// Byte offset within an mbox, else null.
-    pub offset: Option<u64>,
-    /// Message-ID, else null.
-    pub message_id: Option<String>,
-    /// From, else null.
-    pub from: Option<String>,
-    /// Subject, else null.
-    pub subject: Option<String>,
+    /// Where the message came from (`source`, `index`, `offset`,
+    /// `message_id`, `from`, `subject`; null where not mail).
+    #[serde(flatten)]
+    pub origin: Origin,
     /// `scam`, `suspicious` or `clean`.
     pub verdict: Verdict,
     /// The score.
@@ -96,12 +88,7 @@ impl Record {
     /// Build the record of an analysed message.
     pub fn new(origin: Origin, analysis: &Analysis, pack: &RulePack, lang: Lang) -> Record {
         Record {
-            source: origin.source,
-            index: origin.index,
-            offset: origin.offset,
-            message_id: origin.message_id,
-            from: origin.from,
-            subject: origin.subject,
+            origin,
             verdict: analysis.verdict,
             score: analysis.score,
             categories: analysis.categories.clone(),
@@ -133,28 +120,6 @@ impl Record {
             },
             explanation: explanation(analysis, pack, lang),
             error: None,
-            truncated: false,
-        }
-    }
-
-    /// A record for a message that could not be analysed at all.
-    pub fn failed(origin: Origin, error: String) -> Record {
-        Record {
-            source: origin.source,
-            index: origin.index,
-            offset: origin.offset,
-            message_id: origin.message_id,
-            from: origin.from,
-            subject: origin.subject,
-            verdict: Verdict::Clean,
-            score: 0.0,
-            categories: Vec::new(),
-            hits: Vec::new(),
-            combos: Vec::new(),
-            contributions: Vec::new(),
-            entities: EntitiesRecord::default(),
-            explanation: String::new(),
-            error: Some(error),
             truncated: false,
         }
     }
