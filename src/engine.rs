@@ -95,6 +95,7 @@ impl CompiledRegex {
                             .onepass(false)
                             .backtrack(false)
                             .auto_prefilter(!self.anchored_only)
+                            .hybrid_cache_capacity(256 * 1024)
                             // Only the match span is used, never groups (the
                             // implicit group 0 is what reports the span).
                             .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
