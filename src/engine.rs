@@ -1,8 +1,11 @@
 //! The engine: a rule pack compiled once into immutable matchers.
 //!
-//! Every literal of every rule goes into one Aho-Corasick automaton; regexes
-//! are screened with a `RegexSet` and run one by one only when the set says
-//! they match. Entity signals (links, phones, amounts, sender) are evaluated
+//! Every literal of every rule goes into one Aho-Corasick automaton. Regexes
+//! are not all run over every text: a second automaton over the literals each
+//! regex must start with finds where it can start, a third over the literal
+//! groups it must contain says whether it can match at all, and only then is
+//! it compiled (once, lazily) and searched, anchored at those starts. Entity
+//! signals (links, phones, amounts, sender) are evaluated
 //! from the extracted entities. The engine is `Send + Sync`: build it once and
 //! share it across threads.
 
@@ -66,9 +69,9 @@ pub struct Hit {
     pub end: usize,
 }
 
-/// A rule regex, compiled on first use: the `RegexSet` screens every part,
-/// and most regexes never hit a given run (one SMS touches a handful), so
-/// compiling all of them up front was a third of start-up.
+/// A rule regex, compiled on first use: most regexes are never woken by a
+/// given run (one SMS touches a few dozen), so compiling all of them up front
+/// was a third of start-up.
 struct CompiledRegex {
     rule: usize,
     /// The parsed regex (`None` if it does not parse, which the loader
