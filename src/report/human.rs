@@ -449,12 +449,7 @@ pub fn render_human(
         heading(&mut out, "理由", "Why", &opts);
     }
     for cat in fired.iter().filter(|c| !c.negative) {
-        let points: f64 = analysis
-            .contributions
-            .iter()
-            .filter(|c| c.category == cat.id)
-            .map(|c| c.points)
-            .sum();
+        let points = category_points(analysis, &cat.id);
         let title = format!("■ {} (+{:.1})", cat.name.get(lang), points);
         out.push_str(&wrap(&cells(&title), "  ", "    ", opts.width, false));
         let expl = cat.explanation.get(lang);
@@ -510,12 +505,7 @@ pub fn render_human(
             &opts,
         );
         for cat in negatives {
-            let points: f64 = analysis
-                .contributions
-                .iter()
-                .filter(|c| c.category == cat.id)
-                .map(|c| c.points)
-                .sum();
+            let points = category_points(analysis, &cat.id);
             let title = format!("□ {} ({:.1})", cat.name.get(lang), points);
             out.push_str(&para(&title, "  ", "    ", &opts));
             let expl = cat.explanation.get(lang);
@@ -653,6 +643,16 @@ fn group_digits(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// The points a category contributed (the sum of its rules' contributions).
+fn category_points(analysis: &Analysis, category: &str) -> f64 {
+    analysis
+        .contributions
+        .iter()
+        .filter(|c| c.category == category)
+        .map(|c| c.points)
+        .sum()
 }
 
 #[cfg(test)]
