@@ -6,9 +6,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sagiscan::builtin::load_builtin;
 use sagiscan::input::Limits;
 use sagiscan::mail;
-use sagiscan::patterns::load_builtin;
 use sagiscan::{Engine, Message, score};
 
 const SCAM_SMS: &str = "【佐川急便】お荷物をお届けに上がりましたが不在の為持ち帰りました。\

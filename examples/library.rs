@@ -8,7 +8,7 @@ use sagiscan::{Engine, Message, Verdict, patterns};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Load the built-in rule pack and compile it once; the engine is
     // immutable and Send + Sync, so share it across threads.
-    let engine = Engine::build(patterns::load_builtin()?)?;
+    let engine = Engine::builtin()?;
 
     // A message as received: half-width kana, spaced out, as scammers send it.
     let text = include_str!("scam-halfwidth-spaced.txt");

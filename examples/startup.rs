@@ -1,95 +1,62 @@
 //! Where start-up time goes: `cargo run --release --example startup`.
-//! Times each step of building the engine for the built-in pack separately.
+//! Times each step of getting from nothing to a first verdict, for the
+//! built-in pack (prepared at build time) and for the same pack prepared at
+//! run time (what `--patterns DIR` pays).
 
 use std::time::Instant;
 
-use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex::{RegexBuilder, RegexSetBuilder};
-use sagiscan::patterns::{self, Signal, limits};
-use sagiscan::{Engine, normalize};
+use sagiscan::{Engine, builtin, prepared};
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+const SMS: &str =
+    "【Apple】お客様のApple IDがロックされました。24時間以内に解除 apple-id-unlock.top";
+
 fn main() {
     let t = Instant::now();
-    let pack = patterns::load_builtin().expect("pack");
-    println!("load_builtin (toml parse + validate): {:8.2} ms", ms(t));
-
-    let mut lits = Vec::new();
-    let mut res = Vec::new();
-    let t = Instant::now();
-    for r in &pack.rules {
-        if r.signal.is_some() {
-            continue;
-        }
-        for l in &r.literals {
-            let n = normalize::normalize_literal(l);
-            if !n.is_empty() {
-                lits.push(n);
-            }
-        }
-        for s in &r.regexes {
-            res.push(normalize::normalize_regex_source(s));
-        }
-    }
-    let _ = Signal::Url;
+    let engine = Engine::builtin().expect("built-in engine");
     println!(
-        "normalize {} literals + {} regex sources: {:8.2} ms",
-        lits.len(),
-        res.len(),
+        "Engine::builtin (embedded tables + automata): {:8.2} ms",
         ms(t)
     );
-    for kind in [
-        Some(AhoCorasickKind::DFA),
-        Some(AhoCorasickKind::ContiguousNFA),
-        Some(AhoCorasickKind::NoncontiguousNFA),
-        None,
-    ] {
-        let t = Instant::now();
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(&lits)
-            .expect("ac");
-        println!(
-            "aho-corasick {:?} -> {:?}: {:8.2} ms ({} KB heap)",
-            kind,
-            ac.kind(),
-            ms(t),
-            ac.memory_usage() / 1024
-        );
-    }
     let t = Instant::now();
-    for s in &res {
-        RegexBuilder::new(s)
-            .size_limit(limits::REGEX_SIZE_LIMIT)
-            .build()
-            .expect("re");
-    }
-    println!("{} separate Regex compiles: {:8.2} ms", res.len(), ms(t));
+    let a = engine.analyze_text(SMS);
+    println!(
+        "first analyze (compiles the regexes it wakes): {:8.2} ms (score {:.1})",
+        ms(t),
+        a.score
+    );
     let t = Instant::now();
-    let set = RegexSetBuilder::new(&res)
-        .size_limit(limits::REGEX_SIZE_LIMIT * 8)
-        .build()
-        .expect("set");
-    println!("RegexSet build: {:8.2} ms", ms(t));
-    let t = Instant::now();
-    let _ = set.matches("テスト");
-    println!("RegexSet first match (lazy DFA warm-up): {:8.2} ms", ms(t));
+    let _ = engine.analyze_text(SMS);
+    println!("second analyze: {:8.2} ms", ms(t));
 
     let t = Instant::now();
-    let e = Engine::build(patterns::load_builtin().expect("pack")).expect("engine");
-    println!("load_builtin + Engine::build: {:8.2} ms", ms(t));
+    let pack = builtin::load_builtin().expect("pack");
+    println!("load_builtin (embedded pack only): {:8.2} ms", ms(t));
     let t = Instant::now();
-    let a = e.analyze_text(
-        "【Apple】お客様のApple IDがロックされました。24時間以内に解除 apple-id-unlock.top",
+    let pack_from_toml = sagiscan::patterns::load_sources(
+        builtin::BUILTIN_FILES
+            .iter()
+            .map(|(n, s)| (format!("patterns/{n}"), s.to_string()))
+            .collect(),
+    )
+    .expect("toml");
+    println!(
+        "load from TOML with full checks (--patterns): {:8.2} ms",
+        ms(t)
     );
-    println!("first analyze: {:8.2} ms (score {:.1})", ms(t), a.score);
     let t = Instant::now();
-    let _ = e.analyze_text(
-        "【Apple】お客様のApple IDがロックされました。24時間以内に解除 apple-id-unlock.top",
+    let (_, phrases) = prepared::prepare(&pack_from_toml);
+    println!("prepare ({} phrases): {:8.2} ms", phrases.len(), ms(t));
+    let t = Instant::now();
+    let _ = prepared::phrase_automaton(&phrases).expect("automaton");
+    println!("phrase automaton build: {:8.2} ms", ms(t));
+    let t = Instant::now();
+    let _ = Engine::build(pack).expect("engine");
+    println!(
+        "Engine::build (prepare + automata at run time): {:8.2} ms",
+        ms(t)
     );
-    println!("second analyze: {:8.2} ms", ms(t));
 }

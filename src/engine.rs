@@ -1,27 +1,33 @@
 //! The engine: a rule pack compiled once into immutable matchers.
 //!
-//! Every literal of every rule goes into one Aho-Corasick automaton. Regexes
-//! are not all run over every text: a second automaton over the literals each
-//! regex must start with finds where it can start, a third over the literal
-//! groups it must contain says whether it can match at all, and only then is
-//! it compiled (once, lazily) and searched, anchored at those starts. Entity
-//! signals (links, phones, amounts, sender) are evaluated
-//! from the extracted entities. The engine is `Send + Sync`: build it once and
-//! share it across threads.
+//! One automaton ([`crate::prepared`]) finds, in a single pass over the
+//! normalized text, every phrase that matters: the literals of rules (hits),
+//! the literals each regex must start with (where to try it), and the
+//! literals each regex cannot match without (whether to try it at all).
+//! Only regexes that can match are compiled (once, lazily) and searched,
+//! anchored at their possible starts. Entity signals (links, phones,
+//! amounts, sender) are evaluated from the extracted entities. The engine is
+//! `Send + Sync`: build it once and share it across threads. For the
+//! built-in pack ([`Engine::builtin`]) the automata and tables were built
+//! when sagiscan was compiled.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
 use regex_automata::meta::Regex;
-use regex_automata::{Anchored, Input};
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::Pool;
+use regex_automata::{Anchored, Input, hybrid};
 use serde::Serialize;
 
 use crate::entities::{self, Entities};
 use crate::message::{Message, PartKind};
 use crate::normalize::{self, Normalized};
-use crate::patterns::{RulePack, Signal, Target, limits};
+use crate::patterns::{PackError, RulePack, Signal, Target, limits};
+use crate::prepared::{self, Action, PhraseAutomaton, Prepared};
 use crate::score::{self, Analysis};
 
 /// Most hits kept for one rule in one part (enough to highlight every place a
@@ -34,6 +40,9 @@ pub enum BuildError {
     /// A literal set too large for the automaton.
     #[error("cannot build the literal automaton: {0}")]
     Automaton(String),
+    /// The built-in pack did not load (only possible for a broken build).
+    #[error(transparent)]
+    Pack(#[from] PackError),
     /// A regex (already validated alone) failed as part of the set or exceeded limits.
     #[error("cannot compile regex of rule {rule}: {message}")]
     Regex {
@@ -72,40 +81,114 @@ pub struct Hit {
 /// A rule regex, compiled on first use: most regexes are never woken by a
 /// given run (one SMS touches a few dozen), so compiling all of them up front
 /// was a third of start-up.
-struct CompiledRegex {
-    rule: usize,
-    /// The parsed regex (`None` if it does not parse, which the loader
-    /// rules out for untrusted packs and tests rule out for the built-in one).
-    hir: Option<regex_syntax::hir::Hir>,
-    /// Only ever searched anchored at a trigger position: a prefilter would
-    /// never be used, and building one (Teddy) is a fifth of the compile.
-    anchored_only: bool,
-    regex: OnceLock<Option<Regex>>,
+struct LazyRegex {
+    compiled: OnceLock<Option<CompiledRegex>>,
 }
 
+/// Makes a lazy-DFA cache for a thread that has none.
+type CacheFn = Box<dyn Fn() -> hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+/// A compiled rule regex.
+enum CompiledRegex {
+    /// Searched only anchored at a trigger, where the start is known: a
+    /// forward lazy DFA finds the end, so no reverse automaton is built
+    /// (half the compile of a full regex).
+    Forward(Box<ForwardRegex>),
+    /// Searched whole, or not expressible as a lazy DFA (Unicode `\b`).
+    Full(Regex),
+}
+
+/// See [`CompiledRegex::Forward`].
+struct ForwardRegex {
+    dfa: hybrid::dfa::DFA,
+    caches: Pool<hybrid::dfa::Cache, CacheFn>,
+}
+
+/// Lazy-DFA cache per regex and thread: anchored searches are short, so a
+/// small cache holds the states they need.
+const DFA_CACHE_BYTES: usize = 256 * 1024;
+
 impl CompiledRegex {
-    /// The compiled regex, built on first use (an SMS wakes a few dozen of
-    /// the pack's regexes; building all of them was most of start-up).
-    /// `None` only if it fails to compile, which the loader rules out for
-    /// untrusted packs and a test rules out for the built-in one.
-    fn get(&self) -> Option<&Regex> {
-        self.regex
-            .get_or_init(|| {
-                Regex::builder()
-                    .configure(
-                        Regex::config()
-                            .nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT))
-                            .onepass(false)
-                            .backtrack(false)
-                            .auto_prefilter(!self.anchored_only)
-                            .hybrid_cache_capacity(256 * 1024)
-                            // Only the match span is used, never groups (the
-                            // implicit group 0 is what reports the span).
-                            .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
-                    )
-                    .build_from_hir(self.hir.as_ref()?)
+    fn new(prepared: &prepared::PreparedRegex) -> Option<CompiledRegex> {
+        if prepared.anchored_only
+            && let Some(forward) = CompiledRegex::forward(&prepared.source)
+        {
+            return Some(forward);
+        }
+        Regex::builder()
+            .configure(
+                Regex::config()
+                    .nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT))
+                    .onepass(false)
+                    .backtrack(false)
+                    // An anchored-only regex never uses a prefilter, and
+                    // building one (Teddy) is a fifth of the compile.
+                    .auto_prefilter(!prepared.anchored_only)
+                    .hybrid_cache_capacity(DFA_CACHE_BYTES)
+                    // Only the match span is used, never groups (the
+                    // implicit group 0 is what reports the span).
+                    .which_captures(thompson::WhichCaptures::Implicit),
+            )
+            .build(&prepared.source)
+            .ok()
+            .map(CompiledRegex::Full)
+    }
+
+    /// A forward-only lazy DFA, or `None` if the regex needs the full engine.
+    fn forward(source: &str) -> Option<CompiledRegex> {
+        let hir = regex_automata::util::syntax::parse(source).ok()?;
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT))
+                    .which_captures(thompson::WhichCaptures::None),
+            )
+            .build_from_hir(&hir)
+            .ok()?;
+        let dfa = hybrid::dfa::Builder::new()
+            .configure(
+                hybrid::dfa::Config::new()
+                    .cache_capacity(DFA_CACHE_BYTES)
+                    .starts_for_each_pattern(false),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        let for_caches = dfa.clone();
+        let create: CacheFn = Box::new(move || for_caches.create_cache());
+        Some(CompiledRegex::Forward(Box::new(ForwardRegex {
+            dfa,
+            caches: Pool::new(create),
+        })))
+    }
+
+    /// The end of the match starting exactly at `start`, if any.
+    fn match_at(&self, text: &str, start: usize) -> Option<usize> {
+        let input = Input::new(text)
+            .span(start..text.len())
+            .anchored(Anchored::Yes);
+        match self {
+            CompiledRegex::Forward(forward) => {
+                let ForwardRegex { dfa, caches } = forward.as_ref();
+                let mut cache = caches.get();
+                // Without quit bytes or a give-up threshold the lazy DFA
+                // cannot fail; treat a failure as no match.
+                dfa.try_search_fwd(&mut cache, &input)
                     .ok()
-            })
+                    .flatten()
+                    .map(|m| m.offset())
+            }
+            CompiledRegex::Full(regex) => regex.search(&input).map(|m| m.end()),
+        }
+    }
+}
+
+impl LazyRegex {
+    /// The compiled regex, built on first use. `None` only if it fails to
+    /// compile, which the loader rules out for untrusted packs and build.rs
+    /// for the built-in one.
+    fn get(&self, prepared: &prepared::PreparedRegex) -> Option<&CompiledRegex> {
+        self.compiled
+            .get_or_init(|| CompiledRegex::new(prepared))
             .as_ref()
     }
 }
@@ -113,28 +196,13 @@ impl CompiledRegex {
 /// A compiled, immutable rule pack.
 pub struct Engine {
     pack: RulePack,
-    literals: Option<AhoCorasick>,
-    /// For each automaton pattern, the rules that use that literal.
-    literal_rules: Vec<Vec<usize>>,
-    /// Regexes whose every match starts with one of a few literals: one
-    /// automaton over all those prefixes says which of them can match at all.
-    regex_triggers: Option<AhoCorasick>,
-    /// For each trigger pattern, the regexes (indexes into `regexes`) it wakes.
-    trigger_regexes: Vec<Vec<usize>>,
-    /// Literals of the alternation groups a regex cannot match without (every
-    /// match contains one literal of each group): a second filter, so a regex
-    /// whose prefix occurs is still not searched unless all its groups do.
-    required_literals: Option<AhoCorasick>,
-    /// For each required-literal pattern: (regex index, group bit).
-    required_of: Vec<Vec<(usize, u64)>>,
-    /// For each regex, the bits of all its required groups (0: none).
-    required_mask: Vec<u64>,
-    /// The other regexes (no usable prefix), searched one by one.
-    screened: Vec<usize>,
-    regexes: Vec<CompiledRegex>,
-    brand_names: Option<AhoCorasick>,
-    /// For each brand-name pattern, the brand index.
-    brand_of_name: Vec<usize>,
+    prepared: Prepared,
+    /// Every phrase of [`Prepared::phrases`], overlapping; values are phrase indexes.
+    phrases: Option<PhraseAutomaton>,
+    /// Brand names (leftmost-longest); values index [`Prepared::brand_of_name`].
+    brands: Option<PhraseAutomaton>,
+    /// One per [`Prepared::regexes`].
+    regexes: Vec<LazyRegex>,
     /// For rules with a From signal: normalized literal list.
     from_literals: HashMap<usize, Vec<String>>,
 }
@@ -149,138 +217,48 @@ struct ScannedPart<'m> {
 impl Engine {
     /// Compile `pack`. This is the one expensive step; the result is immutable.
     pub fn build(pack: RulePack) -> Result<Engine, BuildError> {
-        let mut literal_index: HashMap<String, usize> = HashMap::new();
-        let mut literal_patterns: Vec<String> = Vec::new();
-        let mut literal_rules: Vec<Vec<usize>> = Vec::new();
-        let mut regexes = Vec::new();
-        let mut from_literals = HashMap::new();
-        for (ri, rule) in pack.rules.iter().enumerate() {
-            if rule.signal == Some(Signal::FromImpersonation) {
-                from_literals.insert(
-                    ri,
-                    rule.literals
-                        .iter()
-                        .map(|l| normalize::normalize_literal(l))
-                        .collect(),
-                );
-                continue;
-            }
-            if rule.signal.is_some() {
-                continue;
-            }
-            for lit in &rule.literals {
-                let norm = normalize::normalize_literal(lit);
-                if norm.is_empty() {
-                    continue;
-                }
-                let idx = *literal_index.entry(norm.clone()).or_insert_with(|| {
-                    literal_patterns.push(norm);
-                    literal_rules.push(Vec::new());
-                    literal_patterns.len() - 1
-                });
-                if !literal_rules[idx].contains(&ri) {
-                    literal_rules[idx].push(ri);
-                }
-            }
-            for source in &rule.regexes {
-                let norm = normalize::normalize_regex_source(source);
-                let hir = regex_syntax::ParserBuilder::new().build().parse(&norm).ok();
-                regexes.push(CompiledRegex {
-                    rule: ri,
-                    hir,
-                    anchored_only: false,
-                    regex: OnceLock::new(),
-                });
-            }
+        let (prepared, phrases) = prepared::prepare(&pack);
+        let phrases = prepared::phrase_automaton(&phrases).map_err(BuildError::Automaton)?;
+        let brands = prepared.brand_automaton().map_err(BuildError::Automaton)?;
+        Ok(Engine::from_parts(pack, prepared, phrases, brands))
+    }
+
+    /// The engine for the built-in pack, from the tables and automata built
+    /// when sagiscan was compiled (nothing to parse or build at start-up).
+    pub fn builtin() -> Result<Engine, BuildError> {
+        match crate::builtin::load_prepared() {
+            Some(parts) => Ok(Engine::from_parts(
+                parts.pack,
+                parts.prepared,
+                parts.phrases,
+                parts.brands,
+            )),
+            None => Engine::build(crate::builtin::load_builtin()?),
         }
-        let literals = overlapping_automaton(&literal_patterns)?;
-        // Regexes are not screened with a RegexSet: the lazy DFA of a set of
-        // Japanese regexes with `.{0,20}` gaps blows up its state cache and
-        // falls back to the PikeVM (0.3 MB/s on real mail). Instead, nearly
-        // every rule regex starts with one of a few literals: one automaton
-        // over all those prefixes finds where each regex can start, and the
-        // regex is then only tried, anchored, at those positions.
-        let mut trigger_index: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut trigger_patterns: Vec<Vec<u8>> = Vec::new();
-        let mut trigger_regexes: Vec<Vec<usize>> = Vec::new();
-        let mut screened = Vec::new();
-        for (i, compiled) in regexes.iter_mut().enumerate() {
-            match compiled.hir.as_ref().and_then(required_prefixes) {
-                Some(prefixes) => {
-                    compiled.anchored_only = true;
-                    for p in prefixes {
-                        let t = *trigger_index.entry(p.clone()).or_insert_with(|| {
-                            trigger_patterns.push(p);
-                            trigger_regexes.push(Vec::new());
-                            trigger_patterns.len() - 1
-                        });
-                        if !trigger_regexes[t].contains(&i) {
-                            trigger_regexes[t].push(i);
-                        }
-                    }
-                }
-                None => screened.push(i),
-            }
-        }
-        let mut required_index: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut required_patterns: Vec<Vec<u8>> = Vec::new();
-        let mut required_of: Vec<Vec<(usize, u64)>> = Vec::new();
-        let mut required_mask = vec![0u64; regexes.len()];
-        for (i, compiled) in regexes.iter().enumerate() {
-            let Some(hir) = compiled.hir.as_ref() else {
-                continue;
-            };
-            for (g, group) in required_groups(hir).into_iter().take(64).enumerate() {
-                let bit = 1u64 << g;
-                required_mask[i] |= bit;
-                for lit in group {
-                    let t = *required_index.entry(lit.clone()).or_insert_with(|| {
-                        required_patterns.push(lit);
-                        required_of.push(Vec::new());
-                        required_patterns.len() - 1
-                    });
-                    required_of[t].push((i, bit));
-                }
-            }
-        }
-        let required_literals = overlapping_automaton(&required_patterns)?;
-        let regex_triggers = overlapping_automaton(&trigger_patterns)?;
-        let mut brand_patterns = Vec::new();
-        let mut brand_of_name = Vec::new();
-        for (bi, brand) in pack.brands.iter().enumerate() {
-            for name in &brand.names {
-                let norm = normalize::normalize_literal(name);
-                if !norm.is_empty() {
-                    brand_patterns.push(norm);
-                    brand_of_name.push(bi);
-                }
-            }
-        }
-        let brand_names = if brand_patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&brand_patterns)
-                    .map_err(|e| BuildError::Automaton(e.to_string()))?,
-            )
-        };
-        Ok(Engine {
+    }
+
+    fn from_parts(
+        pack: RulePack,
+        prepared: Prepared,
+        phrases: Option<PhraseAutomaton>,
+        brands: Option<PhraseAutomaton>,
+    ) -> Engine {
+        let regexes = prepared
+            .regexes
+            .iter()
+            .map(|_| LazyRegex {
+                compiled: OnceLock::new(),
+            })
+            .collect();
+        let from_literals = prepared.from_literals.iter().cloned().collect();
+        Engine {
             pack,
-            literals,
-            literal_rules,
-            regex_triggers,
-            trigger_regexes,
-            required_literals,
-            required_of,
-            required_mask,
-            screened,
+            prepared,
+            phrases,
+            brands,
             regexes,
-            brand_names,
-            brand_of_name,
             from_literals,
-        })
+        }
     }
 
     /// The pack this engine was built from.
@@ -366,47 +344,36 @@ impl Engine {
             *n += 1;
             hits.push(self.hit(rule, part, range));
         };
-        if let Some(ac) = &self.literals {
-            for m in ac.find_overlapping_iter(text) {
-                for &rule in &self.literal_rules[m.pattern().as_usize()] {
-                    push(rule, m.start()..m.end(), hits);
+        let regexes = &self.prepared.regexes;
+        // One pass: literal hits, where regexes can start, and which of
+        // their required literal groups occur.
+        let mut present = vec![0u64; regexes.len()];
+        let mut starts: Vec<(u32, usize)> = Vec::new();
+        let matches = self
+            .phrases
+            .iter()
+            .flat_map(|automaton| automaton.find_overlapping_iter(text));
+        for m in matches {
+            for &action in self.prepared.actions_of(m.value()) {
+                match action {
+                    Action::Literal(rule) => push(rule as usize, m.start()..m.end(), hits),
+                    Action::Trigger(i) => starts.push((i, m.start())),
+                    Action::Required(i, group) => present[i as usize] |= 1u64 << group,
                 }
             }
         }
-        if self.regexes.is_empty() {
-            return;
-        }
-        // Where each regex can start: every match of a triggered regex begins
-        // with one of its prefix literals.
-        let mut present = vec![0u64; self.regexes.len()];
-        if let Some(ac) = &self.required_literals {
-            for m in ac.find_overlapping_iter(text.as_bytes()) {
-                for &(i, bit) in &self.required_of[m.pattern().as_usize()] {
-                    present[i] |= bit;
-                }
-            }
-        }
-        let possible = |i: usize| present[i] & self.required_mask[i] == self.required_mask[i];
-        let mut starts: Vec<(usize, usize)> = Vec::new();
-        if let Some(ac) = &self.regex_triggers {
-            for m in ac.find_overlapping_iter(text.as_bytes()) {
-                for &i in &self.trigger_regexes[m.pattern().as_usize()] {
-                    if possible(i) {
-                        starts.push((i, m.start()));
-                    }
-                }
-            }
-        }
+        let possible = |i: usize| present[i] & regexes[i].required_mask == regexes[i].required_mask;
+        starts.retain(|&(i, _)| possible(i as usize));
         starts.sort_unstable();
         starts.dedup();
         let mut k = 0;
         while k < starts.len() {
-            let i = starts[k].0;
+            let i = starts[k].0 as usize;
             let group_end = starts[k..]
                 .iter()
-                .position(|&(r, _)| r != i)
+                .position(|&(r, _)| r as usize != i)
                 .map_or(starts.len(), |n| k + n);
-            if let Some(regex) = self.regexes[i].get() {
+            if let Some(regex) = self.regexes[i].get(&regexes[i]) {
                 // Anchored search at each candidate start, left to right,
                 // resuming after each match: the same matches as an
                 // unanchored `find_iter`, without scanning the whole text.
@@ -415,28 +382,28 @@ impl Engine {
                     if pos < resume {
                         continue;
                     }
-                    let input = Input::new(text)
-                        .span(pos..text.len())
-                        .anchored(Anchored::Yes);
-                    if let Some(m) = regex.search(&input)
-                        && !m.is_empty()
+                    if let Some(end) = regex.match_at(text, pos)
+                        && end > pos
                     {
-                        push(self.regexes[i].rule, m.start()..m.end(), hits);
-                        resume = m.end();
+                        push(regexes[i].rule, pos..end, hits);
+                        resume = end;
                     }
                 }
             }
             k = group_end;
         }
         // The few regexes without a usable prefix are searched whole.
-        for &i in self.screened.iter().filter(|&&i| possible(i)) {
-            let compiled = &self.regexes[i];
-            let Some(regex) = compiled.get() else {
+        for &i in &self.prepared.screened {
+            let i = i as usize;
+            if !possible(i) {
+                continue;
+            }
+            let Some(CompiledRegex::Full(regex)) = self.regexes[i].get(&regexes[i]) else {
                 continue;
             };
             for m in regex.find_iter(text) {
                 if !m.is_empty() {
-                    push(compiled.rule, m.start()..m.end(), hits);
+                    push(regexes[i].rule, m.start()..m.end(), hits);
                 }
             }
         }
@@ -445,7 +412,7 @@ impl Engine {
     /// Brands named in the message text (body or subject), with the part and normalized span.
     fn brands_named(&self, parts: &[ScannedPart<'_>]) -> Vec<(usize, usize, Range<usize>)> {
         let mut found = Vec::new();
-        let Some(ac) = &self.brand_names else {
+        let Some(automaton) = &self.brands else {
             return found;
         };
         for (pi, part) in parts.iter().enumerate() {
@@ -455,12 +422,12 @@ impl Engine {
             ) {
                 continue;
             }
-            for m in ac.find_iter(part.normalized.text()) {
+            for m in automaton.leftmost_find_iter(part.normalized.text()) {
                 if !is_word_boundary(part.normalized.text(), m.start()..m.end()) {
                     continue;
                 }
                 found.push((
-                    self.brand_of_name[m.pattern().as_usize()],
+                    self.prepared.brand_of_name[m.value() as usize] as usize,
                     pi,
                     m.start()..m.end(),
                 ));
@@ -675,81 +642,4 @@ fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     let after = text[r.end..].chars().next();
     let latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     !(latin(first) && latin(before) || latin(last) && latin(after))
-}
-
-/// The literals every match of `hir` must start with, when there are few
-/// enough (and none empty) to use as a trigger; `None` when the regex can
-/// start anywhere (`.{0,20}x`) or with too many different strings.
-fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let mut extractor = Extractor::new();
-    extractor
-        .kind(ExtractKind::Prefix)
-        .limit_literal_len(9)
-        .limit_total(512);
-    let seq = extractor.extract(hir);
-    let literals = seq.literals()?;
-    // A prefix shorter than one Japanese character (a digit, "pc") would
-    // wake the regex at nearly every position; such regexes are searched whole.
-    if literals.is_empty()
-        || literals.len() > 128
-        || literals.iter().any(|l| l.as_bytes().len() < 3)
-    {
-        return None;
-    }
-    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
-}
-
-/// The groups of literals a match of `hir` must contain: for each top-level
-/// piece of the regex that is a literal or an alternation of literals (not
-/// optional, not repeated), its literals. A text without one literal of every
-/// group cannot match, so the regex need not be searched.
-fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<Vec<u8>>> {
-    use regex_syntax::hir::HirKind;
-    fn literals(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
-        match h.kind() {
-            HirKind::Literal(l) => Some(vec![l.0.to_vec()]),
-            HirKind::Capture(c) => literals(&c.sub),
-            HirKind::Alternation(alts) => {
-                let mut out = Vec::new();
-                for a in alts {
-                    out.extend(literals(a)?);
-                }
-                Some(out)
-            }
-            _ => None,
-        }
-    }
-    let pieces: Vec<&regex_syntax::hir::Hir> = match hir.kind() {
-        HirKind::Concat(items) => items.iter().collect(),
-        _ => vec![hir],
-    };
-    pieces
-        .into_iter()
-        .filter_map(literals)
-        // Short literals (a digit, "%") would be present almost everywhere.
-        .filter(|g| !g.is_empty() && g.iter().all(|l| l.len() >= 3))
-        .collect()
-}
-
-/// One automaton reporting every occurrence (overlapping) of `patterns`, or
-/// `None` when there are none. A contiguous NFA builds in ~1 ms where the DFA
-/// took ~11 ms (and 2 MB) for the literals; see docs/PERFORMANCE.md.
-fn overlapping_automaton<P: AsRef<[u8]>>(
-    patterns: &[P],
-) -> Result<Option<AhoCorasick>, BuildError> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    AhoCorasickBuilder::new()
-        .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::ContiguousNFA))
-        .build(patterns)
-        .or_else(|_| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(patterns)
-        })
-        .map(Some)
-        .map_err(|e| BuildError::Automaton(e.to_string()))
 }

@@ -5,17 +5,19 @@
 //! exit codes. The flow is:
 //!
 //! ```text
-//! patterns/*.toml → patterns::load → RulePack → Engine::build (once, immutable)
+//! patterns/*.toml → patterns::load → RulePack → prepared::prepare → Engine (once, immutable;
+//!                   for the built-in pack, at compile time: build.rs, builtin, Engine::builtin)
 //! input → mail::parse_message / plain text → Message → engine.analyze → Analysis
 //!       → report::Record (JSON) / human report → exit code
 //! ```
 //!
 //! ```
-//! let engine = sagiscan::Engine::build(sagiscan::patterns::load_builtin().unwrap()).unwrap();
+//! let engine = sagiscan::Engine::builtin().unwrap();
 //! let analysis = engine.analyze_text("本日中にコンビニでプリペイドカードを購入し、番号を伝えてください。日本インターネット協会から還付金が出ます");
 //! assert_eq!(analysis.verdict, sagiscan::Verdict::Scam);
 //! ```
 
+pub mod builtin;
 pub mod corpus;
 pub mod engine;
 pub mod entities;
@@ -25,6 +27,7 @@ pub mod mail;
 pub mod message;
 pub mod normalize;
 pub mod patterns;
+pub mod prepared;
 pub mod report;
 pub mod score;
 

@@ -30,10 +30,6 @@ pub mod limits {
     pub const MAX_PACK_BYTES: u64 = 32 * 1024 * 1024;
 }
 
-/// The files of the built-in pack, embedded at compile time.
-pub const BUILTIN_FILES: &[(&str, &str)] =
-    &include!(concat!(env!("OUT_DIR"), "/builtin_patterns.rs"));
-
 /// A text in both languages the tool speaks.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +64,7 @@ pub enum Lang {
 }
 
 /// Which text of a message a rule looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     /// Body and subject (the default).
@@ -86,7 +82,7 @@ pub enum Target {
 }
 
 /// Signals computed from extracted entities rather than phrases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Signal {
     /// Any link at all.
@@ -115,7 +111,7 @@ pub enum Signal {
 }
 
 /// A compiled-pack category: every rule belongs to one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Category {
     /// Identifier used by rules and combos.
     pub id: String,
@@ -130,7 +126,7 @@ pub struct Category {
 }
 
 /// One rule of the pack.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Rule {
     /// Unique id, e.g. `prepaid.card-demand`.
     pub id: String,
@@ -163,7 +159,7 @@ pub struct Rule {
 }
 
 /// A bonus added when all of the listed categories fire together.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Combo {
     /// Identifier, e.g. `combo.refund-after-prepaid`.
     pub id: String,
@@ -176,7 +172,7 @@ pub struct Combo {
 }
 
 /// A brand that scammers impersonate, with its official domains.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Brand {
     /// Identifier, e.g. `amazon`.
     pub id: String,
@@ -187,7 +183,7 @@ pub struct Brand {
 }
 
 /// Score thresholds and scoring knobs from `pack.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Score at or above which a message is `suspicious`.
@@ -197,7 +193,7 @@ pub struct Thresholds {
 }
 
 /// Scoring knobs (with defaults) from `pack.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scoring {
     /// Each further distinct rule hit in a category adds this fraction of its weight.
@@ -249,7 +245,7 @@ impl Default for Scoring {
 }
 
 /// A validated rule pack, ready for [`crate::engine::Engine::build`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct RulePack {
     /// Pack name from `pack.toml`.
     pub name: String,
@@ -268,7 +264,7 @@ pub struct RulePack {
 }
 
 /// Where something in a rule file is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 pub struct Location {
     /// The file, as given (e.g. `patterns/prepaid.toml`).
     pub file: String,
@@ -427,30 +423,13 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Load the built-in pack compiled into the binary.
-///
-/// The built-in pack is trusted: its regexes are not checked here
-/// (compiling ~350 regexes to check them was half the start-up of a
-/// one-message check). The test `builtin_regexes_compile_within_limits`
-/// compiles every one of them, so a bad built-in regex fails the build.
-pub fn load_builtin() -> Result<RulePack, PackError> {
-    load_sources_checked(
-        BUILTIN_FILES
-            .iter()
-            .map(|(name, text)| (format!("patterns/{name}"), (*text).to_string()))
-            .collect(),
-        RegexCheck::Trusted,
-    )
-}
-
 /// How thoroughly a loader checks regexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegexCheck {
     /// Parse and compile within the size limit (untrusted packs).
     Compile,
-    /// No check at load time (the built-in pack: every regex is compiled by
-    /// the test `builtin_regexes_compile_within_limits`, and the engine parses
-    /// each regex once when it is built).
+    /// No check at load time: the built-in pack, whose regexes `build.rs`
+    /// compiles (with [`RegexCheck::Compile`]) when sagiscan itself is built.
     Trusted,
 }
 
@@ -498,8 +477,8 @@ pub fn load_dir(dir: &Path) -> Result<RulePack, PackError> {
     load_sources(files)
 }
 
-/// Load a pack from `(file name, contents)` pairs. This is what both
-/// [`load_builtin`] and [`load_dir`] use, and what tests call directly.
+/// Load a pack from `(file name, contents)` pairs. This is what `build.rs`
+/// (for the built-in pack) and [`load_dir`] use, and what tests call directly.
 pub fn load_sources(files: Vec<(String, String)>) -> Result<RulePack, PackError> {
     load_sources_checked(files, RegexCheck::Compile)
 }
@@ -978,7 +957,7 @@ regexes = ["["]
 
     #[test]
     fn builtin_regexes_compile_within_limits() {
-        let pack = load_builtin().unwrap();
+        let pack = crate::builtin::load_builtin().unwrap();
         for rule in &pack.rules {
             for re in &rule.regexes {
                 let normalized = crate::normalize::normalize_regex_source(re);
@@ -989,7 +968,7 @@ regexes = ["["]
 
     #[test]
     fn builtin_pack_loads() {
-        let pack = load_builtin().unwrap_or_else(|e| panic!("{e}"));
+        let pack = crate::builtin::load_builtin().unwrap_or_else(|e| panic!("{e}"));
         assert!(!pack.rules.is_empty());
     }
 }

@@ -272,8 +272,8 @@ fn independent_negative_rules(pack: &RulePack, hits: &[Hit]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use crate::builtin::load_builtin;
     use crate::engine::Engine;
-    use crate::patterns::load_builtin;
 
     fn engine() -> Engine {
         Engine::build(load_builtin().unwrap()).unwrap()

@@ -9,7 +9,7 @@ use sagiscan::{Engine, Message};
 
 fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| Engine::build(sagiscan::patterns::load_builtin().unwrap()).unwrap())
+    E.get_or_init(|| Engine::build(sagiscan::builtin::load_builtin().unwrap()).unwrap())
 }
 
 /// Pieces that exercise the normalizer and the rules: scam phrases,

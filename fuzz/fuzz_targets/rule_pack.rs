@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let mut files: Vec<(String, String)> = sagiscan::patterns::BUILTIN_FILES
+    let mut files: Vec<(String, String)> = sagiscan::builtin::BUILTIN_FILES
         .iter()
         .filter(|(name, _)| *name == "pack.toml")
         .map(|(n, t)| (n.to_string(), t.to_string()))

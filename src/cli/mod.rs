@@ -279,16 +279,12 @@ pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
 
 /// Load the pack named by `--patterns` (or the built-in one) and build the engine.
 pub fn load_engine(args: &PackArgs) -> Result<Engine> {
-    let pack = match &args.patterns {
-        Some(dir) => patterns::load_dir(dir),
-        None => patterns::load_builtin(),
+    let Some(dir) = &args.patterns else {
+        return Engine::builtin().context("the built-in rule pack did not load");
     };
-    let pack = pack
+    let pack = patterns::load_dir(dir)
         .map_err(anyhow::Error::new)
-        .with_context(|| match &args.patterns {
-            Some(dir) => format!("rule pack {} did not load", dir.display()),
-            None => "the built-in rule pack did not load".to_string(),
-        })?;
+        .with_context(|| format!("rule pack {} did not load", dir.display()))?;
     Engine::build(pack).context("cannot compile the rule pack")
 }
 

@@ -1,0 +1,123 @@
+//! The built-in rule pack, loaded and prepared when sagiscan is compiled.
+//!
+//! `build.rs` loads `patterns/*.toml` with full checks (a broken built-in
+//! rule fails the build with file:line:column), runs
+//! [`crate::prepared::prepare`] on it and embeds three things: the TOML
+//! sources ([`BUILTIN_FILES`], for tools that need the text), the pack and
+//! its prepared tables (postcard), and the serialized phrase and brand
+//! automata. A one-message check then starts by deserializing instead of
+//! parsing TOML, normalizing ~800 phrases and regexes, parsing every regex
+//! and building automata, which was most of its start-up.
+//!
+//! Should the embedded data ever fail to load (it cannot, short of a build
+//! bug), the pack is loaded from the embedded TOML sources instead.
+
+use crate::patterns::{self, PackError, RegexCheck, RulePack};
+use crate::prepared::{PhraseAutomaton, Prepared};
+
+/// The files of the built-in pack (`patterns/*.toml`), embedded at compile time.
+pub const BUILTIN_FILES: &[(&str, &str)] =
+    &include!(concat!(env!("OUT_DIR"), "/builtin_patterns.rs"));
+
+/// The pack and its prepared tables, as written by `build.rs` (postcard: a
+/// compact binary serde format, ~5× cheaper to read than the same JSON).
+const PREPARED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_prepared.postcard"));
+
+/// The phrase and brand automata ([`crate::prepared::serialize_automata`]).
+const AUTOMATA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_automata.bin"));
+
+/// What `build.rs` serializes and [`load_prepared`] reads back.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Embedded {
+    pub(crate) pack: RulePack,
+    pub(crate) prepared: Prepared,
+}
+
+/// The built-in pack with everything the engine derives from it.
+pub(crate) struct BuiltinParts {
+    pub(crate) pack: RulePack,
+    pub(crate) prepared: Prepared,
+    pub(crate) phrases: Option<PhraseAutomaton>,
+    pub(crate) brands: Option<PhraseAutomaton>,
+}
+
+/// Load the built-in pack compiled into the binary.
+pub fn load_builtin() -> Result<RulePack, PackError> {
+    match postcard::from_bytes::<Embedded>(PREPARED) {
+        Ok(embedded) => Ok(embedded.pack),
+        Err(_) => load_from_sources(),
+    }
+}
+
+/// The built-in pack parsed from its embedded TOML sources (the slow path).
+fn load_from_sources() -> Result<RulePack, PackError> {
+    patterns::load_sources_checked(
+        BUILTIN_FILES
+            .iter()
+            .map(|(name, text)| (format!("patterns/{name}"), (*text).to_string()))
+            .collect(),
+        RegexCheck::Trusted,
+    )
+}
+
+/// The built-in pack, its prepared tables and automata, all from the data
+/// embedded at build time; `None` if that data does not load.
+pub(crate) fn load_prepared() -> Option<BuiltinParts> {
+    let Embedded { pack, prepared } = postcard::from_bytes(PREPARED).ok()?;
+    let (phrases, brands) = crate::prepared::deserialize_automata(AUTOMATA)?;
+    Some(BuiltinParts {
+        pack,
+        prepared,
+        phrases,
+        brands,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded tables must be exactly what preparing the TOML sources
+    /// gives now (they are, unless build.rs and the loader disagree).
+    #[test]
+    fn embedded_data_matches_the_sources() {
+        let parts = load_prepared().expect("embedded built-in data loads");
+        let from_sources = load_from_sources().expect("built-in TOML loads");
+        assert!(
+            parts.pack == from_sources,
+            "embedded pack differs from patterns/*.toml"
+        );
+        let (prepared, phrases) = crate::prepared::prepare(&from_sources);
+        assert!(parts.prepared == prepared);
+        let rebuilt = crate::prepared::phrase_automaton(&phrases).unwrap();
+        let brands = prepared.brand_automaton().unwrap();
+        assert!(
+            crate::prepared::serialize_automata(rebuilt.as_ref(), brands.as_ref()) == AUTOMATA,
+            "embedded automata differ from freshly built ones"
+        );
+        let bytes =
+            crate::prepared::serialize_automata(parts.phrases.as_ref(), parts.brands.as_ref());
+        assert!(bytes == AUTOMATA, "automata do not round-trip");
+    }
+
+    /// The engine from build-time data and the engine prepared at run time
+    /// from the TOML sources must give the same hits and scores.
+    #[test]
+    fn builtin_engine_agrees_with_runtime_build() {
+        let embedded = crate::Engine::builtin().unwrap();
+        let runtime = crate::Engine::build(load_from_sources().unwrap()).unwrap();
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let mut checked = 0;
+        for label in ["scam", "suspicious", "ham"] {
+            for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                let a = embedded.analyze_text(&text);
+                let b = runtime.analyze_text(&text);
+                assert_eq!(format!("{:?}", a.hits), format!("{:?}", b.hits));
+                assert_eq!(a.score, b.score);
+                checked += 1;
+            }
+        }
+        assert!(checked > 500, "corpus not found: {checked} files");
+    }
+}

@@ -1,0 +1,334 @@
+//! The part of building an engine that depends only on the rule pack.
+//!
+//! Normalizing every phrase and regex source, working out where each regex
+//! can start and which literals it cannot match without, and building the
+//! phrase automaton used to be most of the start-up of a one-message check.
+//! None of it depends on the input, so for the built-in pack `build.rs` runs
+//! [`prepare`] when sagiscan is compiled and embeds the result (see
+//! `src/builtin.rs`); packs loaded from disk are prepared at run time by the
+//! same code. `build.rs` includes this file with `#[path]`, so it may only use
+//! `crate::normalize` and `crate::patterns`.
+
+use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
+use serde::{Deserialize, Serialize};
+
+use crate::normalize;
+use crate::patterns::{RulePack, Signal};
+
+/// What the phrase automaton reports a pattern for: one pattern string can
+/// serve several purposes at once (a rule's literal is often also the prefix
+/// of another rule's regex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// The pattern is a literal of this rule: a hit.
+    Literal(u32),
+    /// Every match of this regex (index into [`Prepared::regexes`]) starts
+    /// with one of its trigger patterns: search it, anchored, here.
+    Trigger(u32),
+    /// The regex cannot match without one literal of its required group
+    /// number `.1` (a bit of [`PreparedRegex::required_mask`]).
+    Required(u32, u8),
+}
+
+/// A rule regex with what is known about it before any text is seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedRegex {
+    /// Index of the rule in the pack.
+    pub rule: usize,
+    /// The regex source, normalized like the text it runs on.
+    pub source: String,
+    /// Every match starts with one of its trigger patterns, so it is only
+    /// ever searched anchored at a trigger (otherwise it is searched whole).
+    pub anchored_only: bool,
+    /// One bit per required literal group; the regex is only searched when
+    /// the text has a literal of every group.
+    pub required_mask: u64,
+}
+
+/// Everything the engine derives from a pack before seeing any text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prepared {
+    /// For phrase `i`, its actions are `actions[action_start[i]..action_start[i + 1]]`.
+    pub action_start: Vec<u32>,
+    /// The actions of all phrases, flattened.
+    pub actions: Vec<Action>,
+    /// Rule regexes, in rule order.
+    pub regexes: Vec<PreparedRegex>,
+    /// Regexes without a usable prefix, searched whole (indexes into `regexes`).
+    pub screened: Vec<u32>,
+    /// Normalized brand names (first brand wins when two share a name).
+    pub brand_names: Vec<String>,
+    /// For each brand name, the brand index.
+    pub brand_of_name: Vec<u32>,
+    /// For rules with a From signal: rule index and normalized literals.
+    pub from_literals: Vec<(usize, Vec<String>)>,
+}
+
+/// Shortest trigger or required literal, in bytes: anything shorter (a digit,
+/// "%") would occur almost everywhere. One Japanese character is 3 bytes.
+const MIN_LITERAL_BYTES: usize = 3;
+
+/// Derive everything in [`Prepared`] from `pack`, and the phrase
+/// automaton's patterns (normalized literals, regex trigger prefixes and
+/// required literals, each once, in value order: see [`phrase_automaton`]).
+/// Regexes that do not parse are kept (the loader rejects them for untrusted
+/// packs) and never match.
+pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
+    let mut phrases = PhraseTable::default();
+    let mut regexes = Vec::new();
+    let mut screened = Vec::new();
+    let mut from_literals = Vec::new();
+    for (ri, rule) in pack.rules.iter().enumerate() {
+        if rule.signal == Some(Signal::FromImpersonation) {
+            from_literals.push((
+                ri,
+                rule.literals
+                    .iter()
+                    .map(|l| normalize::normalize_literal(l))
+                    .collect(),
+            ));
+            continue;
+        }
+        if rule.signal.is_some() {
+            continue;
+        }
+        for lit in &rule.literals {
+            let norm = normalize::normalize_literal(lit);
+            if !norm.is_empty() {
+                phrases.add(norm, Action::Literal(ri as u32));
+            }
+        }
+        for source in &rule.regexes {
+            let norm = normalize::normalize_regex_source(source);
+            let hir = regex_syntax::ParserBuilder::new().build().parse(&norm).ok();
+            let index = regexes.len() as u32;
+            let mut anchored_only = false;
+            let mut required_mask = 0u64;
+            if let Some(hir) = &hir {
+                match required_prefixes(hir) {
+                    Some(prefixes) => {
+                        anchored_only = true;
+                        for p in prefixes {
+                            phrases.add(p, Action::Trigger(index));
+                        }
+                    }
+                    None => screened.push(index),
+                }
+                for (g, group) in required_groups(hir).into_iter().take(64).enumerate() {
+                    required_mask |= 1u64 << g;
+                    for lit in group {
+                        phrases.add(lit, Action::Required(index, g as u8));
+                    }
+                }
+            } else {
+                screened.push(index);
+            }
+            regexes.push(PreparedRegex {
+                rule: ri,
+                source: norm,
+                anchored_only,
+                required_mask,
+            });
+        }
+    }
+    let mut brand_names = Vec::new();
+    let mut brand_of_name = Vec::new();
+    for (bi, brand) in pack.brands.iter().enumerate() {
+        for name in &brand.names {
+            let norm = normalize::normalize_literal(name);
+            if !norm.is_empty() && !brand_names.contains(&norm) {
+                brand_names.push(norm);
+                brand_of_name.push(bi as u32);
+            }
+        }
+    }
+    let (phrases, action_start, actions) = phrases.finish();
+    let prepared = Prepared {
+        action_start,
+        actions,
+        regexes,
+        screened,
+        brand_names,
+        brand_of_name,
+        from_literals,
+    };
+    (prepared, phrases)
+}
+
+/// Unique phrase strings with their actions, in first-seen order.
+#[derive(Default)]
+struct PhraseTable {
+    index: std::collections::HashMap<String, usize>,
+    actions: Vec<Vec<Action>>,
+    phrases: Vec<String>,
+}
+
+impl PhraseTable {
+    fn add(&mut self, phrase: String, action: Action) {
+        let i = *self.index.entry(phrase.clone()).or_insert_with(|| {
+            self.phrases.push(phrase);
+            self.actions.push(Vec::new());
+            self.phrases.len() - 1
+        });
+        if !self.actions[i].contains(&action) {
+            self.actions[i].push(action);
+        }
+    }
+
+    fn finish(self) -> (Vec<String>, Vec<u32>, Vec<Action>) {
+        let mut start = Vec::with_capacity(self.actions.len() + 1);
+        let mut flat = Vec::new();
+        for a in self.actions {
+            start.push(flat.len() as u32);
+            flat.extend(a);
+        }
+        start.push(flat.len() as u32);
+        (self.phrases, start, flat)
+    }
+}
+
+impl Prepared {
+    /// The actions of phrase `value` (an automaton match value).
+    pub fn actions_of(&self, value: u32) -> &[Action] {
+        let v = value as usize;
+        &self.actions[self.action_start[v] as usize..self.action_start[v + 1] as usize]
+    }
+
+    /// Build the brand-name automaton (leftmost-longest). `None` without brands.
+    pub fn brand_automaton(&self) -> Result<Option<PhraseAutomaton>, String> {
+        automaton(&self.brand_names, MatchKind::LeftmostLongest)
+    }
+}
+
+/// Build the phrase automaton over the phrases [`prepare`] returned: every
+/// occurrence (overlapping) of every phrase, the value being the phrase
+/// index. `None` without phrases.
+pub fn phrase_automaton(phrases: &[String]) -> Result<Option<PhraseAutomaton>, String> {
+    automaton(phrases, MatchKind::Standard)
+}
+
+/// A double-array Aho-Corasick automaton over characters, chosen for
+/// Japanese text: matching is faster than a byte automaton on multibyte
+/// text, and it serializes, so the built-in one is built at compile time.
+pub type PhraseAutomaton = CharwiseDoubleArrayAhoCorasick<u32>;
+
+fn automaton(patterns: &[String], kind: MatchKind) -> Result<Option<PhraseAutomaton>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    CharwiseDoubleArrayAhoCorasickBuilder::new()
+        .match_kind(kind)
+        .build_with_values(patterns.iter().enumerate().map(|(i, p)| (p, i as u32)))
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The phrase automaton then the brand automaton, each preceded by a byte
+/// saying whether it exists, in daachorse's (little-endian) serialization.
+pub fn serialize_automata(
+    phrases: Option<&PhraseAutomaton>,
+    brands: Option<&PhraseAutomaton>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for automaton in [phrases, brands] {
+        match automaton {
+            None => out.push(0),
+            Some(a) => {
+                out.push(1);
+                out.extend(a.serialize());
+            }
+        }
+    }
+    out
+}
+
+/// Read what [`serialize_automata`] wrote; `None` if `bytes` are not that.
+pub fn deserialize_automata(
+    bytes: &[u8],
+) -> Option<(Option<PhraseAutomaton>, Option<PhraseAutomaton>)> {
+    fn one(bytes: &[u8]) -> Option<(Option<PhraseAutomaton>, &[u8])> {
+        let (&flag, rest) = bytes.split_first()?;
+        match flag {
+            0 => Some((None, rest)),
+            1 => {
+                let (automaton, rest) = PhraseAutomaton::deserialize(rest).ok()?;
+                Some((Some(automaton), rest))
+            }
+            _ => None,
+        }
+    }
+    let (phrases, rest) = one(bytes)?;
+    let (brands, rest) = one(rest)?;
+    rest.is_empty().then_some((phrases, brands))
+}
+
+/// The longest prefix of `bytes` that is whole UTF-8 characters.
+fn utf8_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        // Safe slice: `valid_up_to` is a char boundary of valid UTF-8.
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+/// The literals every match of `hir` must start with, when there are few
+/// enough (and none too short) to use as triggers; `None` when the regex can
+/// start anywhere (`.{0,20}x`) or with too many different strings. Prefixes
+/// are cut to whole characters (a shorter prefix is still a prefix).
+fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_literal_len(9)
+        .limit_total(512);
+    let seq = extractor.extract(hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.len() > 128 {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(literals.len());
+    for l in literals {
+        let p = utf8_prefix(l.as_bytes());
+        // A prefix shorter than one Japanese character (a digit, "pc") would
+        // wake the regex at nearly every position; such regexes are searched whole.
+        if p.len() < MIN_LITERAL_BYTES {
+            return None;
+        }
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    }
+    Some(out)
+}
+
+/// The groups of literals a match of `hir` must contain: for each top-level
+/// piece of the regex that is a literal or an alternation of literals (not
+/// optional, not repeated), its literals. A text without one literal of every
+/// group cannot match, so the regex need not be searched.
+fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    fn literals(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+        match h.kind() {
+            HirKind::Literal(l) => Some(vec![std::str::from_utf8(&l.0).ok()?.to_string()]),
+            HirKind::Capture(c) => literals(&c.sub),
+            HirKind::Alternation(alts) => {
+                let mut out = Vec::new();
+                for a in alts {
+                    out.extend(literals(a)?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+    let pieces: Vec<&regex_syntax::hir::Hir> = match hir.kind() {
+        HirKind::Concat(items) => items.iter().collect(),
+        _ => vec![hir],
+    };
+    pieces
+        .into_iter()
+        .filter_map(literals)
+        .filter(|g| !g.is_empty() && g.iter().all(|l| l.len() >= MIN_LITERAL_BYTES))
+        .collect()
+}
