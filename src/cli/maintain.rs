@@ -41,7 +41,7 @@ pub enum ReportFormat {
 /// Run `lint`: exit 1 when a rule's examples fail, 2 when the pack does not load.
 pub fn run_lint(args: &LintArgs) -> Result<u8> {
     let engine = load_engine(&args.pack)?;
-    let report = lint::lint(&engine);
+    let report = lint::lint(engine);
     let mut out = std::io::stdout().lock();
     match args.format {
         ReportFormat::Json | ReportFormat::Junit => {
@@ -102,7 +102,7 @@ pub struct TestArgs {
 /// Run `test`.
 pub fn run_test(args: &TestArgs) -> Result<u8> {
     let engine = load_engine(&args.pack)?;
-    let run = corpus::run(&engine, &args.corpora)?;
+    let run = corpus::run(engine, &args.corpora)?;
     if run.files.is_empty() {
         anyhow::bail!("no .txt or .eml files in {:?}", args.corpora);
     }
@@ -294,7 +294,7 @@ pub fn run_rules(args: &RulesArgs) -> Result<u8> {
     let hits: Option<BTreeMap<String, usize>> = if args.corpus.is_empty() {
         None
     } else {
-        Some(corpus::run(&engine, &args.corpus)?.rule_hits)
+        Some(corpus::run(engine, &args.corpus)?.rule_hits)
     };
     let pack = engine.pack();
     let mut out = std::io::stdout().lock();

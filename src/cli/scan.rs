@@ -132,7 +132,7 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
     let started = Instant::now();
     let stdout = std::io::stdout();
     let mut state = ScanState {
-        engine: &engine,
+        engine,
         pool,
         limits,
         lang,
