@@ -236,45 +236,45 @@ pub fn normalize_literal(input: &str) -> String {
 /// a regex metacharacter (`（` → `(`) is escaped. Context rules (separator
 /// dropping, long-vowel unification) are not applied.
 pub fn normalize_regex_source(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
+    let mut out = String::with_capacity(source.len() + 8);
     let mut scratch = Scratch::default();
-    let chars: Vec<(usize, char)> = source.char_indices().collect();
+    // The char at byte offset `i` (a char boundary) or None at the end.
+    let at = |i: usize| source.get(i..).and_then(|r| r.chars().next());
     let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
+    while let Some(c) = at(i) {
         if c == '\\' {
             // Copy the escape verbatim.
             out.push('\\');
             i += 1;
-            let Some(&(_, n)) = chars.get(i) else { break };
+            let Some(n) = at(i) else { break };
             out.push(n);
-            i += 1;
+            i += n.len_utf8();
             if matches!(n, 'p' | 'P' | 'x' | 'u' | 'U') {
-                if chars.get(i).is_some_and(|&(_, b)| b == '{') {
-                    while let Some(&(_, b)) = chars.get(i) {
+                if at(i) == Some('{') {
+                    while let Some(b) = at(i) {
                         out.push(b);
-                        i += 1;
+                        i += b.len_utf8();
                         if b == '}' {
                             break;
                         }
                     }
                 } else if matches!(n, 'p' | 'P')
-                    && let Some(&(_, b)) = chars.get(i)
+                    && let Some(b) = at(i)
                 {
                     out.push(b);
-                    i += 1;
+                    i += b.len_utf8();
                 }
             }
             continue;
         }
-        if c == '(' && chars.get(i + 1).is_some_and(|&(_, b)| b == '?') {
+        if c == '(' && at(i + 1) == Some('?') {
             // Group flags or name: copy verbatim up to ':' / ')' / '>'.
             out.push_str("(?");
             i += 2;
-            let named = chars.get(i).is_some_and(|&(_, b)| b == '<' || b == 'P');
-            while let Some(&(_, b)) = chars.get(i) {
+            let named = matches!(at(i), Some('<' | 'P'));
+            while let Some(b) = at(i) {
                 out.push(b);
-                i += 1;
+                i += b.len_utf8();
                 if (named && b == '>') || (!named && (b == ':' || b == ')')) {
                     break;
                 }
@@ -282,11 +282,30 @@ pub fn normalize_regex_source(source: &str) -> String {
             continue;
         }
         // A literal segment: this char plus following combining marks.
-        let mut j = i + 1;
-        while j < chars.len() && extends_segment(chars[j].1) {
-            j += 1;
+        let pos = i;
+        let mut end = i + c.len_utf8();
+        let mut marks = 0;
+        let mut first_mark = None;
+        while let Some(m) = at(end).filter(|&m| extends_segment(m)) {
+            first_mark.get_or_insert(m);
+            marks += 1;
+            end += m.len_utf8();
         }
-        let end = chars.get(j).map_or(source.len(), |&(p, _)| p);
+        i = end;
+        // Common characters fold without NFKC (same result: `fast_char` and
+        // `hw_kana` agree with `fold_segment`, see the tests).
+        let fast = match marks {
+            0 => fast_char(c).or_else(|| hw_kana(c, None)),
+            1 => hw_kana(c, first_mark),
+            _ => None,
+        };
+        if let Some((ch, _)) = fast {
+            if ch != c && is_regex_meta(ch) {
+                out.push('\\');
+            }
+            out.push(ch);
+            continue;
+        }
         let seg = &source[pos..end];
         scratch.out.clear();
         fold_segment(seg, &mut scratch);
@@ -300,7 +319,6 @@ pub fn normalize_regex_source(source: &str) -> String {
                 out.push(ch);
             }
         }
-        i = j;
     }
     out
 }
@@ -1265,8 +1283,35 @@ mod tests {
     }
 
     #[test]
+    fn regex_source_fast_path_agrees_with_reference() {
+        // Every BMP code point alone, with a half-width voicing mark, and as a
+        // literal next to syntax.
+        for u in 0..0x1_0000u32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            for s in [
+                format!("{c}"),
+                format!("{c}\u{FF9E}"),
+                format!("{c}\u{FF9F}+"),
+                format!("[{c}]\\{c}"),
+            ] {
+                assert_eq!(
+                    normalize_regex_source(&s),
+                    reference::normalize_regex_source(&s),
+                    "U+{u:04X}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fast_char_agrees_with_general_path() {
-        let ranges = [0u32..0x80, 0x3001..0x3100, 0xFF01..0xFF5F];
+        let ranges = [
+            0u32..0x80,
+            0x3001..0x3100,
+            0x3400..0x4DC0,
+            0x4E00..0xA000,
+            0xFF01..0xFF5F,
+        ];
         for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
             if let Some((fast, _)) = fast_char(c) {
                 let mut sc = Scratch::default();
