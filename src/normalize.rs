@@ -697,6 +697,9 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
     let mut units: Vec<Unit> = Vec::with_capacity((CHUNK_UNITS * 2).min(input.len() + 1));
     let mut iter = input.char_indices().peekable();
     let mut pending_gap = false;
+    // Number of consecutive "quiet" units (see `is_quiet`) just before the
+    // current position, buffered or already emitted.
+    let mut quiet_tail = 0usize;
     while let Some((s, c)) = iter.next() {
         let mut e = s + c.len_utf8();
         let mut single = true;
@@ -714,12 +717,29 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
             if let Some((ch, f)) = fast_char(c) {
                 let f = if pending_gap { f | F_GAP } else { f };
                 pending_gap = false;
-                units.push(Unit {
+                let unit = Unit {
                     ch,
                     start: s32,
                     end: e32,
                     flags: f,
-                });
+                };
+                if is_quiet(ch) {
+                    if quiet_tail >= 2 {
+                        // Fast lane: no context rule looks across two quiet
+                        // units, so what is buffered can be assembled now and
+                        // this unit emitted directly.
+                        if !units.is_empty() {
+                            asm.feed(&units);
+                            units.clear();
+                        }
+                        asm.emit_plain(unit);
+                        continue;
+                    }
+                    quiet_tail += 1;
+                } else {
+                    quiet_tail = 0;
+                }
+                units.push(unit);
                 if ch == '\n' && units.len() >= CHUNK_UNITS {
                     asm.feed(&units);
                     units.clear();
@@ -744,6 +764,7 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
         if let Some((ch, f)) = hw {
             let f = if pending_gap { f | F_GAP } else { f };
             pending_gap = false;
+            quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
             units.push(Unit {
                 ch,
                 start: s32,
@@ -757,6 +778,7 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
         for ch in scratch.out.chars() {
             let f = if pending_gap { f | F_GAP } else { f };
             pending_gap = false;
+            quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
             units.push(Unit {
                 ch,
                 start: s32,
@@ -800,7 +822,13 @@ impl Out {
             });
         }
         self.text.push(ch);
-        self.flags.resize(self.text.len(), flags);
+        // One flag byte per text byte (`resize` would call memset).
+        match n {
+            1 => self.flags.push(flags),
+            2 => self.flags.extend_from_slice(&[flags; 2]),
+            3 => self.flags.extend_from_slice(&[flags; 3]),
+            _ => self.flags.extend_from_slice(&[flags; 4]),
+        }
     }
 
     /// Extend the origin of the last pushed char to `end`.
@@ -832,19 +860,36 @@ fn is_plain(c: char) -> bool {
         | '0'..='9' | 'a'..='z' | 'A'..='Z')
 }
 
+/// Plain non-ASCII chars (kana, kanji, CJK punctuation): no context rule
+/// applies to them, and no rule looks past two of them in a row — runs,
+/// dashes and 一 look ahead at most two units past their end, and spaced
+/// single letters need ASCII letters and spaces. Input may therefore be cut
+/// into independently assembled chunks after two quiet units, as long as
+/// the next chunk starts with a quiet unit too (so no lone-letter test
+/// looks back across the cut).
+#[inline]
+fn is_quiet(c: char) -> bool {
+    !c.is_ascii() && is_plain(c)
+}
+
 /// Is `units[i]` a lone ASCII letter (no alphanumeric neighbour)?
-fn single_letter(units: &[Unit], i: usize) -> bool {
+/// `left`: the unit before `units[0]` (end of the previous chunk).
+fn single_letter(units: &[Unit], i: usize, left: Option<char>) -> bool {
     units[i].ch.is_ascii_lowercase()
-        && (i == 0 || !units[i - 1].ch.is_alphanumeric())
+        && (if i == 0 {
+            !left.is_some_and(char::is_alphanumeric)
+        } else {
+            !units[i - 1].ch.is_alphanumeric()
+        })
         && units.get(i + 1).is_none_or(|u| !u.ch.is_alphanumeric())
 }
 
 /// Mark whitespace units to drop inside chains of >= 3 spaced single letters.
-fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
+fn letter_joins(units: &[Unit], left: Option<char>) -> Option<Vec<bool>> {
     let mut join: Option<Vec<bool>> = None;
     let mut i = 0;
     while i < units.len() {
-        if !single_letter(units, i) {
+        if !single_letter(units, i, left) {
             i += 1;
             continue;
         }
@@ -856,7 +901,7 @@ fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
             while m < units.len() && is_hspace(units[m].ch) {
                 m += 1;
             }
-            if m > k && m < units.len() && single_letter(units, m) {
+            if m > k && m < units.len() && single_letter(units, m, left) {
                 letters += 1;
                 k = m + 1;
             } else {
@@ -885,6 +930,9 @@ struct Assembler {
     piece: usize,
     /// A dropped evasion gap precedes the next emitted char.
     gap_next: bool,
+    /// The last unit fed or emitted (left context of the next chunk's
+    /// lone-letter test).
+    left: Option<char>,
 }
 
 impl Assembler {
@@ -901,11 +949,13 @@ impl Assembler {
             last_hira: false,
             piece: 0,
             gap_next: false,
+            left: None,
         }
     }
 
-    /// Feed a chunk of units. Chunks must end right after a newline unit (or
-    /// at the end of input), which no context rule looks across.
+    /// Feed a chunk of units. Chunks must end right after a newline unit,
+    /// or with two quiet units before a quiet one (see [`is_quiet`]), or at
+    /// the end of input: no context rule looks across those cuts.
     fn feed(&mut self, units: &[Unit]) {
         let Assembler {
             out,
@@ -913,8 +963,32 @@ impl Assembler {
             last_hira,
             piece,
             gap_next,
+            left,
         } = self;
-        feed_units(units, out, last, last_hira, piece, gap_next);
+        feed_units(units, out, last, last_hira, piece, gap_next, *left);
+        if let Some(u) = units.last() {
+            *left = Some(u.ch);
+        }
+    }
+
+    /// Emit one quiet unit (see [`is_quiet`]) directly, as [`feed_units`]
+    /// would: no context rule changes it.
+    #[inline]
+    fn emit_plain(&mut self, u: Unit) {
+        let mut flags = u.flags;
+        if self.gap_next {
+            flags |= F_GAP;
+            self.gap_next = false;
+        }
+        self.out.push(u.ch, u.start, u.end, flags & !F_HIRA);
+        self.piece = if is_japanese(u.ch) {
+            (self.piece + 1).min(2)
+        } else {
+            0
+        };
+        self.last = Some(u.ch);
+        self.last_hira = flags & F_HIRA != 0;
+        self.left = Some(u.ch);
     }
 }
 
@@ -925,8 +999,9 @@ fn feed_units(
     last_hira: &mut bool,
     piece: &mut usize,
     gap_next: &mut bool,
+    left: Option<char>,
 ) {
-    let joins = letter_joins(units);
+    let joins = letter_joins(units, left);
     let mut i = 0;
     while i < units.len() {
         let u = units[i];
@@ -1349,6 +1424,21 @@ mod tests {
     }
 
     #[test]
+    fn fast_lane_keeps_left_context() {
+        // Letters right after directly emitted kana/kanji are not lone
+        // letters: "カa b c" has only two spaced single letters.
+        for s in [
+            "漢字カa b c",
+            "漢字カ、a b c d",
+            "カナカ-a",
+            "漢字漢 一カ",
+            "字字字 字",
+        ] {
+            check_reference(s, true).unwrap();
+        }
+    }
+
+    #[test]
     fn chunking_matches_line_by_line() {
         let lines = [
             "ﾄﾞ ｺ ﾓ d o c o m o",
@@ -1437,6 +1527,54 @@ mod tests {
             0..24,
         )
         .prop_map(|v| v.concat())
+    }
+
+    /// Mostly quiet characters (the direct-emission fast lane of
+    /// `segment_units`) with the units whose context rules look across them:
+    /// spaced single letters, separators, dashes, 一, zero-width gaps.
+    fn quiet_text_strategy() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "漢",
+            "字",
+            "カ",
+            "ナ",
+            "ツ",
+            "ー",
+            "、",
+            "。",
+            "々",
+            "〇",
+            "「",
+            "か",
+            "な",
+            "a",
+            "b",
+            "Z",
+            "1",
+            " ",
+            "　",
+            "\t",
+            "\n",
+            "・",
+            "/",
+            ".",
+            "-",
+            "－",
+            "一",
+            "\u{200B}",
+            "ｶ",
+            "ﾞ",
+            "゛",
+            "\u{3099}",
+            "ア",
+            "ト",
+            "漢字カ",
+            "カナ、",
+            "a b",
+            " c",
+            "x y z",
+        ]);
+        prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
     }
 
     /// Compare against the reference implementation: text, `original_range`
@@ -1633,6 +1771,11 @@ mod tests {
             let t = fast.text();
             let again = normalize(t);
             prop_assert!(matches!(again.map, Map::Identity) || again.text() != t);
+        }
+
+        #[test]
+        fn fast_lane_agrees_with_reference(s in quiet_text_strategy()) {
+            check_reference(&s, true)?;
         }
 
         #[test]
