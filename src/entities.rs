@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use memchr::{memchr, memchr_iter, memmem};
 use regex::Regex;
 use serde::Serialize;
 
@@ -115,6 +116,18 @@ static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
 /// Extract the entities of one part into `out`. `original` is the part's text as
 /// received and `normalized` its normalization.
 pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mut Entities) {
+    extract_with(part, original, normalized, out, true);
+}
+
+/// [`extract`], with the prefilters switched off for `prefilter == false`
+/// (the tests check both give the same entities).
+fn extract_with(
+    part: PartKind,
+    original: &str,
+    normalized: &Normalized,
+    out: &mut Entities,
+    prefilter: bool,
+) {
     let text = normalized.text();
     let span = |r: std::ops::Range<usize>| {
         let o = normalized.original_range(r);
@@ -153,13 +166,27 @@ pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mu
                 end,
             });
         };
-    for m in SCHEME_URL.find_iter(text) {
-        push_url(m, out, &mut url_ranges);
+    let b = text.as_bytes();
+    if !prefilter || may_have_scheme_url(b) {
+        for m in SCHEME_URL.find_iter(text) {
+            push_url(m, out, &mut url_ranges);
+        }
     }
-    for m in IPV4_URL.find_iter(text) {
-        push_url(m, out, &mut url_ranges);
+    let dots = if prefilter {
+        dotted(b)
+    } else {
+        Dots {
+            ip: true,
+            host: true,
+        }
+    };
+    if dots.ip && (!prefilter || memchr(b'/', b).is_some()) {
+        for m in IPV4_URL.find_iter(text) {
+            push_url(m, out, &mut url_ranges);
+        }
     }
-    for m in BARE_URL.find_iter(text) {
+    let bare = dots.host || !prefilter || memmem::find(b, b"[dot]").is_some();
+    for m in bare.then(|| BARE_URL.find_iter(text)).into_iter().flatten() {
         // Not the domain of an e-mail address, not inside a longer word.
         let before = text[..m.start()].chars().next_back();
         if before.is_some_and(|c| {
@@ -170,7 +197,8 @@ pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mu
         push_url(m, out, &mut url_ranges);
     }
 
-    for m in PHONE.find_iter(text) {
+    let phones = !prefilter || may_have_phone(b);
+    for m in phones.then(|| PHONE.find_iter(text)).into_iter().flatten() {
         let s = m.as_str().trim_end_matches(['-', ' ', '(', ')']);
         let range = m.start()..m.start() + s.len();
         if url_ranges
@@ -202,7 +230,12 @@ pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mu
         });
     }
 
-    for m in AMOUNT.find_iter(text) {
+    let amounts = !prefilter || may_have_amount(b);
+    for m in amounts
+        .then(|| AMOUNT.find_iter(text))
+        .into_iter()
+        .flatten()
+    {
         let s = m.as_str().trim_end_matches([',', '.']);
         let has_yen = s.starts_with('¥') || s.ends_with('円');
         let has_big_unit = s.contains(['万', '億', '兆']);
@@ -238,6 +271,66 @@ pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mu
             end,
         });
     }
+}
+
+// ---------------------------------------------------------------------------
+// Prefilters: cheap necessary conditions for each regex to yield an entity.
+// Most parts have no link, phone number or amount; a memchr/memmem pass over
+// the normalized text lets them skip the regex searches (and, in a one-shot
+// process, the regex compilation) entirely. Each condition must hold whenever
+// the regex has a match that the code above would keep, so skipping never
+// changes the result (see the tests).
+
+/// `SCHEME_URL` needs `//` after `:` or `[:]`.
+fn may_have_scheme_url(b: &[u8]) -> bool {
+    memmem::find_iter(b, b"//").any(|p| p > 0 && matches!(b[p - 1], b':' | b']'))
+}
+
+/// What the `.` characters of a text allow.
+struct Dots {
+    /// A `.` between two ASCII digits (`IPV4_URL` needs three).
+    ip: bool,
+    /// A `.`, `[.]` or `(.)` after a label character and before an ASCII
+    /// letter or digit (`BARE_URL` needs one, unless it uses `[dot]`).
+    host: bool,
+}
+
+fn dotted(b: &[u8]) -> Dots {
+    let label = |i: usize| {
+        b.get(i)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'-')
+    };
+    let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut dots = Dots {
+        ip: false,
+        host: false,
+    };
+    for p in memchr_iter(b'.', b) {
+        if p == 0 {
+            continue;
+        }
+        dots.ip |= digit(p - 1) && digit(p + 1);
+        let before = label(p - 1) || (p >= 2 && matches!(b[p - 1], b'[' | b'(') && label(p - 2));
+        let after = alnum(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && alnum(p + 2));
+        dots.host |= before && after;
+        if dots.ip && dots.host {
+            break;
+        }
+    }
+    dots
+}
+
+/// `PHONE` starts with `0`, `(0` or `+81`.
+fn may_have_phone(b: &[u8]) -> bool {
+    memchr(b'0', b).is_some() || memmem::find(b, b"+81").is_some()
+}
+
+/// An amount is kept only with `¥`, `円`, `万`, `億` or `兆` in it.
+fn may_have_amount(b: &[u8]) -> bool {
+    ["円", "万", "¥", "億", "兆"]
+        .iter()
+        .any(|n| memmem::find(b, n.as_bytes()).is_some())
 }
 
 fn overlaps_original(
@@ -451,6 +544,7 @@ pub fn parse_yen(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::normalize::normalize;
+    use proptest::prelude::*;
 
     fn entities(s: &str) -> Entities {
         let n = normalize(s);
@@ -521,6 +615,118 @@ mod tests {
                 vec!["free-dial", "masked"]
             ]
         );
+    }
+
+    fn check_prefilters(s: &str) -> Result<(), TestCaseError> {
+        let n = normalize(s);
+        let (mut fast, mut full) = (Entities::default(), Entities::default());
+        extract_with(PartKind::Body, s, &n, &mut fast, true);
+        extract_with(PartKind::Body, s, &n, &mut full, false);
+        prop_assert_eq!(fast, full, "{:?}", s);
+        Ok(())
+    }
+
+    #[test]
+    fn prefilters_agree_on_the_corpus() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+        let mut files = 0;
+        for dir in ["seed", "corpus/scam", "corpus/ham", "corpus/suspicious"] {
+            let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                    continue;
+                };
+                check_prefilters(&text).unwrap();
+                files += 1;
+            }
+        }
+        assert!(files > 100, "{files} files");
+    }
+
+    fn entity_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "https://",
+            "hxxps://",
+            "h**p://",
+            "ttp://",
+            "http[:]//",
+            ":",
+            "/",
+            "//",
+            "[:]",
+            ".",
+            "．",
+            "。",
+            "[.]",
+            "(.)",
+            "[dot]",
+            "[/]",
+            "www",
+            "example",
+            "amaz0n",
+            "-",
+            "com",
+            "co.jp",
+            "top",
+            "xyz",
+            "net.cn",
+            "@",
+            "a",
+            "Z",
+            "ｈｔｔｐｓ",
+            "：／／",
+            "0",
+            "1",
+            "9",
+            "０１２０",
+            "090",
+            "050",
+            "+81",
+            "+",
+            "(",
+            ")",
+            " ",
+            "*",
+            "x",
+            "×",
+            "○",
+            "〇",
+            "●",
+            "192.168.1.1",
+            "¥",
+            "￥",
+            "円",
+            "万",
+            "億",
+            "兆",
+            "千",
+            "百",
+            "十",
+            "一",
+            "八",
+            ",",
+            "、",
+            "年",
+            "%",
+            "\n",
+            "お支払い",
+            "ｱ",
+        ]);
+        prop::collection::vec(pieces, 0..32).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn prefilters_never_change_the_entities(s in entity_text()) {
+            check_prefilters(&s)?;
+        }
+
+        #[test]
+        fn prefilters_never_change_the_entities_any(s in any::<String>()) {
+            check_prefilters(&s)?;
+        }
     }
 
     #[test]

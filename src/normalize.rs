@@ -236,45 +236,45 @@ pub fn normalize_literal(input: &str) -> String {
 /// a regex metacharacter (`（` → `(`) is escaped. Context rules (separator
 /// dropping, long-vowel unification) are not applied.
 pub fn normalize_regex_source(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
+    let mut out = String::with_capacity(source.len() + 8);
     let mut scratch = Scratch::default();
-    let chars: Vec<(usize, char)> = source.char_indices().collect();
+    // The char at byte offset `i` (a char boundary) or None at the end.
+    let at = |i: usize| source.get(i..).and_then(|r| r.chars().next());
     let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
+    while let Some(c) = at(i) {
         if c == '\\' {
             // Copy the escape verbatim.
             out.push('\\');
             i += 1;
-            let Some(&(_, n)) = chars.get(i) else { break };
+            let Some(n) = at(i) else { break };
             out.push(n);
-            i += 1;
+            i += n.len_utf8();
             if matches!(n, 'p' | 'P' | 'x' | 'u' | 'U') {
-                if chars.get(i).is_some_and(|&(_, b)| b == '{') {
-                    while let Some(&(_, b)) = chars.get(i) {
+                if at(i) == Some('{') {
+                    while let Some(b) = at(i) {
                         out.push(b);
-                        i += 1;
+                        i += b.len_utf8();
                         if b == '}' {
                             break;
                         }
                     }
                 } else if matches!(n, 'p' | 'P')
-                    && let Some(&(_, b)) = chars.get(i)
+                    && let Some(b) = at(i)
                 {
                     out.push(b);
-                    i += 1;
+                    i += b.len_utf8();
                 }
             }
             continue;
         }
-        if c == '(' && chars.get(i + 1).is_some_and(|&(_, b)| b == '?') {
+        if c == '(' && at(i + 1) == Some('?') {
             // Group flags or name: copy verbatim up to ':' / ')' / '>'.
             out.push_str("(?");
             i += 2;
-            let named = chars.get(i).is_some_and(|&(_, b)| b == '<' || b == 'P');
-            while let Some(&(_, b)) = chars.get(i) {
+            let named = matches!(at(i), Some('<' | 'P'));
+            while let Some(b) = at(i) {
                 out.push(b);
-                i += 1;
+                i += b.len_utf8();
                 if (named && b == '>') || (!named && (b == ':' || b == ')')) {
                     break;
                 }
@@ -282,11 +282,30 @@ pub fn normalize_regex_source(source: &str) -> String {
             continue;
         }
         // A literal segment: this char plus following combining marks.
-        let mut j = i + 1;
-        while j < chars.len() && extends_segment(chars[j].1) {
-            j += 1;
+        let pos = i;
+        let mut end = i + c.len_utf8();
+        let mut marks = 0;
+        let mut first_mark = None;
+        while let Some(m) = at(end).filter(|&m| extends_segment(m)) {
+            first_mark.get_or_insert(m);
+            marks += 1;
+            end += m.len_utf8();
         }
-        let end = chars.get(j).map_or(source.len(), |&(p, _)| p);
+        i = end;
+        // Common characters fold without NFKC (same result: `fast_char` and
+        // `hw_kana` agree with `fold_segment`, see the tests).
+        let fast = match marks {
+            0 => fast_char(c).or_else(|| hw_kana(c, None)),
+            1 => hw_kana(c, first_mark),
+            _ => None,
+        };
+        if let Some((ch, _)) = fast {
+            if ch != c && is_regex_meta(ch) {
+                out.push('\\');
+            }
+            out.push(ch);
+            continue;
+        }
         let seg = &source[pos..end];
         scratch.out.clear();
         fold_segment(seg, &mut scratch);
@@ -300,7 +319,6 @@ pub fn normalize_regex_source(source: &str) -> String {
                 out.push(ch);
             }
         }
-        i = j;
     }
     out
 }
@@ -679,6 +697,9 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
     let mut units: Vec<Unit> = Vec::with_capacity((CHUNK_UNITS * 2).min(input.len() + 1));
     let mut iter = input.char_indices().peekable();
     let mut pending_gap = false;
+    // Number of consecutive "quiet" units (see `is_quiet`) just before the
+    // current position, buffered or already emitted.
+    let mut quiet_tail = 0usize;
     while let Some((s, c)) = iter.next() {
         let mut e = s + c.len_utf8();
         let mut single = true;
@@ -696,12 +717,29 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
             if let Some((ch, f)) = fast_char(c) {
                 let f = if pending_gap { f | F_GAP } else { f };
                 pending_gap = false;
-                units.push(Unit {
+                let unit = Unit {
                     ch,
                     start: s32,
                     end: e32,
                     flags: f,
-                });
+                };
+                if is_quiet(ch) {
+                    if quiet_tail >= 2 {
+                        // Fast lane: no context rule looks across two quiet
+                        // units, so what is buffered can be assembled now and
+                        // this unit emitted directly.
+                        if !units.is_empty() {
+                            asm.feed(&units);
+                            units.clear();
+                        }
+                        asm.emit_plain(unit);
+                        continue;
+                    }
+                    quiet_tail += 1;
+                } else {
+                    quiet_tail = 0;
+                }
+                units.push(unit);
                 if ch == '\n' && units.len() >= CHUNK_UNITS {
                     asm.feed(&units);
                     units.clear();
@@ -726,6 +764,7 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
         if let Some((ch, f)) = hw {
             let f = if pending_gap { f | F_GAP } else { f };
             pending_gap = false;
+            quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
             units.push(Unit {
                 ch,
                 start: s32,
@@ -739,6 +778,7 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
         for ch in scratch.out.chars() {
             let f = if pending_gap { f | F_GAP } else { f };
             pending_gap = false;
+            quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
             units.push(Unit {
                 ch,
                 start: s32,
@@ -782,7 +822,13 @@ impl Out {
             });
         }
         self.text.push(ch);
-        self.flags.resize(self.text.len(), flags);
+        // One flag byte per text byte (`resize` would call memset).
+        match n {
+            1 => self.flags.push(flags),
+            2 => self.flags.extend_from_slice(&[flags; 2]),
+            3 => self.flags.extend_from_slice(&[flags; 3]),
+            _ => self.flags.extend_from_slice(&[flags; 4]),
+        }
     }
 
     /// Extend the origin of the last pushed char to `end`.
@@ -814,19 +860,36 @@ fn is_plain(c: char) -> bool {
         | '0'..='9' | 'a'..='z' | 'A'..='Z')
 }
 
+/// Plain non-ASCII chars (kana, kanji, CJK punctuation): no context rule
+/// applies to them, and no rule looks past two of them in a row — runs,
+/// dashes and 一 look ahead at most two units past their end, and spaced
+/// single letters need ASCII letters and spaces. Input may therefore be cut
+/// into independently assembled chunks after two quiet units, as long as
+/// the next chunk starts with a quiet unit too (so no lone-letter test
+/// looks back across the cut).
+#[inline]
+fn is_quiet(c: char) -> bool {
+    !c.is_ascii() && is_plain(c)
+}
+
 /// Is `units[i]` a lone ASCII letter (no alphanumeric neighbour)?
-fn single_letter(units: &[Unit], i: usize) -> bool {
+/// `left`: the unit before `units[0]` (end of the previous chunk).
+fn single_letter(units: &[Unit], i: usize, left: Option<char>) -> bool {
     units[i].ch.is_ascii_lowercase()
-        && (i == 0 || !units[i - 1].ch.is_alphanumeric())
+        && (if i == 0 {
+            !left.is_some_and(char::is_alphanumeric)
+        } else {
+            !units[i - 1].ch.is_alphanumeric()
+        })
         && units.get(i + 1).is_none_or(|u| !u.ch.is_alphanumeric())
 }
 
 /// Mark whitespace units to drop inside chains of >= 3 spaced single letters.
-fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
+fn letter_joins(units: &[Unit], left: Option<char>) -> Option<Vec<bool>> {
     let mut join: Option<Vec<bool>> = None;
     let mut i = 0;
     while i < units.len() {
-        if !single_letter(units, i) {
+        if !single_letter(units, i, left) {
             i += 1;
             continue;
         }
@@ -838,7 +901,7 @@ fn letter_joins(units: &[Unit]) -> Option<Vec<bool>> {
             while m < units.len() && is_hspace(units[m].ch) {
                 m += 1;
             }
-            if m > k && m < units.len() && single_letter(units, m) {
+            if m > k && m < units.len() && single_letter(units, m, left) {
                 letters += 1;
                 k = m + 1;
             } else {
@@ -867,6 +930,9 @@ struct Assembler {
     piece: usize,
     /// A dropped evasion gap precedes the next emitted char.
     gap_next: bool,
+    /// The last unit fed or emitted (left context of the next chunk's
+    /// lone-letter test).
+    left: Option<char>,
 }
 
 impl Assembler {
@@ -883,11 +949,13 @@ impl Assembler {
             last_hira: false,
             piece: 0,
             gap_next: false,
+            left: None,
         }
     }
 
-    /// Feed a chunk of units. Chunks must end right after a newline unit (or
-    /// at the end of input), which no context rule looks across.
+    /// Feed a chunk of units. Chunks must end right after a newline unit,
+    /// or with two quiet units before a quiet one (see [`is_quiet`]), or at
+    /// the end of input: no context rule looks across those cuts.
     fn feed(&mut self, units: &[Unit]) {
         let Assembler {
             out,
@@ -895,8 +963,32 @@ impl Assembler {
             last_hira,
             piece,
             gap_next,
+            left,
         } = self;
-        feed_units(units, out, last, last_hira, piece, gap_next);
+        feed_units(units, out, last, last_hira, piece, gap_next, *left);
+        if let Some(u) = units.last() {
+            *left = Some(u.ch);
+        }
+    }
+
+    /// Emit one quiet unit (see [`is_quiet`]) directly, as [`feed_units`]
+    /// would: no context rule changes it.
+    #[inline]
+    fn emit_plain(&mut self, u: Unit) {
+        let mut flags = u.flags;
+        if self.gap_next {
+            flags |= F_GAP;
+            self.gap_next = false;
+        }
+        self.out.push(u.ch, u.start, u.end, flags & !F_HIRA);
+        self.piece = if is_japanese(u.ch) {
+            (self.piece + 1).min(2)
+        } else {
+            0
+        };
+        self.last = Some(u.ch);
+        self.last_hira = flags & F_HIRA != 0;
+        self.left = Some(u.ch);
     }
 }
 
@@ -907,8 +999,9 @@ fn feed_units(
     last_hira: &mut bool,
     piece: &mut usize,
     gap_next: &mut bool,
+    left: Option<char>,
 ) {
-    let joins = letter_joins(units);
+    let joins = letter_joins(units, left);
     let mut i = 0;
     while i < units.len() {
         let u = units[i];
@@ -1265,8 +1358,35 @@ mod tests {
     }
 
     #[test]
+    fn regex_source_fast_path_agrees_with_reference() {
+        // Every BMP code point alone, with a half-width voicing mark, and as a
+        // literal next to syntax.
+        for u in 0..0x1_0000u32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            for s in [
+                format!("{c}"),
+                format!("{c}\u{FF9E}"),
+                format!("{c}\u{FF9F}+"),
+                format!("[{c}]\\{c}"),
+            ] {
+                assert_eq!(
+                    normalize_regex_source(&s),
+                    reference::normalize_regex_source(&s),
+                    "U+{u:04X}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fast_char_agrees_with_general_path() {
-        let ranges = [0u32..0x80, 0x3001..0x3100, 0xFF01..0xFF5F];
+        let ranges = [
+            0u32..0x80,
+            0x3001..0x3100,
+            0x3400..0x4DC0,
+            0x4E00..0xA000,
+            0xFF01..0xFF5F,
+        ];
         for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
             if let Some((fast, _)) = fast_char(c) {
                 let mut sc = Scratch::default();
@@ -1301,6 +1421,21 @@ mod tests {
         }
         let big = "ﾄﾞｺﾓ ア\u{0301}".repeat(10_000);
         assert!(!normalize(&big).text().is_empty());
+    }
+
+    #[test]
+    fn fast_lane_keeps_left_context() {
+        // Letters right after directly emitted kana/kanji are not lone
+        // letters: "カa b c" has only two spaced single letters.
+        for s in [
+            "漢字カa b c",
+            "漢字カ、a b c d",
+            "カナカ-a",
+            "漢字漢 一カ",
+            "字字字 字",
+        ] {
+            check_reference(s, true).unwrap();
+        }
     }
 
     #[test]
@@ -1392,6 +1527,54 @@ mod tests {
             0..24,
         )
         .prop_map(|v| v.concat())
+    }
+
+    /// Mostly quiet characters (the direct-emission fast lane of
+    /// `segment_units`) with the units whose context rules look across them:
+    /// spaced single letters, separators, dashes, 一, zero-width gaps.
+    fn quiet_text_strategy() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "漢",
+            "字",
+            "カ",
+            "ナ",
+            "ツ",
+            "ー",
+            "、",
+            "。",
+            "々",
+            "〇",
+            "「",
+            "か",
+            "な",
+            "a",
+            "b",
+            "Z",
+            "1",
+            " ",
+            "　",
+            "\t",
+            "\n",
+            "・",
+            "/",
+            ".",
+            "-",
+            "－",
+            "一",
+            "\u{200B}",
+            "ｶ",
+            "ﾞ",
+            "゛",
+            "\u{3099}",
+            "ア",
+            "ト",
+            "漢字カ",
+            "カナ、",
+            "a b",
+            " c",
+            "x y z",
+        ]);
+        prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
     }
 
     /// Compare against the reference implementation: text, `original_range`
@@ -1588,6 +1771,11 @@ mod tests {
             let t = fast.text();
             let again = normalize(t);
             prop_assert!(matches!(again.map, Map::Identity) || again.text() != t);
+        }
+
+        #[test]
+        fn fast_lane_agrees_with_reference(s in quiet_text_strategy()) {
+            check_reference(&s, true)?;
         }
 
         #[test]
