@@ -138,15 +138,22 @@ impl CompiledRegex {
 
     /// A forward-only lazy DFA, or `None` if the regex needs the full engine.
     fn forward(source: &str) -> Option<CompiledRegex> {
+        thread_local! {
+            /// One NFA compiler per thread, reused: a fresh compiler allocates
+            /// (and then frees) its UTF-8 suffix caches, which was a third
+            /// of compiling a typical rule regex.
+            static COMPILER: thompson::Compiler = {
+                let mut compiler = thompson::Compiler::new();
+                compiler.configure(
+                    thompson::Config::new()
+                        .nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT))
+                        .which_captures(thompson::WhichCaptures::None),
+                );
+                compiler
+            };
+        }
         let hir = regex_automata::util::syntax::parse(source).ok()?;
-        let nfa = thompson::Compiler::new()
-            .configure(
-                thompson::Config::new()
-                    .nfa_size_limit(Some(limits::REGEX_SIZE_LIMIT))
-                    .which_captures(thompson::WhichCaptures::None),
-            )
-            .build_from_hir(&hir)
-            .ok()?;
+        let nfa = COMPILER.with(|c| c.build_from_hir(&hir)).ok()?;
         let dfa = hybrid::dfa::Builder::new()
             .configure(
                 hybrid::dfa::Config::new()
