@@ -125,6 +125,54 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Build the record of an analysed message, taking the analysis's vectors
+    /// instead of copying them (for batch scans, which drop the analysis
+    /// right after). Same record as [`Record::new`].
+    pub fn from_analysis(
+        origin: Origin,
+        analysis: Analysis,
+        pack: &RulePack,
+        lang: Lang,
+    ) -> Record {
+        let explanation = explanation(&analysis, pack, lang);
+        let Analysis {
+            verdict,
+            score,
+            categories,
+            hits,
+            combos,
+            contributions,
+            entities,
+            ..
+        } = analysis;
+        Record {
+            origin,
+            verdict,
+            score,
+            categories,
+            hits,
+            combos,
+            contributions,
+            entities: EntitiesRecord {
+                urls: entities.urls.into_iter().map(|u| u.text).collect(),
+                phones: entities.phones.into_iter().map(|p| p.text).collect(),
+                amounts: entities
+                    .amounts
+                    .into_iter()
+                    .map(|a| AmountRecord {
+                        yen: a.yen,
+                        text: a.text,
+                    })
+                    .collect(),
+            },
+            explanation,
+            error: None,
+            truncated: false,
+        }
+    }
+}
+
 /// The verdict in words.
 pub fn verdict_label(verdict: Verdict, lang: Lang) -> &'static str {
     match (verdict, lang) {
