@@ -251,7 +251,7 @@ fn numbered_mbox(n: usize) -> Vec<u8> {
     data
 }
 
-/// The reader thread hands batches of 512 messages to the scorers: records
+/// The reader thread hands batches (256 messages) to the scorers: records
 /// straddling batch boundaries must all come out, once, in input order, and
 /// the same with any number of workers.
 #[test]

@@ -91,7 +91,7 @@ struct Pending {
 /// Messages per batch, and bytes per batch: the bound on memory in flight.
 /// Up to [`QUEUED_BATCHES`] + 2 batches exist at once (one being filled by
 /// the reader, the queued ones, one being scored and written).
-const BATCH_MESSAGES: usize = 512;
+const BATCH_MESSAGES: usize = 256;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Full batches the reader may get ahead of the scorers.
 const QUEUED_BATCHES: usize = 1;
