@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
 use sagiscan::patterns::Lang;
-use sagiscan::report::{Origin, Record};
+use sagiscan::report::{Origin, Record, write_record_json};
 use sagiscan::{Engine, Verdict};
 
 use super::{FailOn, PackArgs, load_engine, resolve_lang};
@@ -369,14 +369,13 @@ impl<W: Write> ScanState<'_, W> {
     fn score_and_write(&mut self, batch: &[Pending]) -> Result<()> {
         let (engine, limits, lang) = (self.engine, &self.limits, self.lang);
         let (format, only) = (self.format, self.only);
-        let scored: Vec<Result<Scored>> = self.pool.install(|| {
+        let scored: Vec<Scored> = self.pool.install(|| {
             batch
                 .par_iter()
                 .map(|p| score_one(engine, p, limits, lang, format, only))
                 .collect()
         });
         for (p, scored) in batch.iter().zip(scored) {
-            let scored = scored?;
             let s = &mut self.summary;
             s.messages += 1;
             s.bytes += p.bytes.len() as u64;
@@ -448,7 +447,7 @@ fn score_one(
     lang: Lang,
     format: ScanFormat,
     only: Option<Verdict>,
-) -> Result<Scored> {
+) -> Scored {
     let mut decoded = if p.force_mail {
         input::Decoded::from_mail(mail::parse_message(&p.bytes, limits))
     } else {
@@ -467,12 +466,12 @@ fn score_one(
         match format {
             ScanFormat::Table => out = table_row(&record).into_bytes(),
             ScanFormat::Jsonl | ScanFormat::Json => {
-                out.reserve(1024);
-                serde_json::to_writer(&mut out, &record)?;
+                out.reserve(2048);
+                write_record_json(&mut out, &record);
             }
         }
     }
-    Ok(Scored {
+    Scored {
         verdict: record.verdict,
         error: record.error.is_some(),
         truncated: record.truncated,
@@ -483,7 +482,7 @@ fn score_one(
             .map(|c| c.id)
             .collect(),
         out,
-    })
+    }
 }
 
 /// Append one message to an mbox, mboxrd-quoting `From ` lines.

@@ -8,8 +8,10 @@
 //! person reads.
 
 mod human;
+mod json;
 
 pub use human::{HumanOptions, render_human};
+pub use json::write_record_json;
 
 use serde::Serialize;
 
