@@ -1,9 +1,12 @@
 //! `sagiscan scan PATH...`: batch-check mbox files, Maildir folders, `.eml`
 //! and `.txt` files, one record per message, in input order.
 //!
-//! Messages are read sequentially (an mbox is streamed, never loaded whole)
-//! into bounded batches; each batch is scored in parallel and written in
-//! order, so memory stays flat and `--jobs` never changes the output.
+//! A reader thread reads messages sequentially (an mbox is streamed, never
+//! loaded whole) into bounded batches and queues them (at most one full
+//! batch ahead), so reading overlaps engine loading and scoring. Each batch
+//! is scored *and formatted* in parallel, and the records are written in
+//! order, so memory stays flat, the main thread only copies bytes out, and
+//! `--jobs` never changes the output.
 //! Nothing is lost: every message read yields exactly one record, with
 //! `error` set when it could not be decoded.
 
@@ -11,6 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -20,7 +24,7 @@ use rayon::prelude::*;
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
 use sagiscan::patterns::Lang;
-use sagiscan::report::{Origin, Record};
+use sagiscan::report::{Origin, Record, write_record_json};
 use sagiscan::{Engine, Verdict};
 
 use super::{FailOn, PackArgs, load_engine, resolve_lang};
@@ -85,8 +89,12 @@ struct Pending {
 }
 
 /// Messages per batch, and bytes per batch: the bound on memory in flight.
-const BATCH_MESSAGES: usize = 512;
-const BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// Up to [`QUEUED_BATCHES`] + 2 batches exist at once (one being filled by
+/// the reader, the queued ones, one being scored and written).
+const BATCH_MESSAGES: usize = 256;
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Full batches the reader may get ahead of the scorers.
+const QUEUED_BATCHES: usize = 1;
 
 #[derive(Default)]
 struct Summary {
@@ -101,6 +109,66 @@ struct Summary {
 
 /// Run `scan`.
 pub fn run(args: &ScanArgs) -> Result<u8> {
+    let started = Instant::now();
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        ScanFormat::Table
+    } else {
+        ScanFormat::Jsonl
+    });
+    let only = args.only.map(|o| match o {
+        OnlyArg::Scam => Verdict::Scam,
+        OnlyArg::Suspicious => Verdict::Suspicious,
+    });
+    std::thread::scope(|scope| {
+        // The reader splits the input into batches on its own thread (while
+        // the engine loads, and then while the previous batch is scored), so
+        // reading is never a serial step between batches.
+        let (tx, rx) = mpsc::sync_channel(QUEUED_BATCHES);
+        let reader = std::thread::Builder::new()
+            .name("sagiscan-reader".into())
+            .spawn_scoped(scope, move || {
+                Reader {
+                    tx,
+                    batch: Vec::new(),
+                    batch_bytes: 0,
+                    unreadable: Vec::new(),
+                }
+                .read_all(&args.paths, args.max_message_size)
+            })
+            .context("cannot start the reader thread")?;
+        // `rx` is dropped when this returns, early or not, so the reader
+        // stops at its next batch instead of blocking the scope's join.
+        let scored = score_batches(args, format, only, rx);
+        let unreadable = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+        let (reached, mut summary, progress) = scored?;
+        summary.unreadable.splice(0..0, unreadable);
+        if let Some(pb) = progress {
+            pb.finish_and_clear();
+        }
+        if !args.quiet {
+            eprint!(
+                "{}",
+                summary_text(&summary, started.elapsed().as_secs_f64())
+            );
+        }
+        if !summary.unreadable.is_empty() {
+            return Ok(2);
+        }
+        Ok(u8::from(reached))
+    })
+}
+
+/// Load the engine, then score and write every batch the reader sends.
+/// Returns whether `--fail-on` was reached, the summary (without the
+/// reader's unreadable paths) and the progress bar.
+fn score_batches(
+    args: &ScanArgs,
+    format: ScanFormat,
+    only: Option<Verdict>,
+    rx: mpsc::Receiver<Vec<Pending>>,
+) -> Result<(bool, Summary, Option<indicatif::ProgressBar>)> {
     let engine = load_engine(&args.pack)?;
     let lang = resolve_lang(args.pack.lang);
     let jobs = args.jobs.unwrap_or(0);
@@ -112,24 +180,12 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
         max_message_size: args.max_message_size,
         ..Limits::default()
     };
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        ScanFormat::Table
-    } else {
-        ScanFormat::Jsonl
-    });
-    let only = args.only.map(|o| match o {
-        OnlyArg::Scam => Verdict::Scam,
-        OnlyArg::Suspicious => Verdict::Suspicious,
-    });
-    let mut quarantine = match &args.quarantine {
+    let quarantine = match &args.quarantine {
         Some(p) => Some(BufWriter::new(
             File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => None,
     };
-    let quarantine_level = only.unwrap_or(Verdict::Suspicious);
-
-    let started = Instant::now();
     let stdout = std::io::stdout();
     let mut state = ScanState {
         engine,
@@ -139,56 +195,20 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
         format,
         only,
         fail_on: args.fail_on,
-        quarantine: quarantine.take(),
-        quarantine_level,
-        out: BufWriter::new(stdout.lock()),
+        quarantine,
+        quarantine_level: only.unwrap_or(Verdict::Suspicious),
+        out: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         summary: Summary::default(),
         progress: progress_bar(args.quiet),
         json_first: true,
         reached: false,
-        batch: Vec::new(),
-        batch_bytes: 0,
     };
     if format == ScanFormat::Json {
         state.out.write_all(b"[")?;
     }
-    let collected = mail::walk_sources(&args.paths);
-    for e in &collected.errors {
-        state.summary.unreadable.push(e.to_string());
-        eprintln!("sagiscan: error: {e}");
+    for batch in rx {
+        state.score_and_write(&batch)?;
     }
-    let mut sources = collected.sources;
-    if args.paths.iter().any(|p| p.as_os_str() == "-") {
-        sources.retain(|s| s.path.as_os_str() != "-");
-        state.read_mbox(
-            Box::new(std::io::stdin()),
-            "-".into(),
-            args.max_message_size,
-        )?;
-    }
-    for source in sources {
-        let name = source.path.display().to_string();
-        match source.kind {
-            InputKind::Mbox => match File::open(&source.path) {
-                Ok(f) => state.read_mbox(Box::new(f), name, args.max_message_size)?,
-                Err(e) => state.unreadable(&name, &e),
-            },
-            _ => match read_capped(&source.path, args.max_message_size) {
-                Ok((bytes, truncated)) => state.push(Pending {
-                    origin: Origin {
-                        source: name,
-                        index: Some(0),
-                        ..Origin::default()
-                    },
-                    bytes,
-                    truncated,
-                    force_mail: source.kind == InputKind::Eml,
-                })?,
-                Err(e) => state.unreadable(&name, &e),
-            },
-        }
-    }
-    state.flush()?;
     if format == ScanFormat::Json {
         state.out.write_all(b"\n]\n")?;
     }
@@ -196,48 +216,71 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
     if let Some(q) = state.quarantine.as_mut() {
         q.flush().context("cannot write the quarantine mbox")?;
     }
-    if let Some(pb) = state.progress.take() {
-        pb.finish_and_clear();
-    }
-    if !args.quiet {
-        eprint!(
-            "{}",
-            summary_text(&state.summary, started.elapsed().as_secs_f64())
-        );
-    }
-    if !state.summary.unreadable.is_empty() {
-        return Ok(2);
-    }
-    Ok(u8::from(state.reached))
+    Ok((state.reached, state.summary, state.progress))
 }
 
-/// Everything a scan run carries between batches.
-struct ScanState<'e, W: Write> {
-    engine: &'e Engine,
-    pool: rayon::ThreadPool,
-    limits: Limits,
-    lang: Lang,
-    format: ScanFormat,
-    only: Option<Verdict>,
-    fail_on: FailOn,
-    quarantine: Option<BufWriter<File>>,
-    quarantine_level: Verdict,
-    out: W,
-    summary: Summary,
-    progress: Option<indicatif::ProgressBar>,
-    json_first: bool,
-    reached: bool,
+/// The reader thread: turns the paths into batches of messages, in order.
+struct Reader {
+    tx: mpsc::SyncSender<Vec<Pending>>,
     batch: Vec<Pending>,
     batch_bytes: usize,
+    /// Paths and streams that could not be read (already reported on stderr).
+    unreadable: Vec<String>,
 }
 
-impl<W: Write> ScanState<'_, W> {
+/// The scorer hung up (it failed, e.g. stdout closed): stop reading.
+struct Stopped;
+
+impl Reader {
+    /// Read every path; returns the unreadable ones. Stops early, without
+    /// error, when the scoring side has stopped (it reports its own error).
+    fn read_all(mut self, paths: &[PathBuf], cap: usize) -> Vec<String> {
+        let _ = self.read_paths(paths, cap).and_then(|()| self.flush());
+        self.unreadable
+    }
+
+    fn read_paths(&mut self, paths: &[PathBuf], cap: usize) -> Result<(), Stopped> {
+        let collected = mail::walk_sources(paths);
+        for e in &collected.errors {
+            self.unreadable.push(e.to_string());
+            eprintln!("sagiscan: error: {e}");
+        }
+        let mut sources = collected.sources;
+        if paths.iter().any(|p| p.as_os_str() == "-") {
+            sources.retain(|s| s.path.as_os_str() != "-");
+            self.read_mbox(Box::new(std::io::stdin()), "-".into(), cap)?;
+        }
+        for source in sources {
+            let name = source.path.display().to_string();
+            match source.kind {
+                InputKind::Mbox => match File::open(&source.path) {
+                    Ok(f) => self.read_mbox(Box::new(f), name, cap)?,
+                    Err(e) => self.unreadable(&name, &e),
+                },
+                _ => match read_capped(&source.path, cap) {
+                    Ok((bytes, truncated)) => self.push(Pending {
+                        origin: Origin {
+                            source: name,
+                            index: Some(0),
+                            ..Origin::default()
+                        },
+                        bytes,
+                        truncated,
+                        force_mail: source.kind == InputKind::Eml,
+                    })?,
+                    Err(e) => self.unreadable(&name, &e),
+                },
+            }
+        }
+        Ok(())
+    }
+
     fn unreadable(&mut self, name: &str, e: &std::io::Error) {
-        self.summary.unreadable.push(format!("{name}: {e}"));
+        self.unreadable.push(format!("{name}: {e}"));
         eprintln!("sagiscan: error: cannot read {name}: {e}");
     }
 
-    fn push(&mut self, p: Pending) -> Result<()> {
+    fn push(&mut self, p: Pending) -> Result<(), Stopped> {
         self.batch_bytes += p.bytes.len();
         self.batch.push(p);
         if self.batch.len() >= BATCH_MESSAGES || self.batch_bytes >= BATCH_BYTES {
@@ -246,14 +289,29 @@ impl<W: Write> ScanState<'_, W> {
         Ok(())
     }
 
-    fn read_mbox(&mut self, reader: Box<dyn Read>, source: String, cap: usize) -> Result<()> {
+    /// Hand the batch to the scorers (waiting while the queue is full).
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MESSAGES));
+        self.batch_bytes = 0;
+        self.tx.send(batch).map_err(|_| Stopped)
+    }
+
+    fn read_mbox(
+        &mut self,
+        reader: Box<dyn Read + Send>,
+        source: String,
+        cap: usize,
+    ) -> Result<(), Stopped> {
         let mbox =
             MboxReader::with_max_message_size(BufReader::with_capacity(256 * 1024, reader), cap);
         for (index, m) in mbox.enumerate() {
             let m = match m {
                 Ok(m) => m,
                 Err(e) => {
-                    self.summary.unreadable.push(format!("{source}: {e}"));
+                    self.unreadable.push(format!("{source}: {e}"));
                     eprintln!("sagiscan: error: {source}: read failed after {index} messages: {e}");
                     break;
                 }
@@ -272,43 +330,74 @@ impl<W: Write> ScanState<'_, W> {
         }
         Ok(())
     }
+}
 
-    /// Score the batch in parallel and write its records in input order.
-    fn flush(&mut self) -> Result<()> {
+/// Everything the scoring side carries between batches.
+struct ScanState<'e, W: Write> {
+    engine: &'e Engine,
+    pool: rayon::ThreadPool,
+    limits: Limits,
+    lang: Lang,
+    format: ScanFormat,
+    only: Option<Verdict>,
+    fail_on: FailOn,
+    quarantine: Option<BufWriter<File>>,
+    quarantine_level: Verdict,
+    out: W,
+    summary: Summary,
+    progress: Option<indicatif::ProgressBar>,
+    json_first: bool,
+    reached: bool,
+}
+
+/// One scored message, as the writer needs it: the record is already
+/// formatted (by the worker that scored it), the rest feeds the summary.
+struct Scored {
+    verdict: Verdict,
+    error: bool,
+    truncated: bool,
+    /// Rules that added points (not combos), for the summary's top rules.
+    rules: Vec<String>,
+    /// The formatted record without separators or newline; empty when
+    /// `--only` hides it.
+    out: Vec<u8>,
+}
+
+impl<W: Write> ScanState<'_, W> {
+    /// Score and format the batch in parallel, then write its records in
+    /// input order.
+    fn score_and_write(&mut self, batch: &[Pending]) -> Result<()> {
         let (engine, limits, lang) = (self.engine, &self.limits, self.lang);
-        let batch = &self.batch;
-        let records: Vec<Record> = self.pool.install(|| {
+        let (format, only) = (self.format, self.only);
+        let scored: Vec<Scored> = self.pool.install(|| {
             batch
                 .par_iter()
-                .map(|p| score_one(engine, p, limits, lang))
+                .map(|p| score_one(engine, p, limits, lang, format, only))
                 .collect()
         });
-        for (p, record) in self.batch.iter().zip(records) {
+        for (p, scored) in batch.iter().zip(scored) {
             let s = &mut self.summary;
             s.messages += 1;
             s.bytes += p.bytes.len() as u64;
-            s.counts[record.verdict as usize] += 1;
-            s.errors += usize::from(record.error.is_some());
-            s.truncated += usize::from(record.truncated);
-            for c in &record.contributions {
-                if c.points > 0.0 && c.category != "combo" {
-                    *s.rules.entry(c.id.clone()).or_default() += 1;
-                }
+            s.counts[scored.verdict as usize] += 1;
+            s.errors += usize::from(scored.error);
+            s.truncated += usize::from(scored.truncated);
+            for id in scored.rules {
+                *s.rules.entry(id).or_default() += 1;
             }
-            self.reached |= self.fail_on.reached_by(record.verdict);
-            if record.verdict >= self.quarantine_level
-                && record.verdict != Verdict::Clean
+            self.reached |= self.fail_on.reached_by(scored.verdict);
+            if scored.verdict >= self.quarantine_level
+                && scored.verdict != Verdict::Clean
                 && let Some(q) = self.quarantine.as_mut()
             {
                 write_mbox_message(q, &p.bytes).context("cannot write the quarantine mbox")?;
             }
-            if self.only.is_some_and(|o| record.verdict < o) {
+            if self.only.is_some_and(|o| scored.verdict < o) {
                 continue;
             }
             match self.format {
-                ScanFormat::Table => writeln!(self.out, "{}", table_row(&record))?,
-                ScanFormat::Jsonl => {
-                    serde_json::to_writer(&mut self.out, &record)?;
+                ScanFormat::Table | ScanFormat::Jsonl => {
+                    self.out.write_all(&scored.out)?;
                     self.out.write_all(b"\n")?;
                 }
                 ScanFormat::Json => {
@@ -317,15 +406,13 @@ impl<W: Write> ScanState<'_, W> {
                     }
                     self.json_first = false;
                     self.out.write_all(b"\n")?;
-                    serde_json::to_writer(&mut self.out, &record)?;
+                    self.out.write_all(&scored.out)?;
                 }
             }
         }
         if let Some(pb) = &self.progress {
-            pb.inc(self.batch.len() as u64);
+            pb.inc(batch.len() as u64);
         }
-        self.batch.clear();
-        self.batch_bytes = 0;
         Ok(())
     }
 }
@@ -352,27 +439,50 @@ fn read_capped(path: &std::path::Path, cap: usize) -> std::io::Result<(Vec<u8>, 
     Ok((bytes, truncated))
 }
 
-fn score_one(engine: &Engine, p: &Pending, limits: &Limits, lang: Lang) -> Record {
-    let decoded = if p.force_mail {
-        let m = mail::parse_message(&p.bytes, limits);
-        input::Decoded {
-            message: input::message_from_mail(&m),
-            message_id: m.message_id.clone(),
-            from: m.from.clone(),
-            subject: m.subject.clone(),
-            error: m.error.clone(),
-            truncated: m.truncated,
-        }
+/// Decode, analyse and format one message (runs on a worker thread).
+fn score_one(
+    engine: &Engine,
+    p: &Pending,
+    limits: &Limits,
+    lang: Lang,
+    format: ScanFormat,
+    only: Option<Verdict>,
+) -> Scored {
+    let mut decoded = if p.force_mail {
+        input::Decoded::from_mail(mail::parse_message(&p.bytes, limits))
     } else {
         input::decode_bytes(&p.bytes, limits)
     };
     let mut origin = p.origin.clone();
-    decoded.fill_origin(&mut origin);
+    origin.message_id = decoded.message_id.take();
+    origin.from = decoded.from.take();
+    origin.subject = decoded.subject.take();
     let analysis = engine.analyze(&decoded.message);
-    let mut record = Record::new(origin, &analysis, engine.pack(), lang);
+    let mut record = Record::from_analysis(origin, analysis, engine.pack(), lang);
     record.error = decoded.error;
     record.truncated = decoded.truncated || p.truncated;
-    record
+    let mut out = Vec::new();
+    if only.is_none_or(|o| record.verdict >= o) {
+        match format {
+            ScanFormat::Table => out = table_row(&record).into_bytes(),
+            ScanFormat::Jsonl | ScanFormat::Json => {
+                out.reserve(2048);
+                write_record_json(&mut out, &record);
+            }
+        }
+    }
+    Scored {
+        verdict: record.verdict,
+        error: record.error.is_some(),
+        truncated: record.truncated,
+        rules: record
+            .contributions
+            .into_iter()
+            .filter(|c| c.points > 0.0 && c.category != "combo")
+            .map(|c| c.id)
+            .collect(),
+        out,
+    }
 }
 
 /// Append one message to an mbox, mboxrd-quoting `From ` lines.

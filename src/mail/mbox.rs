@@ -46,9 +46,25 @@ pub struct MboxReader<R> {
     line: Vec<u8>,
     at_line_start: bool,
     prev_blank: bool,
-    current: Option<RawMessage>,
+    /// The message being collected; `None` once the last one was yielded.
+    current: Option<Current>,
+    /// The bytes of `current` so far. Reused from message to message, so
+    /// that each yielded message gets one exactly sized copy instead of a
+    /// vector grown by doubling.
+    buf: Vec<u8>,
     done: bool,
 }
+
+/// What is known about the message being collected, besides its bytes.
+struct Current {
+    offset: u64,
+    truncated: bool,
+    preamble: bool,
+}
+
+/// Messages up to this size are copied out of the reused buffer (exact
+/// size); larger ones take the buffer itself, so it never stays huge.
+const REUSE_LIMIT: usize = 256 * 1024;
 
 impl<R: BufRead> MboxReader<R> {
     /// A reader with the default cap of 25 MiB per message.
@@ -66,12 +82,12 @@ impl<R: BufRead> MboxReader<R> {
             line: Vec::with_capacity(256),
             at_line_start: true,
             prev_blank: true,
-            current: Some(RawMessage {
+            current: Some(Current {
                 offset: 0,
-                bytes: Vec::new(),
                 truncated: false,
                 preamble: true,
             }),
+            buf: Vec::new(),
             done: false,
         }
     }
@@ -115,37 +131,119 @@ impl<R: BufRead> MboxReader<R> {
         Ok(Some((starts_line, complete)))
     }
 
-    fn append(&mut self, unquote: bool) {
-        let Some(msg) = self.current.as_mut() else {
-            return;
+    /// Handle every complete line in the reader's buffer in place (no copy
+    /// into `self.line`; runs of ordinary lines are appended in one go).
+    /// Stops after a separator that completes a message, which is returned.
+    /// Lines that do not end inside the buffer are left to
+    /// [`read_fragment`](Self::read_fragment); the rules are the same.
+    fn whole_lines(&mut self) -> io::Result<Option<RawMessage>> {
+        let Self {
+            reader,
+            pos,
+            max_message_size,
+            prev_blank,
+            current,
+            buf: msg,
+            ..
+        } = self;
+        let max = *max_message_size;
+        let data = loop {
+            match reader.fill_buf() {
+                Ok(b) => break b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         };
-        let data = if unquote {
-            &self.line[1..]
-        } else {
-            &self.line[..]
-        };
-        let room = self.max_message_size.saturating_sub(msg.bytes.len());
-        if data.len() > room {
-            msg.bytes.extend_from_slice(&data[..room]);
-            msg.truncated = true;
-        } else {
-            msg.bytes.extend_from_slice(data);
+        let mut start = 0;
+        let mut run = 0;
+        let mut done = None;
+        while let Some(nl) = memchr::memchr(b'\n', &data[start..]) {
+            let end = start + nl + 1;
+            let line = &data[start..end];
+            // A line longer than LINE_CAP is a fragment to the line reader:
+            // never a separator, and only its first LINE_CAP bytes are
+            // looked at.
+            let head = &line[..line.len().min(LINE_CAP)];
+            if line.len() <= LINE_CAP
+                && line.starts_with(b"From ")
+                && (*prev_blank || looks_like_postmark(line))
+            {
+                if let Some(cur) = current.as_mut() {
+                    append(msg, cur, max, &data[run..start]);
+                }
+                *prev_blank = false;
+                let previous = current.replace(Current {
+                    offset: *pos + start as u64,
+                    truncated: false,
+                    preamble: false,
+                });
+                done = previous.and_then(|m| take_message(msg, m));
+                start = end;
+                run = end;
+                if done.is_some() {
+                    break;
+                }
+                continue;
+            }
+            if line[0] == b'>' && is_quoted_from(head) {
+                if let Some(cur) = current.as_mut() {
+                    append(msg, cur, max, &data[run..start]);
+                    append(msg, cur, max, &line[1..]);
+                }
+                run = end;
+            }
+            *prev_blank = line == b"\n" || line == b"\r\n";
+            start = end;
         }
+        if let Some(cur) = current.as_mut() {
+            append(msg, cur, max, &data[run..start]);
+        }
+        reader.consume(start);
+        *pos += start as u64;
+        Ok(done)
     }
 }
 
-/// Remove the blank line that separates a message from the next `From `.
-fn finish(mut msg: RawMessage) -> RawMessage {
-    if msg.bytes.ends_with(b"\r\n\r\n") {
-        msg.bytes.truncate(msg.bytes.len() - 2);
-    } else if msg.bytes.ends_with(b"\n\n") {
-        msg.bytes.truncate(msg.bytes.len() - 1);
+/// Append `data` to the message, up to the size cap.
+fn append(msg: &mut Vec<u8>, cur: &mut Current, max: usize, data: &[u8]) {
+    let room = max.saturating_sub(msg.len());
+    if data.len() > room {
+        msg.extend_from_slice(&data[..room]);
+        cur.truncated = true;
+    } else {
+        msg.extend_from_slice(data);
     }
-    msg
 }
 
-fn worth_yielding(msg: &RawMessage) -> bool {
-    !msg.preamble || !msg.bytes.iter().all(|b| b.is_ascii_whitespace())
+/// The finished message collected in `msg` (which is left empty), or `None`
+/// for a whitespace-only preamble. The blank line that separates a message
+/// from the next `From ` is removed.
+fn take_message(msg: &mut Vec<u8>, cur: Current) -> Option<RawMessage> {
+    if cur.preamble && msg.iter().all(|b| b.is_ascii_whitespace()) {
+        msg.clear();
+        return None;
+    }
+    let len = if msg.ends_with(b"\r\n\r\n") {
+        msg.len() - 2
+    } else if msg.ends_with(b"\n\n") {
+        msg.len() - 1
+    } else {
+        msg.len()
+    };
+    let bytes = if len > REUSE_LIMIT {
+        msg.truncate(len);
+        std::mem::take(msg)
+    } else {
+        let bytes = msg[..len].to_vec();
+        msg.clear();
+        bytes
+    };
+    Some(RawMessage {
+        offset: cur.offset,
+        bytes,
+        truncated: cur.truncated,
+        preamble: cur.preamble,
+    })
 }
 
 /// `From sender Mon Jul  1 10:00:00 2024`: a sender token and a time.
@@ -176,24 +274,34 @@ impl<R: BufRead> Iterator for MboxReader<R> {
             return None;
         }
         loop {
+            if self.at_line_start {
+                match self.whole_lines() {
+                    Ok(Some(m)) => return Some(Ok(m)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
             let line_offset = self.pos;
             let (starts_line, ends_line) = match self.read_fragment() {
                 Ok(Some(f)) => f,
                 Ok(None) => {
                     self.done = true;
-                    return self
-                        .current
-                        .take()
-                        .filter(worth_yielding)
-                        .map(|m| Ok(finish(m)));
+                    let cur = self.current.take()?;
+                    return take_message(&mut self.buf, cur).map(Ok);
                 }
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
                 }
             };
+            let Some(cur) = self.current.as_mut() else {
+                continue;
+            };
             if !starts_line {
-                self.append(false);
+                append(&mut self.buf, cur, self.max_message_size, &self.line);
                 continue;
             }
             let blank = ends_line && (self.line == b"\n" || self.line == b"\r\n");
@@ -202,19 +310,22 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                 && (self.prev_blank || looks_like_postmark(&self.line));
             self.prev_blank = blank;
             if separator {
-                let previous = self.current.replace(RawMessage {
+                let previous = self.current.replace(Current {
                     offset: line_offset,
-                    bytes: Vec::new(),
                     truncated: false,
                     preamble: false,
                 });
-                if let Some(m) = previous.filter(worth_yielding) {
-                    return Some(Ok(finish(m)));
+                if let Some(m) = previous.and_then(|m| take_message(&mut self.buf, m)) {
+                    return Some(Ok(m));
                 }
                 continue;
             }
-            let unquote = is_quoted_from(&self.line);
-            self.append(unquote);
+            let data = if is_quoted_from(&self.line) {
+                &self.line[1..]
+            } else {
+                &self.line[..]
+            };
+            append(&mut self.buf, cur, self.max_message_size, data);
         }
     }
 }
@@ -299,6 +410,133 @@ mod tests {
         let msgs = split(&data);
         assert_eq!(msgs[0].bytes.len(), 6 + 100_000 + 1 + 7);
         assert!(msgs[0].bytes.ends_with(b"x\nFrom q\n"));
+    }
+
+    /// The line-by-line reader this module had before the whole-line fast
+    /// path: every line copied into a line buffer, then appended. Kept as
+    /// the reference the fast path must agree with.
+    fn reference_split(data: &[u8], buf_size: usize, max: usize) -> Vec<RawMessage> {
+        let mut reader = BufReader::with_capacity(buf_size, Cursor::new(data));
+        let (mut pos, mut at_line_start, mut prev_blank) = (0u64, true, true);
+        let mut line = Vec::new();
+        let mut out = Vec::new();
+        let mut current = RawMessage {
+            offset: 0,
+            bytes: Vec::new(),
+            truncated: false,
+            preamble: true,
+        };
+        let keep = |m: RawMessage, out: &mut Vec<RawMessage>| {
+            if !m.preamble || !m.bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                let mut m = m;
+                if m.bytes.ends_with(b"\r\n\r\n") {
+                    m.bytes.truncate(m.bytes.len() - 2);
+                } else if m.bytes.ends_with(b"\n\n") {
+                    m.bytes.truncate(m.bytes.len() - 1);
+                }
+                out.push(m);
+            }
+        };
+        loop {
+            line.clear();
+            let line_offset = pos;
+            let starts_line = at_line_start;
+            let mut complete = false;
+            loop {
+                let buf = reader.fill_buf().unwrap();
+                if buf.is_empty() {
+                    break;
+                }
+                let window = &buf[..buf.len().min(LINE_CAP - line.len())];
+                let (take, found) = match memchr::memchr(b'\n', window) {
+                    Some(i) => (i + 1, true),
+                    None => (window.len(), false),
+                };
+                line.extend_from_slice(&window[..take]);
+                reader.consume(take);
+                pos += take as u64;
+                if found {
+                    complete = true;
+                    break;
+                }
+                if line.len() >= LINE_CAP {
+                    break;
+                }
+            }
+            if line.is_empty() {
+                keep(current, &mut out);
+                return out;
+            }
+            at_line_start = complete;
+            let mut data = &line[..];
+            if starts_line {
+                let blank = complete && (line == b"\n" || line == b"\r\n");
+                let separator = complete
+                    && line.starts_with(b"From ")
+                    && (prev_blank || looks_like_postmark(&line));
+                prev_blank = blank;
+                if separator {
+                    let next = RawMessage {
+                        offset: line_offset,
+                        bytes: Vec::new(),
+                        truncated: false,
+                        preamble: false,
+                    };
+                    keep(std::mem::replace(&mut current, next), &mut out);
+                    continue;
+                }
+                if is_quoted_from(&line) {
+                    data = &line[1..];
+                }
+            }
+            let room = max.saturating_sub(current.bytes.len());
+            if data.len() > room {
+                current.bytes.extend_from_slice(&data[..room]);
+                current.truncated = true;
+            } else {
+                current.bytes.extend_from_slice(data);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The in-buffer fast path must split exactly like the line reader,
+        /// whatever the buffer size (lines straddling buffer ends), line
+        /// length (past LINE_CAP), quoting, line ends and size cap.
+        #[test]
+        fn whole_line_fast_path_matches_the_line_by_line_reader(
+            pieces in proptest::collection::vec(0usize..14, 0..40),
+            buf_size in proptest::prop_oneof![1usize..300, 8000usize..20000],
+            max in proptest::prop_oneof![proptest::strategy::Just(usize::MAX), 0usize..200],
+        ) {
+            let long = "x".repeat(LINE_CAP + 5);
+            let long_quoted = format!("{}From z\n", ">".repeat(LINE_CAP + 1));
+            let long_from = format!("From a {} 10:00:00 2024\n", "y".repeat(LINE_CAP));
+            let vocabulary: [&str; 14] = [
+                "From a@x Mon Jul  1 10:00:00 2024\n",
+                "From me to you\n",
+                "\n",
+                "\r\n",
+                ">From x\n",
+                ">>From y\r\n",
+                "本文のテキスト\n",
+                "From b@x Mon Jul  1 10:01:00 2024\r\n",
+                &long,
+                &long_quoted,
+                &long_from,
+                "no newline",
+                "  \n",
+                ">Fromage\n",
+            ];
+            let data: Vec<u8> = pieces.iter().flat_map(|&i| vocabulary[i].bytes()).collect();
+            let got: Vec<RawMessage> = MboxReader::with_max_message_size(
+                BufReader::with_capacity(buf_size, Cursor::new(&data)),
+                max,
+            )
+            .map(|r| r.unwrap())
+            .collect();
+            proptest::prop_assert_eq!(got, reference_split(&data, buf_size, max));
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! person reads.
 
 mod human;
+mod json;
 
 pub use human::{HumanOptions, render_human};
+pub use json::write_record_json;
 
 use serde::Serialize;
 
@@ -125,6 +127,54 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Build the record of an analysed message, taking the analysis's vectors
+    /// instead of copying them (for batch scans, which drop the analysis
+    /// right after). Same record as [`Record::new`].
+    pub fn from_analysis(
+        origin: Origin,
+        analysis: Analysis,
+        pack: &RulePack,
+        lang: Lang,
+    ) -> Record {
+        let explanation = explanation(&analysis, pack, lang);
+        let Analysis {
+            verdict,
+            score,
+            categories,
+            hits,
+            combos,
+            contributions,
+            entities,
+            ..
+        } = analysis;
+        Record {
+            origin,
+            verdict,
+            score,
+            categories,
+            hits,
+            combos,
+            contributions,
+            entities: EntitiesRecord {
+                urls: entities.urls.into_iter().map(|u| u.text).collect(),
+                phones: entities.phones.into_iter().map(|p| p.text).collect(),
+                amounts: entities
+                    .amounts
+                    .into_iter()
+                    .map(|a| AmountRecord {
+                        yen: a.yen,
+                        text: a.text,
+                    })
+                    .collect(),
+            },
+            explanation,
+            error: None,
+            truncated: false,
+        }
+    }
+}
+
 /// The verdict in words.
 pub fn verdict_label(verdict: Verdict, lang: Lang) -> &'static str {
     match (verdict, lang) {
@@ -139,43 +189,71 @@ pub fn verdict_label(verdict: Verdict, lang: Lang) -> &'static str {
 
 /// One sentence per contribution: where each point of the score came from.
 pub fn explanation(analysis: &Analysis, pack: &RulePack, lang: Lang) -> String {
-    let mut parts = Vec::new();
+    // Written into one string (this runs once per message of a batch scan);
+    // the text is what `format!("{head}; {}", parts.join("; "))` gave.
+    let mut out = String::with_capacity(96 + 128 * analysis.contributions.len());
+    let (score, suspicious, scam) = (
+        analysis.score,
+        analysis.suspicious_threshold,
+        analysis.scam_threshold,
+    );
+    let (before_score, before_suspicious, before_scam, after_scam) = match lang {
+        Lang::Ja => ("スコア ", "(注意 ", " / 詐欺 ", " 以上): "),
+        Lang::En => ("score ", " (suspicious at ", ", scam at ", "): "),
+    };
+    out.push_str(before_score);
+    push_tenths(&mut out, score, false);
+    out.push_str(before_suspicious);
+    push_tenths(&mut out, suspicious, false);
+    out.push_str(before_scam);
+    push_tenths(&mut out, scam, false);
+    out.push_str(after_scam);
+    out.push_str(verdict_label(analysis.verdict, lang));
     for c in &analysis.contributions {
         let what = if c.category == "combo" {
             pack.combos
                 .iter()
                 .find(|x| x.id == c.id)
-                .map(|x| x.description.get(lang).to_string())
-                .unwrap_or_default()
+                .map(|x| x.description.get(lang))
         } else {
             pack.rules
                 .iter()
                 .find(|r| r.id == c.id)
-                .map(|r| r.description.get(lang).to_string())
-                .unwrap_or_default()
+                .map(|r| r.description.get(lang))
         };
-        parts.push(format!("{:+.1} {} ({})", c.points, c.id, what));
+        out.push_str("; ");
+        push_tenths(&mut out, c.points, true);
+        out.push(' ');
+        out.push_str(&c.id);
+        out.push_str(" (");
+        out.push_str(what.unwrap_or_default());
+        out.push(')');
     }
-    let head = match lang {
-        Lang::Ja => format!(
-            "スコア {:.1}(注意 {:.1} / 詐欺 {:.1} 以上): {}",
-            analysis.score,
-            analysis.suspicious_threshold,
-            analysis.scam_threshold,
-            verdict_label(analysis.verdict, lang)
-        ),
-        Lang::En => format!(
-            "score {:.1} (suspicious at {:.1}, scam at {:.1}): {}",
-            analysis.score,
-            analysis.suspicious_threshold,
-            analysis.scam_threshold,
-            verdict_label(analysis.verdict, lang)
-        ),
-    };
-    if parts.is_empty() {
-        head
+    out
+}
+
+/// Append `x` as `format!("{x:.1}")` would (`{x:+.1}` with `plus`).
+///
+/// Scores and points are whole tenths; those are written from their integer
+/// value, which is exact: when `x * 10.0` is an integer `n` below 2^50, `x`
+/// is within `n * 2^-53` of `n / 10`, far from any rounding boundary of the
+/// exact decimal printing `{:.1}` does. Everything else (other fractions,
+/// huge values, NaN, infinities) goes through the formatter.
+fn push_tenths(out: &mut String, x: f64, plus: bool) {
+    use std::fmt::Write as _;
+    let tenths = x * 10.0;
+    if tenths == tenths.trunc() && tenths.abs() < 1e15 {
+        let n = tenths.abs() as u64;
+        if x.is_sign_negative() {
+            out.push('-');
+        } else if plus {
+            out.push('+');
+        }
+        let _ = write!(out, "{}.{}", n / 10, n % 10);
+    } else if plus {
+        let _ = write!(out, "{x:+.1}");
     } else {
-        format!("{head}; {}", parts.join("; "))
+        let _ = write!(out, "{x:.1}");
     }
 }
 
@@ -210,7 +288,52 @@ pub fn defang(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::defang;
+    use super::{defang, push_tenths};
+
+    /// `explanation` writes scores through a fast path for whole tenths; it
+    /// must print exactly what `{:.1}` / `{:+.1}` print, signs of zero and
+    /// values just off a tenth included.
+    #[test]
+    fn tenths_are_written_exactly_like_the_formatter() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.05,
+            0.15,
+            0.25,
+            -0.05,
+            2.25,
+            1e-20,
+            -1e-20,
+            0.1 + 0.2,
+            1e15,
+            -1e15,
+            123456789.1,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for n in -20_000..=20_000 {
+            values.push(f64::from(n) / 10.0);
+            values.push(f64::from(n) * 0.1);
+            values.push(f64::from(n) / 100.0);
+        }
+        for x in values {
+            for plus in [false, true] {
+                let mut got = String::new();
+                push_tenths(&mut got, x, plus);
+                let want = if plus {
+                    format!("{x:+.1}")
+                } else {
+                    format!("{x:.1}")
+                };
+                assert_eq!(got, want, "{x:e} plus={plus}");
+            }
+        }
+    }
 
     #[test]
     fn defang_changes_scheme_and_host_only() {
