@@ -153,7 +153,7 @@ impl CompiledRegex {
             };
         }
         let hir = regex_automata::util::syntax::parse(source).ok()?;
-        let nfa = COMPILER.with(|c| c.build_from_hir(&hir)).ok()?;
+        let nfa = COMPILER.with(|c| c.build_from_hir(&hir).ok())?;
         let dfa = hybrid::dfa::Builder::new()
             .configure(
                 hybrid::dfa::Config::new()
