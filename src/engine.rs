@@ -13,13 +13,10 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::OnceLock;
-
-use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::{Mutex, OnceLock};
 
 use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson;
-use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, hybrid};
 use serde::Serialize;
 
@@ -85,9 +82,6 @@ struct LazyRegex {
     compiled: OnceLock<Option<CompiledRegex>>,
 }
 
-/// Makes a lazy-DFA cache for a thread that has none.
-type CacheFn = Box<dyn Fn() -> hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
-
 /// A compiled rule regex.
 enum CompiledRegex {
     /// Searched only anchored at a trigger, where the start is known: a
@@ -101,7 +95,11 @@ enum CompiledRegex {
 /// See [`CompiledRegex::Forward`].
 struct ForwardRegex {
     dfa: hybrid::dfa::DFA,
-    caches: Pool<hybrid::dfa::Cache, CacheFn>,
+    /// One cache shared by all threads: an anchored search holds the lock
+    /// for well under a microsecond, and per-thread caches were most of the
+    /// memory of `scan --jobs 2` (each thread grew its own copy of the same
+    /// states).
+    cache: Mutex<hybrid::dfa::Cache>,
 }
 
 /// Most lazy-DFA cache per regex and thread. Caches grow only as states are
@@ -162,11 +160,10 @@ impl CompiledRegex {
             )
             .build_from_nfa(nfa)
             .ok()?;
-        let for_caches = dfa.clone();
-        let create: CacheFn = Box::new(move || for_caches.create_cache());
+        let cache = Mutex::new(dfa.create_cache());
         Some(CompiledRegex::Forward(Box::new(ForwardRegex {
             dfa,
-            caches: Pool::new(create),
+            cache,
         })))
     }
 
@@ -177,8 +174,15 @@ impl CompiledRegex {
             .anchored(Anchored::Yes);
         match self {
             CompiledRegex::Forward(forward) => {
-                let ForwardRegex { dfa, caches } = forward.as_ref();
-                let mut cache = caches.get();
+                let ForwardRegex { dfa, cache: shared } = forward.as_ref();
+                // A panic elsewhere while holding the lock must not leave a
+                // half-updated cache in use: reset it and go on.
+                let mut cache = shared.lock().unwrap_or_else(|poisoned| {
+                    shared.clear_poison();
+                    let mut cache = poisoned.into_inner();
+                    cache.reset(dfa);
+                    cache
+                });
                 // Without quit bytes or a give-up threshold the lazy DFA
                 // cannot fail; treat a failure as no match.
                 dfa.try_search_fwd(&mut cache, &input)
