@@ -3,6 +3,8 @@
 #
 #   bench/run.sh [SIZE_MB]        # default 100; 1024 for the 1 GB run
 #   RUNS=5 STARTUP_RUNS=30 SA_MESSAGES=500 bench/run.sh
+#   INSTR=1 bench/run.sh          # also callgrind instruction counts (repeatable
+#                                 # on a shared machine, unlike wall clock)
 #
 # Reports MB/s and messages/s for `scan --jobs 1` and `--jobs 2` (output
 # written to a file), peak RSS (/usr/bin/time -v), start-up latency of one SMS
@@ -76,4 +78,12 @@ if command -v spamassassin >/dev/null; then
     "$SA_MESSAGES" "$(echo "$SA_MESSAGES / $sat" | bc -l)" "$(echo "$SA_MESSAGES / $sgt" | bc -l)" "$(echo "$sat / $sgt" | bc -l)"
 else
   echo "(no spamassassin: apt-get install -y spamassassin for the side-by-side)"
+fi
+
+if [ "${INSTR:-0}" = 1 ] && command -v valgrind >/dev/null; then
+  SMALL=$OUT/bench-1.mbox
+  [ -s "$SMALL" ] || python3 bench/gen_mbox.py "$SMALL" --size-mb 1 || exit 1
+  count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/refs:/ {gsub(",", "", $4); print $4}'; }
+  printf 'instructions, one SMS (whole process): %s\n' "$(count "$BIN" --fail-on never --format json "$SMS")"
+  printf 'instructions, scan --jobs 1 of %s: %s\n' "$SMALL" "$(count "$BIN" scan --quiet --fail-on never --jobs 1 --format jsonl "$SMALL")"
 fi
