@@ -218,6 +218,9 @@ pub struct Engine {
     regexes: Vec<LazyRegex>,
     /// For rules with a From signal: normalized literal list.
     from_literals: HashMap<usize, Vec<String>>,
+    /// For each brand, the first labels of its domains (4+ characters,
+    /// hyphens removed) that a look-alike host would contain.
+    brand_labels: Vec<Vec<String>>,
 }
 
 /// Per-part scan state kept while a message is scanned.
@@ -264,6 +267,19 @@ impl Engine {
             })
             .collect();
         let from_literals = prepared.from_literals.iter().cloned().collect();
+        let brand_labels = pack
+            .brands
+            .iter()
+            .map(|b| {
+                b.domains
+                    .iter()
+                    .filter_map(|d| {
+                        let label = d.split('.').next().unwrap_or(d);
+                        (label.len() >= 4).then(|| label.replace('-', ""))
+                    })
+                    .collect()
+            })
+            .collect();
         Engine {
             pack,
             prepared,
@@ -271,6 +287,7 @@ impl Engine {
             brands,
             regexes,
             from_literals,
+            brand_labels,
         }
     }
 
@@ -345,13 +362,13 @@ impl Engine {
 
     fn scan_phrases(&self, part: &ScannedPart<'_>, hits: &mut Vec<Hit>) {
         let text = part.normalized.text();
-        let mut per_rule: HashMap<usize, usize> = HashMap::new();
+        let mut per_rule = vec![0u8; self.pack.rules.len()];
         let mut push = |rule: usize, range: Range<usize>, hits: &mut Vec<Hit>| {
             if !Self::target_accepts(self.pack.rules[rule].target, part.kind) {
                 return;
             }
-            let n = per_rule.entry(rule).or_insert(0);
-            if *n >= MAX_HITS_PER_RULE_PART {
+            let n = &mut per_rule[rule];
+            if usize::from(*n) >= MAX_HITS_PER_RULE_PART {
                 return;
             }
             *n += 1;
@@ -492,12 +509,11 @@ impl Engine {
                     }
                 }
                 Signal::UrlTld => {
-                    if let Some(u) = entities.urls.iter().find(|u| {
-                        rule.domains.iter().any(|tld| {
-                            u.host
-                                .ends_with(&format!(".{}", tld.trim_start_matches('.')))
-                        })
-                    }) {
+                    if let Some(u) = entities
+                        .urls
+                        .iter()
+                        .find(|u| rule.domains.iter().any(|tld| host_has_tld(&u.host, tld)))
+                    {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }
@@ -543,15 +559,17 @@ impl Engine {
                 }
                 Signal::BrandLookalikeDomain => {
                     let found = entities.urls.iter().find(|u| {
-                        self.pack.brands.iter().any(|b| {
-                            !b.domains
-                                .iter()
-                                .any(|d| entities::host_is_under(&u.host, d))
-                                && b.domains.iter().any(|d| {
-                                    let label = d.split('.').next().unwrap_or(d);
-                                    label.len() >= 4 && host_contains_label_like(&u.host, label)
-                                })
-                        })
+                        let folded = fold_lookalike_host(&u.host);
+                        self.pack
+                            .brands
+                            .iter()
+                            .zip(&self.brand_labels)
+                            .any(|(b, labels)| {
+                                !b.domains
+                                    .iter()
+                                    .any(|d| entities::host_is_under(&u.host, d))
+                                    && labels.iter().any(|l| folded.contains(l.as_str()))
+                            })
                     });
                     if let Some(u) = found {
                         fire(u.part, u.start, u.end, &u.text);
@@ -630,10 +648,12 @@ fn is_common_official(pack: &RulePack, host: &str) -> bool {
         .any(|b| b.domains.iter().any(|d| entities::host_is_under(host, d)))
 }
 
-/// `label` appears in `host`, also with digit look-alikes (amaz0n, rakuten-card).
-fn host_contains_label_like(host: &str, label: &str) -> bool {
-    let folded: String = host
-        .chars()
+/// `host` with digit look-alikes read as letters and hyphens dropped, so
+/// that a brand label (see [`Engine::brand_labels`]) is found in `amaz0n-jp`
+/// or `rakuten-card`.
+fn fold_lookalike_host(host: &str) -> String {
+    host.chars()
+        .filter(|c| *c != '-')
         .map(|c| match c {
             '0' => 'o',
             '1' => 'l',
@@ -641,10 +661,15 @@ fn host_contains_label_like(host: &str, label: &str) -> bool {
             '5' => 's',
             _ => c,
         })
-        .filter(|c| *c != '-')
-        .collect();
-    let label: String = label.chars().filter(|c| *c != '-').collect();
-    folded.contains(&label)
+        .collect()
+}
+
+/// `host` ends with the top-level domain `tld` (given as `top` or `.top`).
+fn host_has_tld(host: &str, tld: &str) -> bool {
+    let tld = tld.trim_start_matches('.');
+    host.len() > tld.len()
+        && host.ends_with(tld)
+        && host.as_bytes()[host.len() - tld.len() - 1] == b'.'
 }
 
 /// Latin brand names must not match inside longer Latin words ("au" in "audio").
@@ -655,4 +680,37 @@ fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     let after = text[r.end..].chars().next();
     let latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     !(latin(first) && latin(before) || latin(last) && latin(after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tld_matches_whole_labels_only() {
+        assert!(host_has_tld("apple-id.top", "top"));
+        assert!(host_has_tld("apple-id.top", ".top"));
+        assert!(!host_has_tld("desktop", "top"));
+        assert!(!host_has_tld("top", "top"));
+        assert!(!host_has_tld("", ".top"));
+        assert!(host_has_tld("a.b.xyz", "xyz"));
+    }
+
+    #[test]
+    fn lookalike_host_folds_digits_and_hyphens() {
+        assert_eq!(fold_lookalike_host("amaz0n-jp.c0m"), "amazonjp.com");
+        assert!(fold_lookalike_host("rakuten-card.example").contains("rakutencard"));
+        assert_eq!(fold_lookalike_host("1ine.me"), "line.me");
+    }
+
+    #[test]
+    fn brand_lookalike_domain_fires_on_a_disguised_host() {
+        let engine = Engine::builtin().unwrap();
+        let a = engine.analyze_text("アカウントを確認してください https://amaz0n-secure.top/login");
+        assert!(
+            a.hits.iter().any(|h| h.rule.contains("lookalike")),
+            "{:?}",
+            a.hits.iter().map(|h| &h.rule).collect::<Vec<_>>()
+        );
+    }
 }
