@@ -55,13 +55,18 @@ for jobs in 1 2; do
 done
 cmp -s "$OUT/scan-j1.jsonl" "$OUT/scan-j2.jsonl" && echo "jobs 1 and 2: identical output" || echo "jobs 1 and 2: OUTPUT DIFFERS"
 
-SMS=$(ls tests/corpus/scam/*.txt | head -1)
+SMS=${SMS:-tests/seed/scam_dmm-call.txt}   # a real SMS-length scam report
 if command -v hyperfine >/dev/null; then
-  hyperfine -N --warmup 3 --runs "$STARTUP_RUNS" --input "$SMS" "$BIN --fail-on never --format json" --export-json "$OUT/startup.json" 2>/dev/null |
-    grep -E 'Time|Range' || hyperfine --warmup 3 --runs "$STARTUP_RUNS" "$BIN --fail-on never --format json < $SMS"
+  # The message is passed as a file argument so that -N (no shell) works on
+  # every hyperfine version; the median comes from the exported JSON.
+  hyperfine -N --warmup 3 --runs "$STARTUP_RUNS" "$BIN --fail-on never --format json $SMS" \
+    --export-json "$OUT/startup.json" >/dev/null 2>&1
+  python3 -c 'import json, statistics, sys
+t = json.load(open(sys.argv[1]))["results"][0]["times"]
+print("start-up (one SMS, --format json): median %.1f ms, min %.1f ms, %d runs (hyperfine -N)" % (statistics.median(t) * 1e3, min(t) * 1e3, len(t)))' "$OUT/startup.json"
 else
   for _ in $(seq "$STARTUP_RUNS"); do
-    s=$(date +%s%N); "$BIN" --format json <"$SMS" >/dev/null; e=$(date +%s%N)
+    s=$(date +%s%N); "$BIN" --format json "$SMS" >/dev/null; e=$(date +%s%N)
     echo $(( (e - s) / 1000 ))
   done | median | awk '{printf "start-up (one SMS, --format json): median %.1f ms\n", $1 / 1000}'
 fi
