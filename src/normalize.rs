@@ -48,7 +48,13 @@
 //! The common characters (ASCII, kana, kanji, CJK punctuation, full-width
 //! ASCII, half-width katakana with or without a voicing mark) are folded by
 //! range tests and a small table; only the rest goes through
-//! `icu_normalizer`. The tests compare the whole pipeline (text, origin
+//! `icu_normalizer`. Once three plain characters in a row (kanji, kana, CJK
+//! punctuation that no context rule touches) have been read, the ones that
+//! follow are classified and copied on bytes, three at a time, hiragana
+//! shifted to katakana, the origin map extended by whole runs (see
+//! `Assembler::emit_plain3_run`); the first character of any other kind, or
+//! one followed by a mark that extends its segment, hands back to the
+//! per-character path. The tests compare the whole pipeline (text, origin
 //! ranges, obfuscation flags) against the original, slower implementation
 //! kept in the test module.
 
@@ -1028,8 +1034,7 @@ impl Assembler {
         let mut p = pos;
         // Start of the bytes copied unchanged but not yet appended.
         let mut copy_from = pos;
-        let mut piece = self.piece;
-        let mut last_cp = 0;
+        let (mut prev_cp, mut last_cp) = (0, 0);
         while let Some(cp) = next {
             let q = p + 3;
             next = plain3(b, q);
@@ -1063,24 +1068,30 @@ impl Assembler {
                 _ => 0,
             };
             out.flags.extend_from_slice(&[flags; 3]);
-            // `is_japanese` of the emitted char: kana, kanji and 々〆〇.
-            piece = if cp >= 0x3041 || (0x3005..=0x3007).contains(&cp) {
-                (piece + 1).min(2)
-            } else {
-                0
-            };
+            prev_cp = last_cp;
             last_cp = cp;
             p = q;
         }
         if p == pos {
             return pos;
         }
+        // The piece length (capped at 2) depends on the last two chars only.
+        // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
+        let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
+        self.piece = if !japanese(last_cp) {
+            0
+        } else if p - pos == 3 {
+            (self.piece + 1).min(2)
+        } else if japanese(prev_cp) {
+            2
+        } else {
+            1
+        };
         out.text.push_str(&input[copy_from..p]);
         out.last_end = p as u32;
         out.last_step = (3, 3);
         let hira = (0x3041..=0x3096).contains(&last_cp);
         let last = char::from_u32(if hira { last_cp + 0x60 } else { last_cp });
-        self.piece = piece;
         self.last = last;
         self.last_hira = hira;
         self.left = last;
@@ -1104,15 +1115,13 @@ fn plain3(b: &[u8], p: usize) -> Option<u32> {
         return None;
     }
     let cp = ((b0 as u32 & 0x0F) << 12) | ((b1 as u32 & 0x3F) << 6) | (b2 as u32 & 0x3F);
-    match cp {
-        0x3001..=0x3011
-        | 0x3013..=0x301F
-        | 0x3041..=0x3096
-        | 0x30A1..=0x30FA
-        | 0x30FC
-        | 0x4E01..=0x9FFF => Some(cp),
-        _ => None,
-    }
+    let plain = if b0 >= 0xE4 {
+        // U+4000..=U+9FFF: kanji from U+4E01 (not 一, Extension A, Yijing).
+        cp >= 0x4E01
+    } else {
+        matches!(cp, 0x3001..=0x3011 | 0x3013..=0x301F | 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
+    };
+    plain.then_some(cp)
 }
 
 fn feed_units(
