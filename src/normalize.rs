@@ -48,7 +48,13 @@
 //! The common characters (ASCII, kana, kanji, CJK punctuation, full-width
 //! ASCII, half-width katakana with or without a voicing mark) are folded by
 //! range tests and a small table; only the rest goes through
-//! `icu_normalizer`. The tests compare the whole pipeline (text, origin
+//! `icu_normalizer`. Once three plain characters in a row (kanji, kana, CJK
+//! punctuation that no context rule touches) have been read, the ones that
+//! follow are classified and copied on bytes, three at a time, hiragana
+//! shifted to katakana, the origin map extended by whole runs (see
+//! `Assembler::emit_plain3_run`); the first character of any other kind, or
+//! one followed by a mark that extends its segment, hands back to the
+//! per-character path. The tests compare the whole pipeline (text, origin
 //! ranges, obfuscation flags) against the original, slower implementation
 //! kept in the test module.
 
@@ -695,98 +701,113 @@ const CHUNK_UNITS: usize = 4096;
 
 fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
     let mut units: Vec<Unit> = Vec::with_capacity((CHUNK_UNITS * 2).min(input.len() + 1));
-    let mut iter = input.char_indices().peekable();
     let mut pending_gap = false;
     // Number of consecutive "quiet" units (see `is_quiet`) just before the
     // current position, buffered or already emitted.
     let mut quiet_tail = 0usize;
-    while let Some((s, c)) = iter.next() {
-        let mut e = s + c.len_utf8();
-        let mut single = true;
-        while let Some(&(j, d)) = iter.peek() {
-            if extends_segment(d) {
-                e = j + d.len_utf8();
-                single = false;
-                iter.next();
-            } else {
-                break;
+    // Byte offset of `input` where `iter` starts: after a byte-level run of
+    // plain characters (see `Assembler::emit_plain3_run`) the char iterator
+    // restarts behind it.
+    let mut base = 0usize;
+    'restart: loop {
+        let mut iter = input[base..].char_indices().peekable();
+        while let Some((s, c)) = iter.next() {
+            let s = base + s;
+            let mut e = s + c.len_utf8();
+            let mut single = true;
+            while let Some(&(j, d)) = iter.peek() {
+                if extends_segment(d) {
+                    e = base + j + d.len_utf8();
+                    single = false;
+                    iter.next();
+                } else {
+                    break;
+                }
             }
-        }
-        let (s32, e32) = (s as u32, e as u32);
-        if single {
-            if let Some((ch, f)) = fast_char(c) {
+            let (s32, e32) = (s as u32, e as u32);
+            if single {
+                if let Some((ch, f)) = fast_char(c) {
+                    let f = if pending_gap { f | F_GAP } else { f };
+                    pending_gap = false;
+                    let unit = Unit {
+                        ch,
+                        start: s32,
+                        end: e32,
+                        flags: f,
+                    };
+                    if is_quiet(ch) {
+                        if quiet_tail >= 2 {
+                            // Fast lane: no context rule looks across two quiet
+                            // units, so what is buffered can be assembled now and
+                            // this unit emitted directly.
+                            if !units.is_empty() {
+                                asm.feed(&units);
+                                units.clear();
+                            }
+                            asm.emit_plain(unit);
+                            // The plain 3-byte chars that follow go through the
+                            // byte-level loop, then the char iterator restarts.
+                            let end = asm.emit_plain3_run(input, e);
+                            if end > e {
+                                base = end;
+                                continue 'restart;
+                            }
+                            continue;
+                        }
+                        quiet_tail += 1;
+                    } else {
+                        quiet_tail = 0;
+                    }
+                    units.push(unit);
+                    if ch == '\n' && units.len() >= CHUNK_UNITS {
+                        asm.feed(&units);
+                        units.clear();
+                    }
+                    continue;
+                }
+                if is_zero_width(c) {
+                    pending_gap = true;
+                    continue;
+                }
+            }
+            let hw = if single {
+                hw_kana(c, None)
+            } else if e - s == 6 && c.len_utf8() == 3 {
+                input[s + 3..e]
+                    .chars()
+                    .next()
+                    .and_then(|m| hw_kana(c, Some(m)))
+            } else {
+                None
+            };
+            if let Some((ch, f)) = hw {
                 let f = if pending_gap { f | F_GAP } else { f };
                 pending_gap = false;
-                let unit = Unit {
+                quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
+                units.push(Unit {
                     ch,
                     start: s32,
                     end: e32,
                     flags: f,
-                };
-                if is_quiet(ch) {
-                    if quiet_tail >= 2 {
-                        // Fast lane: no context rule looks across two quiet
-                        // units, so what is buffered can be assembled now and
-                        // this unit emitted directly.
-                        if !units.is_empty() {
-                            asm.feed(&units);
-                            units.clear();
-                        }
-                        asm.emit_plain(unit);
-                        continue;
-                    }
-                    quiet_tail += 1;
-                } else {
-                    quiet_tail = 0;
-                }
-                units.push(unit);
-                if ch == '\n' && units.len() >= CHUNK_UNITS {
-                    asm.feed(&units);
-                    units.clear();
-                }
+                });
                 continue;
             }
-            if is_zero_width(c) {
-                pending_gap = true;
-                continue;
+            scratch.out.clear();
+            let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
+            for ch in scratch.out.chars() {
+                let f = if pending_gap { f | F_GAP } else { f };
+                pending_gap = false;
+                quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
+                units.push(Unit {
+                    ch,
+                    start: s32,
+                    end: e32,
+                    flags: f,
+                });
             }
+            pending_gap |= trailing_zw;
         }
-        let hw = if single {
-            hw_kana(c, None)
-        } else if e - s == 6 && c.len_utf8() == 3 {
-            input[s + 3..e]
-                .chars()
-                .next()
-                .and_then(|m| hw_kana(c, Some(m)))
-        } else {
-            None
-        };
-        if let Some((ch, f)) = hw {
-            let f = if pending_gap { f | F_GAP } else { f };
-            pending_gap = false;
-            quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
-            units.push(Unit {
-                ch,
-                start: s32,
-                end: e32,
-                flags: f,
-            });
-            continue;
-        }
-        scratch.out.clear();
-        let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
-        for ch in scratch.out.chars() {
-            let f = if pending_gap { f | F_GAP } else { f };
-            pending_gap = false;
-            quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
-            units.push(Unit {
-                ch,
-                start: s32,
-                end: e32,
-                flags: f,
-            });
-        }
-        pending_gap |= trailing_zw;
+        break;
     }
     asm.feed(&units);
 }
@@ -990,6 +1011,117 @@ impl Assembler {
         self.last_hira = flags & F_HIRA != 0;
         self.left = Some(u.ch);
     }
+
+    /// Byte-level loop over a run of plain 3-byte characters (see
+    /// [`plain3`]) starting at byte `pos` of `input`: emits them exactly as
+    /// `segment_units` would one by one through [`Assembler::emit_plain`]
+    /// (same text, origins, flags and context state) and returns the byte
+    /// offset after the last one (`pos` if there is none).
+    ///
+    /// Must be called right after [`Assembler::emit_plain`] emitted the
+    /// quiet unit that ends at `pos`, with no zero-width gap pending: the
+    /// run then stays on the direct-emission fast lane (at least two quiet
+    /// units before each char). A char followed by something that extends
+    /// its segment (a voicing mark, a variation selector, a zero-width
+    /// char...) ends the run and is left to the general path.
+    fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
+        let b = input.as_bytes();
+        let mut next = plain3(b, pos);
+        if next.is_none() {
+            return pos;
+        }
+        let out = &mut self.out;
+        let mut p = pos;
+        // Start of the bytes copied unchanged but not yet appended.
+        let mut copy_from = pos;
+        let (mut prev_cp, mut last_cp) = (0, 0);
+        while let Some(cp) = next {
+            let q = p + 3;
+            next = plain3(b, q);
+            if next.is_none()
+                && b.get(q).is_some_and(|&x| x >= 0x80)
+                && input
+                    .get(q..)
+                    .and_then(|r| r.chars().next())
+                    .is_some_and(extends_segment)
+            {
+                break;
+            }
+            if p == pos && !(out.last_end == pos as u32 && out.last_step == (3, 3)) {
+                out.runs.push(Run {
+                    norm: out.text.len() as u32,
+                    orig: pos as u32,
+                    olen: 3,
+                    nstep: 3,
+                });
+            }
+            let flags = match cp {
+                0x3041..=0x3096 => {
+                    // Hiragana → katakana: the only plain char that changes.
+                    out.text.push_str(&input[copy_from..p]);
+                    copy_from = q;
+                    out.text
+                        .push(char::from_u32(cp + 0x60).unwrap_or(char::REPLACEMENT_CHARACTER));
+                    F_KANA_FW
+                }
+                0x30A1..=0x30FA | 0x30FC => F_KANA_FW,
+                _ => 0,
+            };
+            out.flags.extend_from_slice(&[flags; 3]);
+            prev_cp = last_cp;
+            last_cp = cp;
+            p = q;
+        }
+        if p == pos {
+            return pos;
+        }
+        // The piece length (capped at 2) depends on the last two chars only.
+        // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
+        let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
+        self.piece = if !japanese(last_cp) {
+            0
+        } else if p - pos == 3 {
+            (self.piece + 1).min(2)
+        } else if japanese(prev_cp) {
+            2
+        } else {
+            1
+        };
+        out.text.push_str(&input[copy_from..p]);
+        out.last_end = p as u32;
+        out.last_step = (3, 3);
+        let hira = (0x3041..=0x3096).contains(&last_cp);
+        let last = char::from_u32(if hira { last_cp + 0x60 } else { last_cp });
+        self.last = last;
+        self.last_hira = hira;
+        self.left = last;
+        p
+    }
+}
+
+/// The code point of the char at byte `p` of `b` (valid UTF-8) if it is a
+/// *plain 3-byte* char: one that [`fast_char`] folds to a quiet char (see
+/// [`is_quiet`]) of the same width — kanji U+4E01..=U+9FFF, katakana
+/// U+30A1..=U+30FA and ー, hiragana (→ katakana, +0x60) and the CJK
+/// punctuation U+3001..=U+301F except 〒. Checked on bytes, without decoding
+/// through `chars()`.
+#[inline(always)]
+fn plain3(b: &[u8], p: usize) -> Option<u32> {
+    let &[b0, b1, b2] = b.get(p..p + 3)? else {
+        return None;
+    };
+    // In valid UTF-8, E3..=E9 lead a 3-byte sequence (U+3000..=U+9FFF).
+    if !(0xE3..=0xE9).contains(&b0) {
+        return None;
+    }
+    let cp = ((b0 as u32 & 0x0F) << 12) | ((b1 as u32 & 0x3F) << 6) | (b2 as u32 & 0x3F);
+    let plain = if b0 >= 0xE4 {
+        // U+4000..=U+9FFF: kanji from U+4E01 (not 一, Extension A, Yijing).
+        cp >= 0x4E01
+    } else {
+        matches!(cp, 0x3001..=0x3011 | 0x3013..=0x301F | 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
+    };
+    plain.then_some(cp)
 }
 
 fn feed_units(
@@ -1577,6 +1709,160 @@ mod tests {
         prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
     }
 
+    /// Long runs of plain 3-byte chars (the byte-level loop of
+    /// `Assembler::emit_plain3_run`) mixed with the chars at the edges of its
+    /// ranges and with everything whose rules look across neighbours: marks
+    /// and selectors that extend the last char of a run, separators and
+    /// spaces between Japanese chars, spaced single letters, dashes and 一
+    /// after katakana, spacing dakuten, zero-width gaps.
+    fn plain_run_text_strategy() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "漢字漢字",
+            "かなかな",
+            "カナカナ",
+            "会員の更新に失敗しました。",
+            "ごりようりょうきん",
+            "ぁゖ",
+            "ァヺー",
+            "、。「」々〆〇〟",
+            "丁鿿",
+            // Edges of the plain ranges (not plain themselves).
+            "\u{3000}",
+            "〒",
+            "〠",
+            "〿",
+            "゗",
+            "ゝゞ",
+            "ゟ",
+            "゠",
+            "・",
+            "ヽヾ",
+            "ヿ",
+            "一",
+            "㐀",
+            "䶿",
+            "ꀀ",
+            "豈",
+            "𠀋",
+            // Extend the segment of the char before them.
+            "\u{3099}",
+            "\u{309A}",
+            "゛",
+            "゜",
+            "ﾞ",
+            "ﾟ",
+            "\u{FE0F}",
+            "\u{E0100}",
+            "\u{200B}",
+            "\u{0301}",
+            "\u{20DD}",
+            // Context rules.
+            " ",
+            "　",
+            "\t",
+            "\n",
+            "/",
+            ".",
+            "-",
+            "－",
+            "‐",
+            "ツ",
+            "カ",
+            "a",
+            "b",
+            "1",
+            " a b c ",
+            "x y z",
+            "ｶ",
+            "ｰ",
+            "Ａ",
+            "é",
+        ]);
+        prop::collection::vec(pieces, 0..32).prop_map(|v| v.concat())
+    }
+
+    /// Every pair of short pieces (a plain char of each kind, the edges of
+    /// the plain ranges, marks, separators, dashes, letters) after a run
+    /// that has entered the byte-level loop, between kanji or before a
+    /// katakana: checked against the reference.
+    #[test]
+    fn plain_run_loop_pairs_agree_with_reference() {
+        let pieces = [
+            "漢",
+            "か",
+            "カ",
+            "ー",
+            "、",
+            "々",
+            "〇",
+            "〟",
+            "丁",
+            "鿿",
+            "ゖ",
+            "ヺ",
+            "ツ",
+            "\u{3000}",
+            "〒",
+            "〠",
+            "゗",
+            "ゝ",
+            "・",
+            "ヽ",
+            "一",
+            "㐀",
+            "豈",
+            "𠀋",
+            "\u{3099}",
+            "゛",
+            "ﾞ",
+            "\u{FE0F}",
+            "\u{E0100}",
+            "\u{200B}",
+            "\u{0301}",
+            " ",
+            "　",
+            "\n",
+            "/",
+            "-",
+            "－",
+            "a",
+            "1",
+            "ｶ",
+            "Ａ",
+            "",
+        ];
+        for prefix in ["漢字漢", "かなか", "字。"] {
+            for x in pieces {
+                for y in pieces {
+                    for s in [
+                        format!("{prefix}字{x}字{y}漢字"),
+                        format!("{prefix}{x}{y}カ{x}"),
+                    ] {
+                        if let Err(e) = check_reference(&s, false) {
+                            panic!("{s:?}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain3_agrees_with_fast_char() {
+        // Every 3-byte char: `plain3` accepts exactly the chars that
+        // `fast_char` folds to a quiet char of the same width.
+        for u in 0x800..=0xFFFFu32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let expected = fast_char(c)
+                .filter(|&(ch, _)| is_quiet(ch) && ch.len_utf8() == 3)
+                .is_some();
+            assert_eq!(plain3(bytes, 0).is_some(), expected, "U+{u:04X}");
+            assert_eq!(plain3(bytes, 1), None);
+        }
+    }
+
     /// Compare against the reference implementation: text, `original_range`
     /// and `is_obfuscated` for every pair of byte offsets (char boundaries or
     /// not, reversed and out of bounds included).
@@ -1776,6 +2062,11 @@ mod tests {
         #[test]
         fn fast_lane_agrees_with_reference(s in quiet_text_strategy()) {
             check_reference(&s, true)?;
+        }
+
+        #[test]
+        fn plain_run_loop_agrees_with_reference(s in plain_run_text_strategy()) {
+            check_reference(&s, false)?;
         }
 
         #[test]
