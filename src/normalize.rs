@@ -371,8 +371,11 @@ fn extends_segment(c: char) -> bool {
     let u = c as u32;
     // Common ranges without combining marks (ccc 0): kanji, CJK punctuation
     // (up to U+3029), kana except the voicing marks, full-width forms and
-    // half-width katakana except U+FF9E/U+FF9F.
-    if u < 0x300
+    // half-width katakana except U+FF9E/U+FF9F. The soft hyphen (U+00AD) is
+    // below U+0300 but zero-width: like U+200B it must stay in the base's
+    // segment, or `A<U+00AD><U+0308>` is not composed the first time and
+    // normalization is not idempotent (found by fuzzing).
+    if (u < 0x300 && u != 0xAD)
         || (0x3400..=0x9FFF).contains(&u)
         || (0x3000..=0x3029).contains(&u)
         || (0x3030..=0x3098).contains(&u)
@@ -1386,6 +1389,21 @@ mod tests {
         assert_eq!(n("ト\u{200B}\u{3099}"), "ド");
     }
 
+    /// Fuzzing found `A<soft hyphen><U+0344>` normalized to `a\u{308}\u{301}`
+    /// and then, the second time, to `ä\u{301}`: the soft hyphen split the
+    /// letter from its combining mark, unlike the other zero-width characters.
+    #[test]
+    fn soft_hyphen_between_letter_and_mark_is_idempotent() {
+        for s in ["A\u{AD}\u{344}", "a\u{AD}\u{308}", "W\u{AD}A\u{AD}\u{344}"] {
+            let once = normalize(s);
+            assert_eq!(normalize(once.text()).text(), once.text(), "{s:?}");
+        }
+        assert_eq!(n("a\u{AD}\u{308}"), "ä");
+        // Offsets still cover the soft hyphen and the mark.
+        let x = normalize("xa\u{AD}\u{308}y");
+        assert_eq!(x.original_range(1..3), 1..6);
+    }
+
     #[test]
     fn separators_inside_words() {
         assert_eq!(n("ド コ モ"), "ドコモ");
@@ -2371,7 +2389,12 @@ mod reference {
     /// Does `c` belong to the segment of the preceding base character?
     pub(super) fn extends_segment(c: char) -> bool {
         let u = c as u32;
-        if u < 0x300 || (0x3400..=0x9FFF).contains(&u) || (0x30A0..=0x30FF).contains(&u) {
+        // The soft-hyphen fix of the main implementation is applied here too:
+        // the reference checks optimizations, not this bug.
+        if (u < 0x300 && u != 0xAD)
+            || (0x3400..=0x9FFF).contains(&u)
+            || (0x30A0..=0x30FF).contains(&u)
+        {
             return false;
         }
         matches!(
