@@ -11,7 +11,6 @@
 //! built-in pack ([`Engine::builtin`]) the automata and tables were built
 //! when sagiscan was compiled.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Mutex, OnceLock};
 
@@ -216,8 +215,6 @@ pub struct Engine {
     brands: Option<PhraseAutomaton>,
     /// One per [`Prepared::regexes`].
     regexes: Vec<LazyRegex>,
-    /// For rules with a From signal: normalized literal list.
-    from_literals: HashMap<usize, Vec<String>>,
     /// For each brand, the first labels of its domains (4+ characters,
     /// hyphens removed) that a look-alike host would contain.
     brand_labels: Vec<Vec<String>>,
@@ -266,7 +263,6 @@ impl Engine {
                 compiled: OnceLock::new(),
             })
             .collect();
-        let from_literals = prepared.from_literals.iter().cloned().collect();
         let brand_labels = pack
             .brands
             .iter()
@@ -286,7 +282,6 @@ impl Engine {
             phrases,
             brands,
             regexes,
-            from_literals,
             brand_labels,
         }
     }
@@ -621,8 +616,12 @@ impl Engine {
                             .iter()
                             .any(|d| entities::host_is_under(&domain, d))
                     {
-                        claim = self.from_literals[&ri]
+                        claim = self
+                            .prepared
+                            .from_literals
                             .iter()
+                            .filter(|(rule, _)| *rule == ri)
+                            .flat_map(|(_, literals)| literals)
                             .find_map(|l| text.find(l.as_str()).map(|s| s..s + l.len()));
                     }
                     if let Some(r) = claim {

@@ -32,14 +32,10 @@ pub fn write_record_json(out: &mut Vec<u8>, record: &Record) {
     out.extend_from_slice(record.verdict.as_str().as_bytes());
     out.extend_from_slice(b"\",\"score\":");
     push_f64(out, record.score);
-    out.extend_from_slice(b",\"categories\":[");
-    for (i, c) in record.categories.iter().enumerate() {
-        comma(out, i);
-        push_str(out, c);
-    }
-    out.extend_from_slice(b"],\"hits\":[");
-    for (i, h) in record.hits.iter().enumerate() {
-        comma(out, i);
+    out.extend_from_slice(b",\"categories\":");
+    push_seq(out, &record.categories, |out, c| push_str(out, c));
+    out.extend_from_slice(b",\"hits\":");
+    push_seq(out, &record.hits, |out, h| {
         out.extend_from_slice(b"{\"rule\":");
         push_str(out, &h.rule);
         out.extend_from_slice(b",\"category\":");
@@ -55,19 +51,17 @@ pub fn write_record_json(out: &mut Vec<u8>, record: &Record) {
         out.extend_from_slice(b",\"end\":");
         push_u64(out, h.end as u64);
         out.push(b'}');
-    }
-    out.extend_from_slice(b"],\"combos\":[");
-    for (i, c) in record.combos.iter().enumerate() {
-        comma(out, i);
+    });
+    out.extend_from_slice(b",\"combos\":");
+    push_seq(out, &record.combos, |out, c| {
         out.extend_from_slice(b"{\"id\":");
         push_str(out, &c.id);
         out.extend_from_slice(b",\"bonus\":");
         push_f64(out, c.bonus);
         out.push(b'}');
-    }
-    out.extend_from_slice(b"],\"contributions\":[");
-    for (i, c) in record.contributions.iter().enumerate() {
-        comma(out, i);
+    });
+    out.extend_from_slice(b",\"contributions\":");
+    push_seq(out, &record.contributions, |out, c| {
         out.extend_from_slice(b"{\"id\":");
         push_str(out, &c.id);
         out.extend_from_slice(b",\"category\":");
@@ -75,28 +69,21 @@ pub fn write_record_json(out: &mut Vec<u8>, record: &Record) {
         out.extend_from_slice(b",\"points\":");
         push_f64(out, c.points);
         out.push(b'}');
-    }
+    });
     let e = &record.entities;
-    out.extend_from_slice(b"],\"entities\":{\"urls\":[");
-    for (i, u) in e.urls.iter().enumerate() {
-        comma(out, i);
-        push_str(out, u);
-    }
-    out.extend_from_slice(b"],\"phones\":[");
-    for (i, p) in e.phones.iter().enumerate() {
-        comma(out, i);
-        push_str(out, p);
-    }
-    out.extend_from_slice(b"],\"amounts\":[");
-    for (i, a) in e.amounts.iter().enumerate() {
-        comma(out, i);
+    out.extend_from_slice(b",\"entities\":{\"urls\":");
+    push_seq(out, &e.urls, |out, u| push_str(out, u));
+    out.extend_from_slice(b",\"phones\":");
+    push_seq(out, &e.phones, |out, p| push_str(out, p));
+    out.extend_from_slice(b",\"amounts\":");
+    push_seq(out, &e.amounts, |out, a| {
         out.extend_from_slice(b"{\"yen\":");
         push_u64(out, a.yen);
         out.extend_from_slice(b",\"text\":");
         push_str(out, &a.text);
         out.push(b'}');
-    }
-    out.extend_from_slice(b"]},\"explanation\":");
+    });
+    out.extend_from_slice(b"},\"explanation\":");
     push_str(out, &record.explanation);
     out.extend_from_slice(b",\"error\":");
     push_opt_str(out, record.error.as_deref());
@@ -106,10 +93,16 @@ pub fn write_record_json(out: &mut Vec<u8>, record: &Record) {
     out.push(b'}');
 }
 
-fn comma(out: &mut Vec<u8>, i: usize) {
-    if i > 0 {
-        out.push(b',');
+/// A JSON array of `items`, each written by `item`.
+fn push_seq<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
     }
+    out.push(b']');
 }
 
 /// Decimal digits of `n` (what `{n}` prints, without the formatter).
