@@ -43,6 +43,11 @@ pub struct PreparedRegex {
     /// One bit per required literal group; the regex is only searched when
     /// the text has a literal of every group.
     pub required_mask: u64,
+    /// The longest match in bytes, when bounded. A regex searched whole
+    /// that has a required literal group and a bounded length is only
+    /// searched in the windows around its required literals (see
+    /// `Engine::scan_phrases`).
+    pub max_len: Option<usize>,
 }
 
 /// Everything the engine derives from a pack before seeing any text.
@@ -104,6 +109,7 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
             let index = regexes.len() as u32;
             let mut anchored_only = false;
             let mut required_mask = 0u64;
+            let max_len = hir.as_ref().and_then(|h| h.properties().maximum_len());
             if let Some(hir) = &hir {
                 match required_prefixes(hir) {
                     Some(prefixes) => {
@@ -128,6 +134,7 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
                 source: norm,
                 anchored_only,
                 required_mask,
+                max_len,
             });
         }
     }
@@ -284,10 +291,7 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
         .limit_total(512);
     let seq = extractor.extract(hir);
     let literals = seq.literals()?;
-    if literals.is_empty() || literals.len() > 128 {
-        return None;
-    }
-    let mut out: Vec<String> = Vec::with_capacity(literals.len());
+    let mut out: Vec<String> = Vec::new();
     for l in literals {
         let p = utf8_prefix(l.as_bytes());
         // A prefix shorter than one Japanese character (a digit, "pc") would
@@ -298,6 +302,13 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
         if !out.iter().any(|o| o == p) {
             out.push(p.to_string());
         }
+    }
+    // Counted after cutting to whole characters: the extractor's cut
+    // literals repeat (`確認ガ` once per way the regex goes on), and
+    // counting them before made regexes with a dozen different prefixes
+    // look unusable.
+    if out.is_empty() || out.len() > 128 {
+        return None;
     }
     Some(out)
 }
