@@ -120,7 +120,8 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
                     }
                     None => screened.push(index),
                 }
-                for (g, group) in required_groups(hir).into_iter().take(64).enumerate() {
+                let groups = useful_groups(required_groups(hir), anchored_only);
+                for (g, group) in groups.into_iter().take(64).enumerate() {
                     required_mask |= 1u64 << g;
                     for lit in group {
                         phrases.add(lit, Action::Required(index, g as u8));
@@ -311,6 +312,21 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
         return None;
     }
     Some(out)
+}
+
+/// The required literal groups worth looking for. A group with a
+/// one-character literal (`ハ`, `ノ`, `日`) is in nearly every text, so it
+/// hardly ever rules a regex out, and its matches were most of the phrase
+/// automaton's work (1.3 actions per byte of text). A regex searched only at
+/// its triggers drops such groups; a regex searched whole keeps them when it
+/// has no longer group, because its windows (see `Engine::scan_phrases`) are
+/// found from the occurrences of a required group.
+fn useful_groups(groups: Vec<Vec<String>>, anchored_only: bool) -> Vec<Vec<String>> {
+    let long = |g: &Vec<String>| g.iter().all(|l| l.chars().nth(1).is_some());
+    if !anchored_only && !groups.iter().any(long) {
+        return groups;
+    }
+    groups.into_iter().filter(long).collect()
 }
 
 /// The groups of literals a match of `hir` must contain: for each top-level
