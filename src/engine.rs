@@ -209,10 +209,9 @@ impl LazyRegex {
 pub struct Engine {
     pack: RulePack,
     prepared: Prepared,
-    /// Every phrase of [`Prepared::phrases`], overlapping; values are phrase indexes.
+    /// Every phrase (rule literals, regex triggers and required literals,
+    /// brand names), overlapping; values are phrase indexes.
     phrases: Option<PhraseAutomaton>,
-    /// Brand names (leftmost-longest); values index [`Prepared::brand_of_name`].
-    brands: Option<PhraseAutomaton>,
     /// One per [`Prepared::regexes`].
     regexes: Vec<LazyRegex>,
     /// For each of [`Prepared::regexes`]: searched whole, but only in
@@ -228,6 +227,9 @@ struct ScannedPart<'m> {
     kind: PartKind,
     original: &'m str,
     normalized: Normalized,
+    /// Brand names in the part (body, subject or From only), leftmost-longest:
+    /// (brand index, normalized span). Filled by [`Engine::scan_phrases`].
+    brands: std::cell::RefCell<Vec<(usize, Range<usize>)>>,
 }
 
 impl Engine {
@@ -235,8 +237,7 @@ impl Engine {
     pub fn build(pack: RulePack) -> Result<Engine, BuildError> {
         let (prepared, phrases) = prepared::prepare(&pack);
         let phrases = prepared::phrase_automaton(&phrases).map_err(BuildError::Automaton)?;
-        let brands = prepared.brand_automaton().map_err(BuildError::Automaton)?;
-        Ok(Engine::from_parts(pack, prepared, phrases, brands))
+        Ok(Engine::from_parts(pack, prepared, phrases))
     }
 
     /// The engine for the built-in pack, from the tables and automata built
@@ -247,18 +248,12 @@ impl Engine {
                 parts.pack,
                 parts.prepared,
                 parts.phrases,
-                parts.brands,
             )),
             None => Engine::build(crate::builtin::load_builtin()?),
         }
     }
 
-    fn from_parts(
-        pack: RulePack,
-        prepared: Prepared,
-        phrases: Option<PhraseAutomaton>,
-        brands: Option<PhraseAutomaton>,
-    ) -> Engine {
+    fn from_parts(pack: RulePack, prepared: Prepared, phrases: Option<PhraseAutomaton>) -> Engine {
         let regexes = prepared
             .regexes
             .iter()
@@ -288,7 +283,6 @@ impl Engine {
             pack,
             prepared,
             phrases,
-            brands,
             regexes,
             windowed,
             brand_labels,
@@ -320,6 +314,7 @@ impl Engine {
                 kind: p.kind,
                 original: &p.text,
                 normalized: normalize::normalize(&p.text),
+                brands: Default::default(),
             })
             .collect();
         let mut hits = Vec::new();
@@ -386,6 +381,14 @@ impl Engine {
                 hits.push(self.hit(rule, part, range));
             });
             scratch.per_rule = per_rule;
+            if matches!(
+                part.kind,
+                PartKind::Body | PartKind::Subject | PartKind::From
+            ) {
+                let mut brands = part.brands.borrow_mut();
+                brands.clear();
+                leftmost_longest(&mut scratch.brands_at, &mut brands);
+            }
         });
     }
 
@@ -404,8 +407,10 @@ impl Engine {
             starts,
             required_at,
             windows,
+            brands_at,
             ..
         } = scratch;
+        brands_at.clear();
         present.clear();
         present.resize(regexes.len(), 0);
         starts.clear();
@@ -424,6 +429,7 @@ impl Engine {
                         found(Found::Literal(rule as usize), m.start()..m.end())
                     }
                     Action::Trigger(i) => starts.push((i, m.start())),
+                    Action::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
                     Action::Required(i, group) => {
                         present[i as usize] |= 1u64 << group;
                         if self.windowed[i as usize] {
@@ -492,28 +498,15 @@ impl Engine {
         }
     }
 
-    /// Brands named in the message text (body or subject), with the part and normalized span.
+    /// Brands named in the message text (body, subject or From), with the
+    /// part and normalized span.
     fn brands_named(&self, parts: &[ScannedPart<'_>]) -> Vec<(usize, usize, Range<usize>)> {
         let mut found = Vec::new();
-        let Some(automaton) = &self.brands else {
-            return found;
-        };
         for (pi, part) in parts.iter().enumerate() {
-            if !matches!(
-                part.kind,
-                PartKind::Body | PartKind::Subject | PartKind::From
-            ) {
-                continue;
-            }
-            for m in automaton.leftmost_find_iter(part.normalized.text()) {
-                if !is_word_boundary(part.normalized.text(), m.start()..m.end()) {
-                    continue;
+            for (brand, span) in part.brands.borrow().iter() {
+                if is_word_boundary(part.normalized.text(), span.clone()) {
+                    found.push((*brand, pi, span.clone()));
                 }
-                found.push((
-                    self.prepared.brand_of_name[m.value() as usize] as usize,
-                    pi,
-                    m.start()..m.end(),
-                ));
             }
         }
         found
@@ -721,6 +714,22 @@ struct PhraseScratch {
     required_at: Vec<(u32, u8, usize, usize)>,
     /// Work space of [`search_windows`].
     windows: Vec<Range<usize>>,
+    /// (start, end, brand) of every brand name occurrence, overlapping.
+    brands_at: Vec<(usize, usize, u32)>,
+}
+
+/// The matches a leftmost-longest search for the brand names would report,
+/// from all their (overlapping) occurrences `at`, as (brand, span): the
+/// longest name at the leftmost start, then the same after its end.
+fn leftmost_longest(at: &mut [(usize, usize, u32)], out: &mut Vec<(usize, Range<usize>)>) {
+    at.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut next = 0;
+    for &(start, end, brand) in at.iter() {
+        if start >= next {
+            out.push((brand as usize, start..end));
+            next = end;
+        }
+    }
 }
 
 /// Run `f` with this thread's [`PhraseScratch`] (taken out of the
@@ -1001,6 +1010,45 @@ mod tests {
                 |r| found.push(r),
             );
             proptest::prop_assert_eq!(found, reference_matches(source, &text));
+        }
+    }
+
+    proptest::proptest! {
+        /// Picking leftmost-longest names from all overlapping occurrences
+        /// gives what daachorse's leftmost-longest search gives (what the
+        /// brand automaton did before brand names joined the phrases).
+        #[test]
+        fn leftmost_longest_matches_a_leftmost_longest_automaton(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "au", "audio", "dio", "ヤマト", "ヤマト運輸", "マト", "運輸", "a", "u", "ト", " ",
+                ]),
+                0..30,
+            ),
+        ) {
+            let names = ["au", "audio", "ヤマト", "ヤマト運輸", "マト運", "運輸", "o"];
+            let text: String = pieces.concat();
+            let build = |kind| {
+                daachorse::CharwiseDoubleArrayAhoCorasickBuilder::new()
+                    .match_kind(kind)
+                    .build_with_values(names.iter().enumerate().map(|(i, n)| (n, i as u32)))
+                    .unwrap()
+            };
+            let longest: daachorse::CharwiseDoubleArrayAhoCorasick<u32> =
+                build(daachorse::MatchKind::LeftmostLongest);
+            let expected: Vec<(usize, Range<usize>)> = longest
+                .leftmost_find_iter(&text)
+                .map(|m| (m.value() as usize, m.start()..m.end()))
+                .collect();
+            let standard: daachorse::CharwiseDoubleArrayAhoCorasick<u32> =
+                build(daachorse::MatchKind::Standard);
+            let mut at: Vec<(usize, usize, u32)> = standard
+                .find_overlapping_iter(&text)
+                .map(|m| (m.start(), m.end(), m.value()))
+                .collect();
+            let mut found = Vec::new();
+            leftmost_longest(&mut at, &mut found);
+            proptest::prop_assert_eq!(found, expected);
         }
     }
 

@@ -28,6 +28,11 @@ pub enum Action {
     /// The regex cannot match without one literal of its required group
     /// number `.1` (a bit of [`PreparedRegex::required_mask`]).
     Required(u32, u8),
+    /// The pattern is a name of this brand (index into the pack's brands).
+    /// Brand names used to have their own leftmost-longest automaton, a
+    /// second pass over the text that cost more than this one; the engine
+    /// picks the leftmost-longest names from these overlapping matches.
+    Brand(u32),
 }
 
 /// A rule regex with what is known about it before any text is seen.
@@ -61,10 +66,6 @@ pub struct Prepared {
     pub regexes: Vec<PreparedRegex>,
     /// Regexes without a usable prefix, searched whole (indexes into `regexes`).
     pub screened: Vec<u32>,
-    /// Normalized brand names (first brand wins when two share a name).
-    pub brand_names: Vec<String>,
-    /// For each brand name, the brand index.
-    pub brand_of_name: Vec<u32>,
     /// For rules with a From signal: rule index and normalized literals.
     pub from_literals: Vec<(usize, Vec<String>)>,
 }
@@ -139,14 +140,14 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
             });
         }
     }
-    let mut brand_names = Vec::new();
-    let mut brand_of_name = Vec::new();
+    // A name shared by two brands is the first one's.
+    let mut brand_names: Vec<String> = Vec::new();
     for (bi, brand) in pack.brands.iter().enumerate() {
         for name in &brand.names {
             let norm = normalize::normalize_literal(name);
             if !norm.is_empty() && !brand_names.contains(&norm) {
-                brand_names.push(norm);
-                brand_of_name.push(bi as u32);
+                brand_names.push(norm.clone());
+                phrases.add(norm, Action::Brand(bi as u32));
             }
         }
     }
@@ -156,8 +157,6 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
         actions,
         regexes,
         screened,
-        brand_names,
-        brand_of_name,
         from_literals,
     };
     (prepared, phrases)
@@ -201,18 +200,20 @@ impl Prepared {
         let v = value as usize;
         &self.actions[self.action_start[v] as usize..self.action_start[v + 1] as usize]
     }
-
-    /// Build the brand-name automaton (leftmost-longest). `None` without brands.
-    pub fn brand_automaton(&self) -> Result<Option<PhraseAutomaton>, String> {
-        automaton(&self.brand_names, MatchKind::LeftmostLongest)
-    }
 }
 
 /// Build the phrase automaton over the phrases [`prepare`] returned: every
 /// occurrence (overlapping) of every phrase, the value being the phrase
 /// index. `None` without phrases.
 pub fn phrase_automaton(phrases: &[String]) -> Result<Option<PhraseAutomaton>, String> {
-    automaton(phrases, MatchKind::Standard)
+    if phrases.is_empty() {
+        return Ok(None);
+    }
+    CharwiseDoubleArrayAhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .build_with_values(phrases.iter().enumerate().map(|(i, p)| (p, i as u32)))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// A double-array Aho-Corasick automaton over characters, chosen for
@@ -220,54 +221,30 @@ pub fn phrase_automaton(phrases: &[String]) -> Result<Option<PhraseAutomaton>, S
 /// text, and it serializes, so the built-in one is built at compile time.
 pub type PhraseAutomaton = CharwiseDoubleArrayAhoCorasick<u32>;
 
-fn automaton(patterns: &[String], kind: MatchKind) -> Result<Option<PhraseAutomaton>, String> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    CharwiseDoubleArrayAhoCorasickBuilder::new()
-        .match_kind(kind)
-        .build_with_values(patterns.iter().enumerate().map(|(i, p)| (p, i as u32)))
-        .map(Some)
-        .map_err(|e| e.to_string())
-}
-
-/// The phrase automaton then the brand automaton, each preceded by a byte
-/// saying whether it exists, in daachorse's (little-endian) serialization.
-pub fn serialize_automata(
-    phrases: Option<&PhraseAutomaton>,
-    brands: Option<&PhraseAutomaton>,
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    for automaton in [phrases, brands] {
-        match automaton {
-            None => out.push(0),
-            Some(a) => {
-                out.push(1);
-                out.extend(a.serialize());
-            }
+/// The phrase automaton, preceded by a byte saying whether it exists, in
+/// daachorse's (little-endian) serialization.
+pub fn serialize_automaton(phrases: Option<&PhraseAutomaton>) -> Vec<u8> {
+    match phrases {
+        None => vec![0],
+        Some(a) => {
+            let mut out = vec![1];
+            out.extend(a.serialize());
+            out
         }
     }
-    out
 }
 
-/// Read what [`serialize_automata`] wrote; `None` if `bytes` are not that.
-pub fn deserialize_automata(
-    bytes: &[u8],
-) -> Option<(Option<PhraseAutomaton>, Option<PhraseAutomaton>)> {
-    fn one(bytes: &[u8]) -> Option<(Option<PhraseAutomaton>, &[u8])> {
-        let (&flag, rest) = bytes.split_first()?;
-        match flag {
-            0 => Some((None, rest)),
-            1 => {
-                let (automaton, rest) = PhraseAutomaton::deserialize(rest).ok()?;
-                Some((Some(automaton), rest))
-            }
-            _ => None,
+/// Read what [`serialize_automaton`] wrote; `None` if `bytes` are not that.
+pub fn deserialize_automaton(bytes: &[u8]) -> Option<Option<PhraseAutomaton>> {
+    let (&flag, rest) = bytes.split_first()?;
+    match flag {
+        0 => rest.is_empty().then_some(None),
+        1 => {
+            let (automaton, rest) = PhraseAutomaton::deserialize(rest).ok()?;
+            rest.is_empty().then_some(Some(automaton))
         }
+        _ => None,
     }
-    let (phrases, rest) = one(bytes)?;
-    let (brands, rest) = one(rest)?;
-    rest.is_empty().then_some((phrases, brands))
 }
 
 /// The longest prefix of `bytes` that is whole UTF-8 characters.
