@@ -7,7 +7,7 @@
 //! its prepared tables (postcard), and the serialized phrase automaton
 //! (which also finds brand names). A one-message check then starts by deserializing instead of
 //! parsing TOML, normalizing ~800 phrases and regexes, parsing every regex
-//! and building automata, which was most of its start-up.
+//! and building the automaton, which was most of its start-up.
 //!
 //! Should the embedded data ever fail to load (it cannot, short of a build
 //! bug), the pack is loaded from the embedded TOML sources instead.

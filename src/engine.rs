@@ -2,13 +2,15 @@
 //!
 //! One automaton ([`crate::prepared`]) finds, in a single pass over the
 //! normalized text, every phrase that matters: the literals of rules (hits),
-//! the literals each regex must start with (where to try it), and the
-//! literals each regex cannot match without (whether to try it at all).
-//! Only regexes that can match are compiled (once, lazily) and searched,
-//! anchored at their possible starts. Entity signals (links, phones,
+//! the literals each regex must start with (where to try it), the
+//! literals each regex cannot match without (whether to try it at all), and
+//! brand names. Only regexes that can match are compiled (once, lazily) and
+//! searched: anchored at their possible starts, or, for the few without
+//! usable prefixes, in windows around their required literals when their
+//! length is bounded (whole otherwise). Entity signals (links, phones,
 //! amounts, sender) are evaluated from the extracted entities. The engine is
 //! `Send + Sync`: build it once and share it across threads. For the
-//! built-in pack ([`Engine::builtin`]) the automata and tables were built
+//! built-in pack ([`Engine::builtin`]) the automaton and tables were built
 //! when sagiscan was compiled.
 
 use std::ops::Range;
@@ -240,7 +242,7 @@ impl Engine {
         Ok(Engine::from_parts(pack, prepared, phrases))
     }
 
-    /// The engine for the built-in pack, from the tables and automata built
+    /// The engine for the built-in pack, from the tables and automaton built
     /// when sagiscan was compiled (nothing to parse or build at start-up).
     pub fn builtin() -> Result<Engine, BuildError> {
         match crate::builtin::load_prepared() {

@@ -76,7 +76,8 @@ const MIN_LITERAL_BYTES: usize = 3;
 
 /// Derive everything in [`Prepared`] from `pack`, and the phrase
 /// automaton's patterns (normalized literals, regex trigger prefixes and
-/// required literals, each once, in value order: see [`phrase_automaton`]).
+/// required literals, brand names, each once, in value order: see
+/// [`phrase_automaton`]).
 /// Regexes that do not parse are kept (the loader rejects them for untrusted
 /// packs) and never match.
 pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
