@@ -4,8 +4,8 @@
 //! with `--patterns`, so a broken built-in rule fails the build with its
 //! file:line:column. Then everything the engine derives from the pack
 //! without seeing any text (normalized phrases, regex triggers, the phrase
-//! and brand automata) is computed here, once, instead of at every start of
-//! the program: see `src/prepared.rs` and `src/builtin.rs`.
+//! automaton, which also finds brand names) is computed here, once, instead
+//! of at every start of the program: see `src/prepared.rs` and `src/builtin.rs`.
 
 use std::fs;
 use std::path::Path;
@@ -69,9 +69,6 @@ fn main() {
     let (prepared, phrases) = prepared::prepare(&pack);
     let phrases =
         prepared::phrase_automaton(&phrases).unwrap_or_else(|e| panic!("phrase automaton: {e}"));
-    let brands = prepared
-        .brand_automaton()
-        .unwrap_or_else(|e| panic!("brand automaton: {e}"));
     let embedded = postcard::to_stdvec(&Embedded {
         pack: &pack,
         prepared: &prepared,
@@ -80,7 +77,7 @@ fn main() {
     fs::write(out.join("builtin_prepared.postcard"), embedded).unwrap();
     fs::write(
         out.join("builtin_automata.bin"),
-        prepared::serialize_automata(phrases.as_ref(), brands.as_ref()),
+        prepared::serialize_automaton(phrases.as_ref()),
     )
     .unwrap();
 }

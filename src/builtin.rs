@@ -4,10 +4,10 @@
 //! rule fails the build with file:line:column), runs
 //! [`crate::prepared::prepare`] on it and embeds three things: the TOML
 //! sources ([`BUILTIN_FILES`], for tools that need the text), the pack and
-//! its prepared tables (postcard), and the serialized phrase and brand
-//! automata. A one-message check then starts by deserializing instead of
+//! its prepared tables (postcard), and the serialized phrase automaton
+//! (which also finds brand names). A one-message check then starts by deserializing instead of
 //! parsing TOML, normalizing ~800 phrases and regexes, parsing every regex
-//! and building automata, which was most of its start-up.
+//! and building the automaton, which was most of its start-up.
 //!
 //! Should the embedded data ever fail to load (it cannot, short of a build
 //! bug), the pack is loaded from the embedded TOML sources instead.
@@ -23,7 +23,7 @@ pub const BUILTIN_FILES: &[(&str, &str)] =
 /// compact binary serde format, ~5× cheaper to read than the same JSON).
 const PREPARED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_prepared.postcard"));
 
-/// The phrase and brand automata ([`crate::prepared::serialize_automata`]).
+/// The phrase automaton ([`crate::prepared::serialize_automaton`]).
 const AUTOMATA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin_automata.bin"));
 
 /// What `build.rs` serializes and [`load_prepared`] reads back.
@@ -38,7 +38,6 @@ pub(crate) struct BuiltinParts {
     pub(crate) pack: RulePack,
     pub(crate) prepared: Prepared,
     pub(crate) phrases: Option<PhraseAutomaton>,
-    pub(crate) brands: Option<PhraseAutomaton>,
 }
 
 /// Load the built-in pack compiled into the binary.
@@ -60,16 +59,15 @@ fn load_from_sources() -> Result<RulePack, PackError> {
     )
 }
 
-/// The built-in pack, its prepared tables and automata, all from the data
+/// The built-in pack, its prepared tables and automaton, all from the data
 /// embedded at build time; `None` if that data does not load.
 pub(crate) fn load_prepared() -> Option<BuiltinParts> {
     let Embedded { pack, prepared } = postcard::from_bytes(PREPARED).ok()?;
-    let (phrases, brands) = crate::prepared::deserialize_automata(AUTOMATA)?;
+    let phrases = crate::prepared::deserialize_automaton(AUTOMATA)?;
     Some(BuiltinParts {
         pack,
         prepared,
         phrases,
-        brands,
     })
 }
 
@@ -90,14 +88,12 @@ mod tests {
         let (prepared, phrases) = crate::prepared::prepare(&from_sources);
         assert!(parts.prepared == prepared);
         let rebuilt = crate::prepared::phrase_automaton(&phrases).unwrap();
-        let brands = prepared.brand_automaton().unwrap();
         assert!(
-            crate::prepared::serialize_automata(rebuilt.as_ref(), brands.as_ref()) == AUTOMATA,
-            "embedded automata differ from freshly built ones"
+            crate::prepared::serialize_automaton(rebuilt.as_ref()) == AUTOMATA,
+            "embedded automaton differs from a freshly built one"
         );
-        let bytes =
-            crate::prepared::serialize_automata(parts.phrases.as_ref(), parts.brands.as_ref());
-        assert!(bytes == AUTOMATA, "automata do not round-trip");
+        let bytes = crate::prepared::serialize_automaton(parts.phrases.as_ref());
+        assert!(bytes == AUTOMATA, "automaton does not round-trip");
     }
 
     /// The engine from build-time data and the engine prepared at run time

@@ -2,13 +2,15 @@
 //!
 //! One automaton ([`crate::prepared`]) finds, in a single pass over the
 //! normalized text, every phrase that matters: the literals of rules (hits),
-//! the literals each regex must start with (where to try it), and the
-//! literals each regex cannot match without (whether to try it at all).
-//! Only regexes that can match are compiled (once, lazily) and searched,
-//! anchored at their possible starts. Entity signals (links, phones,
+//! the literals each regex must start with (where to try it), the
+//! literals each regex cannot match without (whether to try it at all), and
+//! brand names. Only regexes that can match are compiled (once, lazily) and
+//! searched: anchored at their possible starts, or, for the few without
+//! usable prefixes, in windows around their required literals when their
+//! length is bounded (whole otherwise). Entity signals (links, phones,
 //! amounts, sender) are evaluated from the extracted entities. The engine is
 //! `Send + Sync`: build it once and share it across threads. For the
-//! built-in pack ([`Engine::builtin`]) the automata and tables were built
+//! built-in pack ([`Engine::builtin`]) the automaton and tables were built
 //! when sagiscan was compiled.
 
 use std::ops::Range;
@@ -209,12 +211,14 @@ impl LazyRegex {
 pub struct Engine {
     pack: RulePack,
     prepared: Prepared,
-    /// Every phrase of [`Prepared::phrases`], overlapping; values are phrase indexes.
+    /// Every phrase (rule literals, regex triggers and required literals,
+    /// brand names), overlapping; values are phrase indexes.
     phrases: Option<PhraseAutomaton>,
-    /// Brand names (leftmost-longest); values index [`Prepared::brand_of_name`].
-    brands: Option<PhraseAutomaton>,
     /// One per [`Prepared::regexes`].
     regexes: Vec<LazyRegex>,
+    /// For each of [`Prepared::regexes`]: searched whole, but only in
+    /// windows around its required literals (see [`search_windows`]).
+    windowed: Vec<bool>,
     /// For each brand, the first labels of its domains (4+ characters,
     /// hyphens removed) that a look-alike host would contain.
     brand_labels: Vec<Vec<String>>,
@@ -225,6 +229,9 @@ struct ScannedPart<'m> {
     kind: PartKind,
     original: &'m str,
     normalized: Normalized,
+    /// Brand names in the part (body, subject or From only), leftmost-longest:
+    /// (brand index, normalized span). Filled by [`Engine::scan_phrases`].
+    brands: std::cell::RefCell<Vec<(usize, Range<usize>)>>,
 }
 
 impl Engine {
@@ -232,11 +239,10 @@ impl Engine {
     pub fn build(pack: RulePack) -> Result<Engine, BuildError> {
         let (prepared, phrases) = prepared::prepare(&pack);
         let phrases = prepared::phrase_automaton(&phrases).map_err(BuildError::Automaton)?;
-        let brands = prepared.brand_automaton().map_err(BuildError::Automaton)?;
-        Ok(Engine::from_parts(pack, prepared, phrases, brands))
+        Ok(Engine::from_parts(pack, prepared, phrases))
     }
 
-    /// The engine for the built-in pack, from the tables and automata built
+    /// The engine for the built-in pack, from the tables and automaton built
     /// when sagiscan was compiled (nothing to parse or build at start-up).
     pub fn builtin() -> Result<Engine, BuildError> {
         match crate::builtin::load_prepared() {
@@ -244,24 +250,23 @@ impl Engine {
                 parts.pack,
                 parts.prepared,
                 parts.phrases,
-                parts.brands,
             )),
             None => Engine::build(crate::builtin::load_builtin()?),
         }
     }
 
-    fn from_parts(
-        pack: RulePack,
-        prepared: Prepared,
-        phrases: Option<PhraseAutomaton>,
-        brands: Option<PhraseAutomaton>,
-    ) -> Engine {
+    fn from_parts(pack: RulePack, prepared: Prepared, phrases: Option<PhraseAutomaton>) -> Engine {
         let regexes = prepared
             .regexes
             .iter()
             .map(|_| LazyRegex {
                 compiled: OnceLock::new(),
             })
+            .collect();
+        let windowed = prepared
+            .regexes
+            .iter()
+            .map(|r| !r.anchored_only && r.required_mask != 0 && r.max_len.is_some())
             .collect();
         let brand_labels = pack
             .brands
@@ -280,8 +285,8 @@ impl Engine {
             pack,
             prepared,
             phrases,
-            brands,
             regexes,
+            windowed,
             brand_labels,
         }
     }
@@ -311,6 +316,7 @@ impl Engine {
                 kind: p.kind,
                 original: &p.text,
                 normalized: normalize::normalize(&p.text),
+                brands: Default::default(),
             })
             .collect();
         let mut hits = Vec::new();
@@ -356,24 +362,68 @@ impl Engine {
     }
 
     fn scan_phrases(&self, part: &ScannedPart<'_>, hits: &mut Vec<Hit>) {
-        let text = part.normalized.text();
-        let mut per_rule = vec![0u8; self.pack.rules.len()];
-        let mut push = |rule: usize, range: Range<usize>, hits: &mut Vec<Hit>| {
-            if !Self::target_accepts(self.pack.rules[rule].target, part.kind) {
-                return;
+        with_scratch(|scratch| {
+            let text = part.normalized.text();
+            let mut per_rule = std::mem::take(&mut scratch.per_rule);
+            let mut counted = std::mem::take(&mut scratch.counted);
+            reset_counts(&mut per_rule, &mut counted, self.pack.rules.len());
+            self.find_all(text, scratch, |found, range| {
+                let rule = match found {
+                    Found::Literal(rule) => rule,
+                    Found::Regex(i) => self.prepared.regexes[i].rule,
+                };
+                if !Self::target_accepts(self.pack.rules[rule].target, part.kind) {
+                    return;
+                }
+                let n = &mut per_rule[rule];
+                if usize::from(*n) >= MAX_HITS_PER_RULE_PART {
+                    return;
+                }
+                if *n == 0 {
+                    counted.push(rule);
+                }
+                *n += 1;
+                hits.push(self.hit(rule, part, range));
+            });
+            scratch.per_rule = per_rule;
+            scratch.counted = counted;
+            if matches!(
+                part.kind,
+                PartKind::Body | PartKind::Subject | PartKind::From
+            ) {
+                let mut brands = part.brands.borrow_mut();
+                brands.clear();
+                leftmost_longest(&mut scratch.brands_at, &mut brands);
             }
-            let n = &mut per_rule[rule];
-            if usize::from(*n) >= MAX_HITS_PER_RULE_PART {
-                return;
-            }
-            *n += 1;
-            hits.push(self.hit(rule, part, range));
-        };
+        });
+    }
+
+    /// Every literal and regex match in `text`, in the order hits are kept:
+    /// literals as the automaton reports them, then each triggered regex's
+    /// matches left to right, then each screened regex's.
+    fn find_all(
+        &self,
+        text: &str,
+        scratch: &mut PhraseScratch,
+        mut found: impl FnMut(Found, Range<usize>),
+    ) {
         let regexes = &self.prepared.regexes;
+        let PhraseScratch {
+            present,
+            seen,
+            starts,
+            required_at,
+            windows,
+            brands_at,
+            ..
+        } = scratch;
+        brands_at.clear();
+        reset_counts(present, seen, regexes.len());
+        starts.clear();
+        required_at.clear();
         // One pass: literal hits, where regexes can start, and which of
-        // their required literal groups occur.
-        let mut present = vec![0u64; regexes.len()];
-        let mut starts: Vec<(u32, usize)> = Vec::new();
+        // their required literal groups occur (and where, for the screened
+        // regexes searched in windows).
         let matches = self
             .phrases
             .iter()
@@ -381,9 +431,21 @@ impl Engine {
         for m in matches {
             for &action in self.prepared.actions_of(m.value()) {
                 match action {
-                    Action::Literal(rule) => push(rule as usize, m.start()..m.end(), hits),
+                    Action::Literal(rule) => {
+                        found(Found::Literal(rule as usize), m.start()..m.end())
+                    }
                     Action::Trigger(i) => starts.push((i, m.start())),
-                    Action::Required(i, group) => present[i as usize] |= 1u64 << group,
+                    Action::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
+                    Action::Required(i, group) => {
+                        let bits = &mut present[i as usize];
+                        if *bits == 0 {
+                            seen.push(i as usize);
+                        }
+                        *bits |= 1u64 << group;
+                        if self.windowed[i as usize] {
+                            required_at.push((i, group, m.start(), m.end()));
+                        }
+                    }
                 }
             }
         }
@@ -410,14 +472,16 @@ impl Engine {
                     if let Some(end) = regex.match_at(text, pos)
                         && end > pos
                     {
-                        push(regexes[i].rule, pos..end, hits);
+                        found(Found::Regex(i), pos..end);
                         resume = end;
                     }
                 }
             }
             k = group_end;
         }
-        // The few regexes without a usable prefix are searched whole.
+        // The few regexes without a usable prefix are searched whole, or,
+        // when their length is bounded, only near their required literals.
+        required_at.sort_unstable();
         for &i in &self.prepared.screened {
             let i = i as usize;
             if !possible(i) {
@@ -426,36 +490,33 @@ impl Engine {
             let Some(CompiledRegex::Full(regex)) = self.regexes[i].get(&regexes[i]) else {
                 continue;
             };
-            for m in regex.find_iter(text) {
-                if !m.is_empty() {
-                    push(regexes[i].rule, m.start()..m.end(), hits);
+            match regexes[i].max_len {
+                Some(max_len) if self.windowed[i] => {
+                    let literals = rarest_group(required_at, i as u32);
+                    search_windows(regex, text, max_len, literals, windows, |range| {
+                        found(Found::Regex(i), range)
+                    });
+                }
+                _ => {
+                    for m in regex.find_iter(text) {
+                        if !m.is_empty() {
+                            found(Found::Regex(i), m.start()..m.end());
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Brands named in the message text (body or subject), with the part and normalized span.
+    /// Brands named in the message text (body, subject or From), with the
+    /// part and normalized span.
     fn brands_named(&self, parts: &[ScannedPart<'_>]) -> Vec<(usize, usize, Range<usize>)> {
         let mut found = Vec::new();
-        let Some(automaton) = &self.brands else {
-            return found;
-        };
         for (pi, part) in parts.iter().enumerate() {
-            if !matches!(
-                part.kind,
-                PartKind::Body | PartKind::Subject | PartKind::From
-            ) {
-                continue;
-            }
-            for m in automaton.leftmost_find_iter(part.normalized.text()) {
-                if !is_word_boundary(part.normalized.text(), m.start()..m.end()) {
-                    continue;
+            for (brand, span) in part.brands.borrow().iter() {
+                if is_word_boundary(part.normalized.text(), span.clone()) {
+                    found.push((*brand, pi, span.clone()));
                 }
-                found.push((
-                    self.prepared.brand_of_name[m.value() as usize] as usize,
-                    pi,
-                    m.start()..m.end(),
-                ));
             }
         }
         found
@@ -639,6 +700,167 @@ impl Engine {
     }
 }
 
+/// What [`Engine::find_all`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A literal of this rule.
+    Literal(usize),
+    /// A match of this regex (index into [`Prepared::regexes`]).
+    Regex(usize),
+}
+
+/// Buffers [`Engine::scan_phrases`] reuses from part to part, one set per
+/// thread: allocating and zeroing them for every part was a visible share
+/// of short messages.
+#[derive(Default)]
+struct PhraseScratch {
+    /// Hits kept per rule in this part.
+    per_rule: Vec<u8>,
+    /// The rules whose `per_rule` count is not zero.
+    counted: Vec<usize>,
+    /// Per regex, the bits of the required literal groups seen.
+    present: Vec<u64>,
+    /// The regexes whose `present` bits are not zero.
+    seen: Vec<usize>,
+    /// (regex, position) where a regex's trigger occurs.
+    starts: Vec<(u32, usize)>,
+    /// (regex, group, start, end) of each required literal of a windowed regex.
+    required_at: Vec<(u32, u8, usize, usize)>,
+    /// Work space of [`search_windows`].
+    windows: Vec<Range<usize>>,
+    /// (start, end, brand) of every brand name occurrence, overlapping.
+    brands_at: Vec<(usize, usize, u32)>,
+}
+
+/// The matches a leftmost-longest search for the brand names would report,
+/// from all their (overlapping) occurrences `at`, as (brand, span): the
+/// longest name at the leftmost start, then the same after its end.
+fn leftmost_longest(at: &mut [(usize, usize, u32)], out: &mut Vec<(usize, Range<usize>)>) {
+    at.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut next = 0;
+    for &(start, end, brand) in at.iter() {
+        if start >= next {
+            out.push((brand as usize, start..end));
+            next = end;
+        }
+    }
+}
+
+/// Make `counts` `len` zeros, given the indexes of its non-zero entries
+/// (`touched`, emptied): zeroing only those instead of the whole table (a
+/// few KB for every part) was 1.4% of a scan.
+fn reset_counts<T: Copy + Default>(counts: &mut Vec<T>, touched: &mut Vec<usize>, len: usize) {
+    if counts.len() == len {
+        for i in touched.drain(..) {
+            if let Some(c) = counts.get_mut(i) {
+                *c = T::default();
+            }
+        }
+    } else {
+        counts.clear();
+        counts.resize(len, T::default());
+        touched.clear();
+    }
+}
+
+/// Run `f` with this thread's [`PhraseScratch`] (taken out of the
+/// thread-local while `f` runs, so a nested call gets a fresh one).
+fn with_scratch<R>(f: impl FnOnce(&mut PhraseScratch) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::Cell<PhraseScratch> =
+            std::cell::Cell::new(PhraseScratch::default());
+    }
+    let mut scratch = SCRATCH.with(std::cell::Cell::take);
+    let out = f(&mut scratch);
+    SCRATCH.with(|cell| cell.set(scratch));
+    out
+}
+
+/// The (start, end) occurrences of regex `i`'s required literal group with
+/// the fewest occurrences, from `required_at` sorted by (regex, group,
+/// start): every match contains one literal of every group, so any group
+/// locates all matches, and the rarest gives the fewest windows.
+fn rarest_group(required_at: &[(u32, u8, usize, usize)], i: u32) -> &[(u32, u8, usize, usize)] {
+    let from = required_at.partition_point(|&(r, ..)| r < i);
+    let to = required_at.partition_point(|&(r, ..)| r <= i);
+    let of_regex = &required_at[from..to];
+    let mut best: &[(u32, u8, usize, usize)] = &[];
+    let mut k = 0;
+    while k < of_regex.len() {
+        let group = of_regex[k].1;
+        let n = of_regex[k..]
+            .iter()
+            .position(|&(_, g, ..)| g != group)
+            .unwrap_or(of_regex.len() - k);
+        if best.is_empty() || n < best.len() {
+            best = &of_regex[k..k + n];
+        }
+        k += n;
+    }
+    best
+}
+
+/// The matches `regex.find_iter(text)` would give, for a regex whose matches
+/// are at most `max_len` bytes long and each contain one of `literals` (its
+/// occurrences in `text`, `(_, _, start, end)`, sorted by start).
+///
+/// A match containing the literal at `start..end` starts in
+/// `end - max_len ..= start`. Those start ranges are merged into windows,
+/// and each window is searched (unanchored, with the whole text as context
+/// for look-around) only up to `max_len` past its last possible start, so
+/// every match starting in the window is seen whole and the leftmost-first
+/// choice is the same as in a search of the whole text. A match the search
+/// reports starting after the window can be cut short by the window's end,
+/// so it is dropped: the next window, which contains its start, finds it
+/// again.
+fn search_windows(
+    regex: &Regex,
+    text: &str,
+    max_len: usize,
+    literals: &[(u32, u8, usize, usize)],
+    windows: &mut Vec<Range<usize>>,
+    mut found: impl FnMut(Range<usize>),
+) {
+    windows.clear();
+    windows.extend(
+        literals
+            .iter()
+            .map(|&(_, _, start, end)| end.saturating_sub(max_len)..start.min(text.len())),
+    );
+    windows.sort_unstable_by_key(|w| w.start);
+    // Merge overlapping or touching start ranges (`end` is inclusive).
+    let mut merged = 0;
+    for k in 0..windows.len() {
+        let w = windows[k].clone();
+        if merged > 0 && w.start <= windows[merged - 1].end.saturating_add(1) {
+            let last = &mut windows[merged - 1];
+            last.end = last.end.max(w.end);
+        } else {
+            windows[merged] = w;
+            merged += 1;
+        }
+    }
+    windows.truncate(merged);
+    let mut resume = 0;
+    for w in windows.iter() {
+        let mut from = w.start.max(resume);
+        while from <= w.end {
+            let to = w.end.saturating_add(max_len).min(text.len());
+            let input = Input::new(text).span(from..to);
+            match regex.search(&input) {
+                // Never empty (it contains a required literal); an empty
+                // match would not advance, so it ends the window.
+                Some(m) if m.start() <= w.end && !m.is_empty() => {
+                    found(m.start()..m.end());
+                    resume = m.end();
+                    from = m.end();
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
 /// A host of any brand in the pack counts as official for mismatch purposes
 /// (a bank notice that links to the bank's card company is not a mismatch).
 fn is_common_official(pack: &RulePack, host: &str) -> bool {
@@ -700,6 +922,184 @@ mod tests {
         assert_eq!(fold_lookalike_host("amaz0n-jp.c0m"), "amazonjp.com");
         assert!(fold_lookalike_host("rakuten-card.example").contains("rakutencard"));
         assert_eq!(fold_lookalike_host("1ine.me"), "line.me");
+    }
+
+    /// Every non-empty match of `source`, from a plain whole-text search.
+    fn reference_matches(source: &str, text: &str) -> Vec<Range<usize>> {
+        let regex = Regex::new(source).unwrap();
+        regex
+            .find_iter(text)
+            .filter(|m| !m.is_empty())
+            .map(|m| m.range())
+            .collect()
+    }
+
+    /// Every rule regex, however the engine searches it (anchored at
+    /// triggers, in windows around required literals, or whole), finds
+    /// exactly the matches of a plain `find_iter` on the normalized text of
+    /// every corpus message.
+    #[test]
+    fn every_rule_regex_matches_like_a_whole_text_search_on_the_corpus() {
+        let engine = Engine::builtin().unwrap();
+        let regexes = &engine.prepared.regexes;
+        let plain: Vec<Regex> = regexes
+            .iter()
+            .map(|r| Regex::new(&r.source).unwrap())
+            .collect();
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let (mut checked, mut matched, mut windowed_matches) = (0, 0, 0);
+        // One scratch for all texts, as in a scan: what one text leaves in
+        // it must not leak into the next.
+        let mut scratch = PhraseScratch::default();
+        for label in ["scam", "suspicious", "ham"] {
+            for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
+                let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                let normalized = normalize::normalize(&raw);
+                let text = normalized.text();
+                let mut found: Vec<Vec<Range<usize>>> = vec![Vec::new(); regexes.len()];
+                engine.find_all(text, &mut scratch, |f, range| {
+                    if let Found::Regex(i) = f {
+                        found[i].push(range);
+                    }
+                });
+                for (i, regex) in plain.iter().enumerate() {
+                    let expected: Vec<Range<usize>> = regex
+                        .find_iter(text)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| m.range())
+                        .collect();
+                    assert_eq!(found[i], expected, "regex {i} {:?}", regexes[i].source);
+                    matched += expected.len();
+                    if engine.windowed[i] {
+                        windowed_matches += expected.len();
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 500, "corpus not found: {checked} files");
+        assert!(
+            matched > 1000 && windowed_matches > 20,
+            "{matched} {windowed_matches}"
+        );
+    }
+
+    fn occurrences(text: &str, literals: &[&str]) -> Vec<(u32, u8, usize, usize)> {
+        let mut out = Vec::new();
+        for (start, _) in text.char_indices() {
+            for l in literals {
+                if text[start..].starts_with(l) {
+                    out.push((0, 0, start, start + l.len()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Bounded regexes with a required literal group (some of them built-in
+    /// rules), each with the literals of that group.
+    const WINDOWED_CASES: &[(&str, &[&str])] = &[
+        (
+            "(県警|府警|道警|警視庁|警察署|同署|[^\\s]{1,6}署)(ハ|ガ)[0-9]{1,2}日",
+            &["日"],
+        ),
+        (
+            "(パソコン|pc|スマホ|端末)(ガ|ハ)?.{0,20}(感染|ハッキング|損傷)",
+            &["感染", "ハッキング", "損傷"],
+        ),
+        ("(ア|イ)?.{0,3}感染(スル|シタ)?.{0,2}", &["感染"]),
+        ("[^。\n]{0,4}(感染|損傷)[^。\n]{0,4}", &["感染", "損傷"]),
+        ("\\b[a-z]{1,3}感染|感染[0-9]{1,2}\\b", &["感染"]),
+        ("(^|ア)感染(イ|$)", &["感染"]),
+    ];
+
+    proptest::proptest! {
+        /// Searching windows around the required literals gives exactly the
+        /// matches of a whole-text search, however the literals crowd or
+        /// overlap the windows.
+        #[test]
+        fn windowed_search_matches_a_whole_text_search(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "感染", "損傷", "ハッキング", "パソコン", "pc", "ハ", "ガ", "ア", "イ",
+                    "県警", "署", "日", "1", "23", "。", "\n", " ", "ab", "x", "スル", "シタ",
+                    "ヲ", "連絡", "端末",
+                ]),
+                0..40,
+            ),
+            case in 0..WINDOWED_CASES.len(),
+        ) {
+            let text: String = pieces.concat();
+            let (source, literals) = WINDOWED_CASES[case];
+            let regex = Regex::new(source).unwrap();
+            let hir = regex_syntax::Parser::new().parse(source).unwrap();
+            let max_len = hir.properties().maximum_len().unwrap();
+            let mut found = Vec::new();
+            search_windows(
+                &regex,
+                &text,
+                max_len,
+                &occurrences(&text, literals),
+                &mut Vec::new(),
+                |r| found.push(r),
+            );
+            proptest::prop_assert_eq!(found, reference_matches(source, &text));
+        }
+    }
+
+    proptest::proptest! {
+        /// Picking leftmost-longest names from all overlapping occurrences
+        /// gives what daachorse's leftmost-longest search gives (what the
+        /// brand automaton did before brand names joined the phrases).
+        #[test]
+        fn leftmost_longest_matches_a_leftmost_longest_automaton(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "au", "audio", "dio", "ヤマト", "ヤマト運輸", "マト", "運輸", "a", "u", "ト", " ",
+                ]),
+                0..30,
+            ),
+        ) {
+            let names = ["au", "audio", "ヤマト", "ヤマト運輸", "マト運", "運輸", "o"];
+            let text: String = pieces.concat();
+            let build = |kind| {
+                daachorse::CharwiseDoubleArrayAhoCorasickBuilder::new()
+                    .match_kind(kind)
+                    .build_with_values(names.iter().enumerate().map(|(i, n)| (n, i as u32)))
+                    .unwrap()
+            };
+            let longest: daachorse::CharwiseDoubleArrayAhoCorasick<u32> =
+                build(daachorse::MatchKind::LeftmostLongest);
+            let expected: Vec<(usize, Range<usize>)> = longest
+                .leftmost_find_iter(&text)
+                .map(|m| (m.value() as usize, m.start()..m.end()))
+                .collect();
+            let standard: daachorse::CharwiseDoubleArrayAhoCorasick<u32> =
+                build(daachorse::MatchKind::Standard);
+            let mut at: Vec<(usize, usize, u32)> = standard
+                .find_overlapping_iter(&text)
+                .map(|m| (m.start(), m.end(), m.value()))
+                .collect();
+            let mut found = Vec::new();
+            leftmost_longest(&mut at, &mut found);
+            proptest::prop_assert_eq!(found, expected);
+        }
+    }
+
+    #[test]
+    fn rarest_group_picks_the_group_with_fewest_occurrences() {
+        let at = [
+            (1, 0, 0, 3),
+            (2, 0, 5, 8),
+            (2, 0, 9, 12),
+            (2, 1, 20, 23),
+            (2, 2, 1, 4),
+            (2, 2, 30, 33),
+            (3, 0, 0, 3),
+        ];
+        assert_eq!(rarest_group(&at, 2), &[(2, 1, 20, 23)]);
+        assert_eq!(rarest_group(&at, 3), &[(3, 0, 0, 3)]);
+        assert!(rarest_group(&at, 4).is_empty());
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub enum Action {
     /// The regex cannot match without one literal of its required group
     /// number `.1` (a bit of [`PreparedRegex::required_mask`]).
     Required(u32, u8),
+    /// The pattern is a name of this brand (index into the pack's brands).
+    /// Brand names used to have their own leftmost-longest automaton, a
+    /// second pass over the text that cost more than this one; the engine
+    /// picks the leftmost-longest names from these overlapping matches.
+    Brand(u32),
 }
 
 /// A rule regex with what is known about it before any text is seen.
@@ -43,6 +48,11 @@ pub struct PreparedRegex {
     /// One bit per required literal group; the regex is only searched when
     /// the text has a literal of every group.
     pub required_mask: u64,
+    /// The longest match in bytes, when bounded. A regex searched whole
+    /// that has a required literal group and a bounded length is only
+    /// searched in the windows around its required literals (see
+    /// `Engine::scan_phrases`).
+    pub max_len: Option<usize>,
 }
 
 /// Everything the engine derives from a pack before seeing any text.
@@ -56,10 +66,6 @@ pub struct Prepared {
     pub regexes: Vec<PreparedRegex>,
     /// Regexes without a usable prefix, searched whole (indexes into `regexes`).
     pub screened: Vec<u32>,
-    /// Normalized brand names (first brand wins when two share a name).
-    pub brand_names: Vec<String>,
-    /// For each brand name, the brand index.
-    pub brand_of_name: Vec<u32>,
     /// For rules with a From signal: rule index and normalized literals.
     pub from_literals: Vec<(usize, Vec<String>)>,
 }
@@ -70,7 +76,8 @@ const MIN_LITERAL_BYTES: usize = 3;
 
 /// Derive everything in [`Prepared`] from `pack`, and the phrase
 /// automaton's patterns (normalized literals, regex trigger prefixes and
-/// required literals, each once, in value order: see [`phrase_automaton`]).
+/// required literals, brand names, each once, in value order: see
+/// [`phrase_automaton`]).
 /// Regexes that do not parse are kept (the loader rejects them for untrusted
 /// packs) and never match.
 pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
@@ -104,6 +111,7 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
             let index = regexes.len() as u32;
             let mut anchored_only = false;
             let mut required_mask = 0u64;
+            let max_len = hir.as_ref().and_then(|h| h.properties().maximum_len());
             if let Some(hir) = &hir {
                 match required_prefixes(hir) {
                     Some(prefixes) => {
@@ -114,7 +122,8 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
                     }
                     None => screened.push(index),
                 }
-                for (g, group) in required_groups(hir).into_iter().take(64).enumerate() {
+                let groups = useful_groups(required_groups(hir), anchored_only);
+                for (g, group) in groups.into_iter().take(64).enumerate() {
                     required_mask |= 1u64 << g;
                     for lit in group {
                         phrases.add(lit, Action::Required(index, g as u8));
@@ -128,17 +137,18 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
                 source: norm,
                 anchored_only,
                 required_mask,
+                max_len,
             });
         }
     }
-    let mut brand_names = Vec::new();
-    let mut brand_of_name = Vec::new();
+    // A name shared by two brands is the first one's.
+    let mut brand_names: Vec<String> = Vec::new();
     for (bi, brand) in pack.brands.iter().enumerate() {
         for name in &brand.names {
             let norm = normalize::normalize_literal(name);
             if !norm.is_empty() && !brand_names.contains(&norm) {
-                brand_names.push(norm);
-                brand_of_name.push(bi as u32);
+                brand_names.push(norm.clone());
+                phrases.add(norm, Action::Brand(bi as u32));
             }
         }
     }
@@ -148,8 +158,6 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
         actions,
         regexes,
         screened,
-        brand_names,
-        brand_of_name,
         from_literals,
     };
     (prepared, phrases)
@@ -193,18 +201,20 @@ impl Prepared {
         let v = value as usize;
         &self.actions[self.action_start[v] as usize..self.action_start[v + 1] as usize]
     }
-
-    /// Build the brand-name automaton (leftmost-longest). `None` without brands.
-    pub fn brand_automaton(&self) -> Result<Option<PhraseAutomaton>, String> {
-        automaton(&self.brand_names, MatchKind::LeftmostLongest)
-    }
 }
 
 /// Build the phrase automaton over the phrases [`prepare`] returned: every
 /// occurrence (overlapping) of every phrase, the value being the phrase
 /// index. `None` without phrases.
 pub fn phrase_automaton(phrases: &[String]) -> Result<Option<PhraseAutomaton>, String> {
-    automaton(phrases, MatchKind::Standard)
+    if phrases.is_empty() {
+        return Ok(None);
+    }
+    CharwiseDoubleArrayAhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .build_with_values(phrases.iter().enumerate().map(|(i, p)| (p, i as u32)))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// A double-array Aho-Corasick automaton over characters, chosen for
@@ -212,54 +222,30 @@ pub fn phrase_automaton(phrases: &[String]) -> Result<Option<PhraseAutomaton>, S
 /// text, and it serializes, so the built-in one is built at compile time.
 pub type PhraseAutomaton = CharwiseDoubleArrayAhoCorasick<u32>;
 
-fn automaton(patterns: &[String], kind: MatchKind) -> Result<Option<PhraseAutomaton>, String> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    CharwiseDoubleArrayAhoCorasickBuilder::new()
-        .match_kind(kind)
-        .build_with_values(patterns.iter().enumerate().map(|(i, p)| (p, i as u32)))
-        .map(Some)
-        .map_err(|e| e.to_string())
-}
-
-/// The phrase automaton then the brand automaton, each preceded by a byte
-/// saying whether it exists, in daachorse's (little-endian) serialization.
-pub fn serialize_automata(
-    phrases: Option<&PhraseAutomaton>,
-    brands: Option<&PhraseAutomaton>,
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    for automaton in [phrases, brands] {
-        match automaton {
-            None => out.push(0),
-            Some(a) => {
-                out.push(1);
-                out.extend(a.serialize());
-            }
+/// The phrase automaton, preceded by a byte saying whether it exists, in
+/// daachorse's (little-endian) serialization.
+pub fn serialize_automaton(phrases: Option<&PhraseAutomaton>) -> Vec<u8> {
+    match phrases {
+        None => vec![0],
+        Some(a) => {
+            let mut out = vec![1];
+            out.extend(a.serialize());
+            out
         }
     }
-    out
 }
 
-/// Read what [`serialize_automata`] wrote; `None` if `bytes` are not that.
-pub fn deserialize_automata(
-    bytes: &[u8],
-) -> Option<(Option<PhraseAutomaton>, Option<PhraseAutomaton>)> {
-    fn one(bytes: &[u8]) -> Option<(Option<PhraseAutomaton>, &[u8])> {
-        let (&flag, rest) = bytes.split_first()?;
-        match flag {
-            0 => Some((None, rest)),
-            1 => {
-                let (automaton, rest) = PhraseAutomaton::deserialize(rest).ok()?;
-                Some((Some(automaton), rest))
-            }
-            _ => None,
+/// Read what [`serialize_automaton`] wrote; `None` if `bytes` are not that.
+pub fn deserialize_automaton(bytes: &[u8]) -> Option<Option<PhraseAutomaton>> {
+    let (&flag, rest) = bytes.split_first()?;
+    match flag {
+        0 => rest.is_empty().then_some(None),
+        1 => {
+            let (automaton, rest) = PhraseAutomaton::deserialize(rest).ok()?;
+            rest.is_empty().then_some(Some(automaton))
         }
+        _ => None,
     }
-    let (phrases, rest) = one(bytes)?;
-    let (brands, rest) = one(rest)?;
-    rest.is_empty().then_some((phrases, brands))
 }
 
 /// The longest prefix of `bytes` that is whole UTF-8 characters.
@@ -284,10 +270,7 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
         .limit_total(512);
     let seq = extractor.extract(hir);
     let literals = seq.literals()?;
-    if literals.is_empty() || literals.len() > 128 {
-        return None;
-    }
-    let mut out: Vec<String> = Vec::with_capacity(literals.len());
+    let mut out: Vec<String> = Vec::new();
     for l in literals {
         let p = utf8_prefix(l.as_bytes());
         // A prefix shorter than one Japanese character (a digit, "pc") would
@@ -299,7 +282,43 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
             out.push(p.to_string());
         }
     }
+    // Counted after cutting to whole characters: the extractor's cut
+    // literals repeat (`確認ガ` once per way the regex goes on), and
+    // counting them before made regexes with a dozen different prefixes
+    // look unusable.
+    if out.is_empty() || out.len() > 128 {
+        return None;
+    }
     Some(out)
+}
+
+/// The required literal groups worth looking for. A group with a
+/// one-character literal (`ハ`, `ノ`, `日`) is in nearly every text, so it
+/// hardly ever rules a regex out, and its matches were most of the phrase
+/// automaton's work (1.3 actions per byte of text); so is a group with a
+/// two-kana literal (`シテ`, `マス`: dropping those too saved 0.6% on the
+/// 10 MB bench mbox, while dropping three-kana ones cost more searches than
+/// it saved). A regex searched only at its triggers drops such groups; a
+/// regex searched whole keeps them when it has no other group, because its
+/// windows (see `Engine::scan_phrases`) are found from the occurrences of a
+/// required group. Dropping a group never changes a match, only how often a
+/// regex is tried.
+fn useful_groups(groups: Vec<Vec<String>>, anchored_only: bool) -> Vec<Vec<String>> {
+    let kana = |c: char| matches!(c, '\u{3040}'..='\u{30FF}');
+    let common = |l: &String| {
+        let mut chars = l.chars();
+        let first = chars.next();
+        match (chars.next(), chars.next()) {
+            (None, _) => true,
+            (Some(second), None) => first.is_some_and(kana) && kana(second),
+            _ => false,
+        }
+    };
+    let useful = |g: &Vec<String>| !g.iter().any(common);
+    if !anchored_only && !groups.iter().any(useful) {
+        return groups;
+    }
+    groups.into_iter().filter(useful).collect()
 }
 
 /// The groups of literals a match of `hir` must contain: for each top-level
@@ -331,4 +350,57 @@ fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<String>> {
         .filter_map(literals)
         .filter(|g| !g.is_empty() && g.iter().all(|l| l.len() >= MIN_LITERAL_BYTES))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(gs: &[&[&str]]) -> Vec<Vec<String>> {
+        gs.iter()
+            .map(|g| g.iter().map(|l| l.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn common_literal_groups_are_dropped_unless_a_whole_text_regex_needs_one() {
+        let all = groups(&[
+            &["ハ", "ガ"],
+            &["シテ", "詐欺"],
+            &["感染", "ウイルス"],
+            &["日"],
+        ]);
+        assert_eq!(
+            useful_groups(all.clone(), true),
+            groups(&[&["感染", "ウイルス"]])
+        );
+        assert_eq!(useful_groups(all, false), groups(&[&["感染", "ウイルス"]]));
+        let only_common = groups(&[&["ハ", "ガ"], &["日"]]);
+        assert!(useful_groups(only_common.clone(), true).is_empty());
+        assert_eq!(useful_groups(only_common.clone(), false), only_common);
+    }
+
+    #[test]
+    fn repeated_cut_prefixes_count_once() {
+        // Dozens of ways to go on after each first word: the extractor's
+        // literals, cut to 9 bytes, repeat; counted before dedup there were
+        // more than 128 and the regex was searched whole.
+        let hir = regex_syntax::Parser::new()
+            .parse(concat!(
+                "(確認|ゴ確認|手続キ|オ手続キ|更新|ゴ回答|回答|認証|再設定|再提出|同意)(ガ|ヲ)?",
+                "(取レナイ|デキナイ|トレナイ|イタダケナイ|完了シナイ|サレナイ|ナイ|無イ)(場合|ト)",
+            ))
+            .unwrap();
+        let mut extractor = regex_syntax::hir::literal::Extractor::new();
+        extractor.limit_literal_len(9).limit_total(512);
+        let extracted = extractor.extract(&hir).len().unwrap_or(0);
+        assert!(extracted > 128, "premise: {extracted} cut literals");
+        let prefixes = required_prefixes(&hir).expect("usable prefixes");
+        assert!(prefixes.iter().all(|p| p.len() >= MIN_LITERAL_BYTES));
+        assert!(prefixes.len() <= 128);
+        assert!(prefixes.iter().any(|p| p.starts_with("確認")));
+        // A digit can start a match: no usable prefix.
+        let digits = regex_syntax::Parser::new().parse("[0-9]+万円").unwrap();
+        assert!(required_prefixes(&digits).is_none());
+    }
 }
