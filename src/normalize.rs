@@ -100,7 +100,8 @@ enum Map {
     /// Normalized byte `i` came from original byte `i` (same char boundaries).
     Identity,
     /// Origins as runs of characters (see [`Run`]) plus flags per normalized
-    /// byte (only the first byte of each character is meaningful).
+    /// byte: the first byte of each character holds the character's flags,
+    /// the others 0.
     Runs { runs: Vec<Run>, flags: Vec<u8> },
 }
 
@@ -173,21 +174,23 @@ impl Normalized {
             return false;
         };
         let len = self.text.len();
-        let s = normalized.start.min(len);
+        let mut s = normalized.start.min(len);
         let e = normalized.end.clamp(s, len);
-        let mut all = 0u8;
-        let mut first = true;
-        for (i, &f) in flags[s..e].iter().enumerate() {
-            // Only look at the first byte of each character.
-            if !self.text.is_char_boundary(s + i) {
-                continue;
-            }
-            all |= f & !F_GAP;
-            if !first && f & F_GAP != 0 {
-                return true;
-            }
-            first = false;
+        // Only the first byte of a character carries flags (the others are
+        // 0), so the range's flags are the OR of its bytes from its first
+        // character boundary on, with no per-byte boundary test.
+        while s < e && !self.text.is_char_boundary(s) {
+            s += 1;
         }
+        let Some((&first, rest)) = flags[s..e].split_first() else {
+            return false;
+        };
+        let rest = rest.iter().fold(0u8, |a, &f| a | f);
+        if rest & F_GAP != 0 {
+            // A gap inside the range, not just before it.
+            return true;
+        }
+        let all = (first | rest) & !F_GAP;
         all & F_OBF != 0
             || (all & F_KANA_HW != 0 && all & F_KANA_FW != 0)
             || (all & F_LATIN_HW != 0 && all & F_LATIN_FW != 0)
@@ -865,12 +868,13 @@ impl Out {
             });
         }
         self.text.push(ch);
-        // One flag byte per text byte (`resize` would call memset).
+        // One flag byte per text byte, 0 after the first byte of a char
+        // (see `Normalized::is_obfuscated`; `resize` would call memset).
         match n {
             1 => self.flags.push(flags),
-            2 => self.flags.extend_from_slice(&[flags; 2]),
-            3 => self.flags.extend_from_slice(&[flags; 3]),
-            _ => self.flags.extend_from_slice(&[flags; 4]),
+            2 => self.flags.extend_from_slice(&[flags, 0]),
+            3 => self.flags.extend_from_slice(&[flags, 0, 0]),
+            _ => self.flags.extend_from_slice(&[flags, 0, 0, 0]),
         }
     }
 
@@ -1140,7 +1144,7 @@ impl Assembler {
                 0x30A1..=0x30FA | 0x30FC => F_KANA_FW,
                 _ => 0,
             };
-            out.flags.extend_from_slice(&[flags; 3]);
+            out.flags.extend_from_slice(&[flags, 0, 0]);
             prev_cp = last_cp;
             last_cp = cp;
             p = q;
