@@ -281,11 +281,13 @@ mod tests {
                     id: s.to_string(),
                     category: "combo".into(),
                     points: f64::NAN,
+                    rule_index: None,
                 },
                 Contribution {
                     id: "x".into(),
                     category: s.to_string(),
                     points: -0.0,
+                    rule_index: Some(0),
                 },
             ],
             entities: EntitiesRecord {
