@@ -48,13 +48,17 @@
 //! The common characters (ASCII, kana, kanji, CJK punctuation, full-width
 //! ASCII, half-width katakana with or without a voicing mark) are folded by
 //! range tests and a small table; only the rest goes through
-//! `icu_normalizer`. Once three plain characters in a row (kanji, kana, CJK
-//! punctuation that no context rule touches) have been read, the ones that
-//! follow are classified and copied on bytes, three at a time, hiragana
-//! shifted to katakana, the origin map extended by whole runs (see
-//! `Assembler::emit_plain3_run`); the first character of any other kind, or
-//! one followed by a mark that extends its segment, hands back to the
-//! per-character path. The tests compare the whole pipeline (text, origin
+//! `icu_normalizer`. Folded characters are written out at once unless a
+//! context rule needs to see what follows them (whitespace or a separator
+//! after a Japanese character, a dash or 一 after katakana, a possible lone
+//! Latin letter — see `Assembler::try_emit`); only those, and what follows
+//! them up to the next safe cut, are buffered and assembled by chunk. After
+//! a plain character (kanji, kana, CJK punctuation that no context rule
+//! touches) written out at once, the plain ones that follow are classified
+//! and copied on bytes, three at a time, hiragana shifted to katakana, the
+//! origin map extended by whole runs (see `Assembler::emit_plain3_run`);
+//! the first character of any other kind, or one followed by a mark that
+//! extends its segment, hands back to the per-character path. The tests compare the whole pipeline (text, origin
 //! ranges, obfuscation flags) against the original, slower implementation
 //! kept in the test module.
 
@@ -96,7 +100,8 @@ enum Map {
     /// Normalized byte `i` came from original byte `i` (same char boundaries).
     Identity,
     /// Origins as runs of characters (see [`Run`]) plus flags per normalized
-    /// byte (only the first byte of each character is meaningful).
+    /// byte: the first byte of each character holds the character's flags,
+    /// the others 0.
     Runs { runs: Vec<Run>, flags: Vec<u8> },
 }
 
@@ -169,21 +174,23 @@ impl Normalized {
             return false;
         };
         let len = self.text.len();
-        let s = normalized.start.min(len);
+        let mut s = normalized.start.min(len);
         let e = normalized.end.clamp(s, len);
-        let mut all = 0u8;
-        let mut first = true;
-        for (i, &f) in flags[s..e].iter().enumerate() {
-            // Only look at the first byte of each character.
-            if !self.text.is_char_boundary(s + i) {
-                continue;
-            }
-            all |= f & !F_GAP;
-            if !first && f & F_GAP != 0 {
-                return true;
-            }
-            first = false;
+        // Only the first byte of a character carries flags (the others are
+        // 0), so the range's flags are the OR of its bytes from its first
+        // character boundary on, with no per-byte boundary test.
+        while s < e && !self.text.is_char_boundary(s) {
+            s += 1;
         }
+        let Some((&first, rest)) = flags[s..e].split_first() else {
+            return false;
+        };
+        let rest = rest.iter().fold(0u8, |a, &f| a | f);
+        if rest & F_GAP != 0 {
+            // A gap inside the range, not just before it.
+            return true;
+        }
+        let all = (first | rest) & !F_GAP;
         all & F_OBF != 0
             || (all & F_KANA_HW != 0 && all & F_KANA_FW != 0)
             || (all & F_LATIN_HW != 0 && all & F_LATIN_FW != 0)
@@ -402,17 +409,26 @@ fn is_kata_ish(c: char) -> bool {
 }
 
 /// Japanese characters between which separators are dropped.
+#[inline]
 fn is_japanese(c: char) -> bool {
-    matches!(c,
-        '\u{3041}'..='\u{3096}'
-        | '\u{309D}'..='\u{309F}'
-        | '\u{30A1}'..='\u{30FA}'
-        | '\u{30FC}'..='\u{30FF}'
-        | '\u{3005}'..='\u{3007}'
-        | '\u{3400}'..='\u{4DBF}'
-        | '\u{4E00}'..='\u{9FFF}'
-        | '\u{F900}'..='\u{FAFF}'
-        | '\u{20000}'..='\u{3FFFF}')
+    let u = c as u32;
+    // Kanji first (the most common), then kana; everything below U+3005
+    // (ASCII included) is out after one comparison.
+    if (0x4E00..=0x9FFF).contains(&u) {
+        return true;
+    }
+    if u < 0x3005 {
+        return false;
+    }
+    matches!(u,
+        0x3041..=0x3096
+        | 0x309D..=0x309F
+        | 0x30A1..=0x30FA
+        | 0x30FC..=0x30FF
+        | 0x3005..=0x3007
+        | 0x3400..=0x4DBF
+        | 0xF900..=0xFAFF
+        | 0x20000..=0x3FFFF)
 }
 
 /// Horizontal whitespace (collapsed / dropped); newlines are not.
@@ -698,119 +714,125 @@ fn fold_segment(seg: &str, scratch: &mut Scratch) -> (u8, bool) {
     (flags, pending_zw)
 }
 
-/// Units are buffered per chunk; a chunk is flushed after a newline once it
-/// holds at least this many units, so the buffer stays cache-resident.
-const CHUNK_UNITS: usize = 4096;
-
+/// Split `input` into segments, fold them into units and hand the units to
+/// `asm`: emitted at once while nothing is buffered and no context rule
+/// needs to see past them ([`Assembler::try_emit`]), buffered otherwise and
+/// assembled a chunk at a time by [`Assembler::feed`]. A buffered chunk is
+/// cut right after a newline, or when a quiet unit follows two quiet ones
+/// (see [`is_quiet`]): no context rule looks across those cuts.
 fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
-    let mut units: Vec<Unit> = Vec::with_capacity((CHUNK_UNITS * 2).min(input.len() + 1));
+    let b = input.as_bytes();
+    let mut units: Vec<Unit> = Vec::new();
     let mut pending_gap = false;
     // Number of consecutive "quiet" units (see `is_quiet`) just before the
-    // current position, buffered or already emitted.
+    // current position, buffered or already emitted (only `>= 2` matters).
     let mut quiet_tail = 0usize;
-    // Byte offset of `input` where `iter` starts: after a byte-level run of
-    // plain characters (see `Assembler::emit_plain3_run`) the char iterator
-    // restarts behind it.
-    let mut base = 0usize;
-    'restart: loop {
-        let mut iter = input[base..].char_indices().peekable();
-        while let Some((s, c)) = iter.next() {
-            let s = base + s;
-            let mut e = s + c.len_utf8();
-            let mut single = true;
-            while let Some(&(j, d)) = iter.peek() {
-                if extends_segment(d) {
-                    e = base + j + d.len_utf8();
-                    single = false;
-                    iter.next();
-                } else {
-                    break;
-                }
+    let mut s = 0;
+    while let Some(&lead) = b.get(s) {
+        let c = if lead < 0x80 {
+            char::from(lead)
+        } else {
+            match input.get(s..).and_then(|r| r.chars().next()) {
+                Some(c) => c,
+                None => break,
             }
-            let (s32, e32) = (s as u32, e as u32);
-            if single {
-                if let Some((ch, f)) = fast_char(c) {
-                    let f = if pending_gap { f | F_GAP } else { f };
-                    pending_gap = false;
-                    let unit = Unit {
-                        ch,
-                        start: s32,
-                        end: e32,
-                        flags: f,
-                    };
-                    if is_quiet(ch) {
-                        if quiet_tail >= 2 {
-                            // Fast lane: no context rule looks across two quiet
-                            // units, so what is buffered can be assembled now and
-                            // this unit emitted directly.
-                            if !units.is_empty() {
-                                asm.feed(&units);
-                                units.clear();
-                            }
-                            asm.emit_plain(unit);
-                            // The plain 3-byte chars that follow go through the
-                            // byte-level loop, then the char iterator restarts.
-                            let end = asm.emit_plain3_run(input, e);
-                            if end > e {
-                                base = end;
-                                continue 'restart;
-                            }
-                            continue;
-                        }
-                        quiet_tail += 1;
-                    } else {
-                        quiet_tail = 0;
-                    }
-                    units.push(unit);
-                    if ch == '\n' && units.len() >= CHUNK_UNITS {
-                        asm.feed(&units);
-                        units.clear();
-                    }
-                    continue;
-                }
-                if is_zero_width(c) {
+        };
+        // The segment: `c` plus the chars that extend it. An ASCII byte
+        // never extends a segment.
+        let mut e = s + c.len_utf8();
+        let mut single = true;
+        while let Some(d) = b
+            .get(e)
+            .filter(|&&x| x >= 0x80)
+            .and_then(|_| input.get(e..))
+            .and_then(|r| r.chars().next())
+            .filter(|&d| extends_segment(d))
+        {
+            e += d.len_utf8();
+            single = false;
+        }
+        let (s32, e32) = (s as u32, e as u32);
+        let seg_start = s;
+        s = e;
+        let folded = if single {
+            match fast_char(c) {
+                Some(f) => Some(f),
+                None if is_zero_width(c) => {
                     pending_gap = true;
                     continue;
                 }
+                None => hw_kana(c, None),
             }
-            let hw = if single {
-                hw_kana(c, None)
-            } else if e - s == 6 && c.len_utf8() == 3 {
-                input[s + 3..e]
-                    .chars()
-                    .next()
-                    .and_then(|m| hw_kana(c, Some(m)))
-            } else {
-                None
+        } else if e - seg_start == 6 && c.len_utf8() == 3 {
+            input[seg_start + 3..e]
+                .chars()
+                .next()
+                .and_then(|m| hw_kana(c, Some(m)))
+        } else {
+            None
+        };
+        if let Some((ch, f)) = folded {
+            let f = if pending_gap { f | F_GAP } else { f };
+            pending_gap = false;
+            let unit = Unit {
+                ch,
+                start: s32,
+                end: e32,
+                flags: f,
             };
-            if let Some((ch, f)) = hw {
-                let f = if pending_gap { f | F_GAP } else { f };
-                pending_gap = false;
-                quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
-                units.push(Unit {
-                    ch,
-                    start: s32,
-                    end: e32,
-                    flags: f,
-                });
+            let quiet = is_quiet(ch);
+            if quiet && quiet_tail >= 2 && !units.is_empty() {
+                // A cut: what is buffered can be assembled now.
+                asm.feed(&units);
+                units.clear();
+            }
+            quiet_tail = if quiet { quiet_tail + 1 } else { 0 };
+            if units.is_empty() && asm.try_emit(unit) {
+                if quiet && single {
+                    // The plain 3-byte chars that follow go through the
+                    // byte-level loop.
+                    let end = asm.emit_plain3_run(input, e);
+                    if end > e {
+                        quiet_tail = 2;
+                        s = end;
+                    }
+                }
                 continue;
             }
-            scratch.out.clear();
-            let (f, trailing_zw) = fold_segment(&input[s..e], scratch);
-            for ch in scratch.out.chars() {
-                let f = if pending_gap { f | F_GAP } else { f };
-                pending_gap = false;
-                quiet_tail = if is_quiet(ch) { quiet_tail + 1 } else { 0 };
-                units.push(Unit {
-                    ch,
-                    start: s32,
-                    end: e32,
-                    flags: f,
-                });
+            units.push(unit);
+            if ch == '\n' {
+                asm.feed(&units);
+                units.clear();
             }
-            pending_gap |= trailing_zw;
+            continue;
         }
-        break;
+        scratch.out.clear();
+        let (f, trailing_zw) = fold_segment(&input[seg_start..e], scratch);
+        for ch in scratch.out.chars() {
+            let f = if pending_gap { f | F_GAP } else { f };
+            pending_gap = false;
+            let unit = Unit {
+                ch,
+                start: s32,
+                end: e32,
+                flags: f,
+            };
+            let quiet = is_quiet(ch);
+            if quiet && quiet_tail >= 2 && !units.is_empty() {
+                asm.feed(&units);
+                units.clear();
+            }
+            quiet_tail = if quiet { quiet_tail + 1 } else { 0 };
+            if units.is_empty() && asm.try_emit(unit) {
+                continue;
+            }
+            units.push(unit);
+            if ch == '\n' {
+                asm.feed(&units);
+                units.clear();
+            }
+        }
+        pending_gap |= trailing_zw;
     }
     asm.feed(&units);
 }
@@ -846,12 +868,13 @@ impl Out {
             });
         }
         self.text.push(ch);
-        // One flag byte per text byte (`resize` would call memset).
+        // One flag byte per text byte, 0 after the first byte of a char
+        // (see `Normalized::is_obfuscated`; `resize` would call memset).
         match n {
             1 => self.flags.push(flags),
-            2 => self.flags.extend_from_slice(&[flags; 2]),
-            3 => self.flags.extend_from_slice(&[flags; 3]),
-            _ => self.flags.extend_from_slice(&[flags; 4]),
+            2 => self.flags.extend_from_slice(&[flags, 0]),
+            3 => self.flags.extend_from_slice(&[flags, 0, 0]),
+            _ => self.flags.extend_from_slice(&[flags, 0, 0, 0]),
         }
     }
 
@@ -957,6 +980,10 @@ struct Assembler {
     /// The last unit fed or emitted (left context of the next chunk's
     /// lone-letter test).
     left: Option<char>,
+    /// The last unit was horizontal whitespace emitted by
+    /// [`Assembler::try_emit`]: a following one extends it (whitespace
+    /// runs collapse to one space).
+    run_space: bool,
 }
 
 impl Assembler {
@@ -974,6 +1001,7 @@ impl Assembler {
             piece: 0,
             gap_next: false,
             left: None,
+            run_space: false,
         }
     }
 
@@ -988,45 +1016,91 @@ impl Assembler {
             piece,
             gap_next,
             left,
+            run_space,
         } = self;
         feed_units(units, out, last, last_hira, piece, gap_next, *left);
         if let Some(u) = units.last() {
             *left = Some(u.ch);
+            *run_space = false;
         }
     }
 
-    /// Emit one quiet unit (see [`is_quiet`]) directly, as [`feed_units`]
-    /// would: no context rule changes it.
+    /// Emit `u` at once, exactly as [`feed_units`] would, if no context
+    /// rule needs to see the units after it; returns false (and changes
+    /// nothing) otherwise. Only valid while no unit is buffered: then every
+    /// unit before `u` has been assembled, and what [`feed_units`] would
+    /// look at behind `u` is in the assembler's state.
+    ///
+    /// Needing the units after it: horizontal whitespace and separators
+    /// right after a Japanese char (dropped if one follows), a dash or 一
+    /// after katakana (ー depending on what follows), an ASCII lowercase
+    /// letter without an alphanumeric char before it (a possible spaced
+    /// single letter). Everything else — kana, kanji, digits, newlines,
+    /// letters inside words, punctuation — is emitted here.
     #[inline]
-    fn emit_plain(&mut self, u: Unit) {
+    fn try_emit(&mut self, u: Unit) -> bool {
+        let ch = u.ch;
+        if is_plain(ch) {
+            // Kana, kanji, CJK punctuation, ASCII letters and digits: only
+            // a lowercase letter may need what follows it.
+            if ch.is_ascii_lowercase() && !self.left.is_some_and(char::is_alphanumeric) {
+                return false;
+            }
+        } else if is_run_char(ch) {
+            if self.last.is_some_and(is_japanese) {
+                return false;
+            }
+            // A run that is not dropped: as `feed_units` writes it.
+            if is_hspace(ch) {
+                if self.run_space {
+                    self.out.extend_last(u.end);
+                } else {
+                    self.out
+                        .push(' ', u.start, u.end, u.flags & (F_GAP | F_OBF));
+                }
+                self.run_space = true;
+            } else {
+                self.out.push(ch, u.start, u.end, u.flags & (F_GAP | F_OBF));
+                self.run_space = false;
+            }
+            self.last = Some(ch);
+            self.last_hira = false;
+            self.piece = 0;
+            self.left = Some(ch);
+            return true;
+        } else if self.last.is_some_and(is_kata_ish) && (is_dash(ch) || ch == '一') {
+            return false;
+        }
         let mut flags = u.flags;
         if self.gap_next {
             flags |= F_GAP;
             self.gap_next = false;
         }
-        self.out.push(u.ch, u.start, u.end, flags & !F_HIRA);
-        self.piece = if is_japanese(u.ch) {
+        self.out.push(ch, u.start, u.end, flags & !F_HIRA);
+        self.piece = if is_japanese(ch) {
             (self.piece + 1).min(2)
         } else {
             0
         };
-        self.last = Some(u.ch);
+        self.last = Some(ch);
         self.last_hira = flags & F_HIRA != 0;
-        self.left = Some(u.ch);
+        self.left = Some(ch);
+        self.run_space = false;
+        true
     }
 
     /// Byte-level loop over a run of plain 3-byte characters (see
     /// [`plain3`]) starting at byte `pos` of `input`: emits them exactly as
-    /// `segment_units` would one by one through [`Assembler::emit_plain`]
+    /// `segment_units` would one by one through [`Assembler::try_emit`]
     /// (same text, origins, flags and context state) and returns the byte
     /// offset after the last one (`pos` if there is none).
     ///
-    /// Must be called right after [`Assembler::emit_plain`] emitted the
-    /// quiet unit that ends at `pos`, with no zero-width gap pending: the
-    /// run then stays on the direct-emission fast lane (at least two quiet
-    /// units before each char). A char followed by something that extends
-    /// its segment (a voicing mark, a variation selector, a zero-width
-    /// char...) ends the run and is left to the general path.
+    /// Must be called right after [`Assembler::try_emit`] emitted the
+    /// quiet unit that ends at `pos` (so no unit is buffered and no gap is
+    /// pending): quiet units are always emitted at once then. A char
+    /// followed by something that extends its segment (a voicing mark, a
+    /// variation selector, a zero-width char...) ends the run and is left
+    /// to the general path.
     fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
         let b = input.as_bytes();
         let mut next = plain3(b, pos);
@@ -1070,7 +1144,7 @@ impl Assembler {
                 0x30A1..=0x30FA | 0x30FC => F_KANA_FW,
                 _ => 0,
             };
-            out.flags.extend_from_slice(&[flags; 3]);
+            out.flags.extend_from_slice(&[flags, 0, 0]);
             prev_cp = last_cp;
             last_cp = cp;
             p = q;
@@ -1098,6 +1172,7 @@ impl Assembler {
         self.last = last;
         self.last_hira = hira;
         self.left = last;
+        self.run_space = false;
         p
     }
 }
@@ -1865,6 +1940,31 @@ mod tests {
         }
     }
 
+    /// Pieces around the units [`Assembler::try_emit`] emits at once or
+    /// leaves buffered: lone letters and words, whitespace and separators
+    /// next to Japanese or Latin, dashes and 一 after katakana, newlines,
+    /// zero-width gaps, hiragana next to 一.
+    const DIRECT_PIECES: [&str; 25] = [
+        "a", "bc", "x y", "X", "7", " ", "  ", "\t", "\u{3000}", "・", ".", "/", "-", "－", "ー",
+        "一", "ア", "かな", "漢字", "、", "\n", "\u{200B}", "ｱ", "ﾞ", "é",
+    ];
+
+    /// Every string of three pieces, at every byte offset: direct emission
+    /// and buffering must give what the reference gives.
+    #[test]
+    fn direct_emission_triples_agree_with_reference() {
+        for a in DIRECT_PIECES {
+            for b in DIRECT_PIECES {
+                for c in DIRECT_PIECES {
+                    let s = format!("{a}{b}{c}");
+                    if let Err(e) = check_reference(&s, true) {
+                        panic!("{s:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn plain3_agrees_with_fast_char() {
         // Every 3-byte char: `plain3` accepts exactly the chars that
@@ -2085,6 +2185,13 @@ mod tests {
         #[test]
         fn plain_run_loop_agrees_with_reference(s in plain_run_text_strategy()) {
             check_reference(&s, false)?;
+        }
+
+        #[test]
+        fn direct_emission_agrees_with_reference(
+            v in prop::collection::vec(prop::sample::select(DIRECT_PIECES.to_vec()), 0..40)
+        ) {
+            check_reference(&v.concat(), false)?;
         }
 
         #[test]

@@ -8,8 +8,6 @@
 //! subtract, up to a cap so that a scam cannot launder itself by appending
 //! "詐欺にご注意ください". The result is independent of hit order.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Hit;
@@ -57,6 +55,11 @@ pub struct Contribution {
     pub category: String,
     /// Points (negative for negative categories), after the category rules were applied.
     pub points: f64,
+    /// Index of the rule in the pack (`None` for combos): reports look the
+    /// rule's description up by index instead of searching the pack's
+    /// rules by id once per contribution.
+    #[serde(skip)]
+    pub rule_index: Option<usize>,
 }
 
 /// The scored result for one message.
@@ -100,15 +103,15 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         a.rule_index == b.rule_index && a.part == b.part && a.start == b.start && a.end == b.end
     });
 
-    // Distinct rules per category (BTreeMap: deterministic order).
-    let mut by_category: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for h in &hits {
-        let cat = pack.rules[h.rule_index].category;
-        let rules = by_category.entry(cat).or_default();
-        if !rules.contains(&h.rule_index) {
-            rules.push(h.rule_index);
-        }
-    }
+    // Distinct (category, rule) pairs, grouped by category in ascending
+    // order (one sorted vector instead of a map of vectors: no allocation
+    // per category).
+    let mut by_category: Vec<(usize, usize)> = hits
+        .iter()
+        .map(|h| (pack.rules[h.rule_index].category, h.rule_index))
+        .collect();
+    by_category.sort_unstable();
+    by_category.dedup();
     // Warning context: several distinct negative rules (a warning, a helpline, a
     // "this is how the scam goes" article) mean scam phrases are being quoted.
     // Rules count only with evidence of their own: two negative rules that
@@ -121,12 +124,15 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     } else {
         1.0
     };
-    let mut contributions = Vec::new();
+    let mut contributions = Vec::with_capacity(by_category.len() + 1);
     let mut positive = 0.0;
     let mut negative = 0.0;
-    let mut cat_points: Vec<(usize, f64)> = Vec::new();
-    for (&cat, rules) in &by_category {
-        let mut rules = rules.clone();
+    let mut cat_points: Vec<(usize, f64)> = Vec::with_capacity(by_category.len());
+    let mut rules: Vec<usize> = Vec::new();
+    for group in by_category.chunk_by(|a, b| a.0 == b.0) {
+        let cat = group[0].0;
+        rules.clear();
+        rules.extend(group.iter().map(|&(_, r)| r));
         // Strongest first; ties broken by rule order so the result is order-independent.
         rules.sort_by(|&a, &b| {
             pack.rules[b]
@@ -154,6 +160,7 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 id: pack.rules[r].id.clone(),
                 category: pack.categories[cat].id.clone(),
                 points: round1(points * 100.0) / 100.0,
+                rule_index: Some(r),
             });
         }
         if is_negative {
@@ -202,6 +209,7 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 id: combo.id.clone(),
                 category: "combo".into(),
                 points: combo.bonus,
+                rule_index: None,
             });
         }
     }

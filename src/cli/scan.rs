@@ -199,6 +199,7 @@ fn score_batches(
         quarantine_level: only.unwrap_or(Verdict::Suspicious),
         out: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         summary: Summary::default(),
+        rule_counts: vec![0; engine.pack().rules.len()],
         progress: progress_bar(args.quiet),
         json_first: true,
         reached: false,
@@ -215,6 +216,12 @@ fn score_batches(
     state.out.flush()?;
     if let Some(q) = state.quarantine.as_mut() {
         q.flush().context("cannot write the quarantine mbox")?;
+    }
+    let rules = &state.engine.pack().rules;
+    for (rule, &n) in rules.iter().zip(&state.rule_counts) {
+        if n > 0 {
+            *state.summary.rules.entry(rule.id.clone()).or_default() += n;
+        }
     }
     Ok((state.reached, state.summary, state.progress))
 }
@@ -345,6 +352,10 @@ struct ScanState<'e, W: Write> {
     quarantine_level: Verdict,
     out: W,
     summary: Summary,
+    /// Messages per rule index that the rule added points to (turned into
+    /// the summary's `rules` by id at the end: no id strings or hashing
+    /// per message).
+    rule_counts: Vec<usize>,
     progress: Option<indicatif::ProgressBar>,
     json_first: bool,
     reached: bool,
@@ -356,8 +367,9 @@ struct Scored {
     verdict: Verdict,
     error: bool,
     truncated: bool,
-    /// Rules that added points (not combos), for the summary's top rules.
-    rules: Vec<String>,
+    /// Indices of the rules that added points (not combos), for the
+    /// summary's top rules.
+    rules: Vec<usize>,
     /// The formatted record without separators or newline; empty when
     /// `--only` hides it.
     out: Vec<u8>,
@@ -382,8 +394,10 @@ impl<W: Write> ScanState<'_, W> {
             s.counts[scored.verdict as usize] += 1;
             s.errors += usize::from(scored.error);
             s.truncated += usize::from(scored.truncated);
-            for id in scored.rules {
-                *s.rules.entry(id).or_default() += 1;
+            for i in scored.rules {
+                if let Some(n) = self.rule_counts.get_mut(i) {
+                    *n += 1;
+                }
             }
             self.reached |= self.fail_on.reached_by(scored.verdict);
             if scored.verdict >= self.quarantine_level
@@ -479,7 +493,7 @@ fn score_one(
             .contributions
             .into_iter()
             .filter(|c| c.points > 0.0 && c.category != "combo")
-            .map(|c| c.id)
+            .filter_map(|c| c.rule_index)
             .collect(),
         out,
     }

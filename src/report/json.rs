@@ -127,9 +127,27 @@ fn push_opt_u64(out: &mut Vec<u8>, n: Option<u64>) {
     }
 }
 
-/// serde_json's own float printing (shortest round-trip; `null` for NaN
-/// and infinities), so numbers cannot drift from the derived output.
+/// serde_json's float printing (shortest round-trip; `null` for NaN and
+/// infinities), so numbers cannot drift from the derived output.
+///
+/// Weights, points and scores are whole tenths; those are written from
+/// their integer value (`-` if negative, the tenths, `.`, the last digit —
+/// serde_json's `2.0`, `-1.5`, `-0.0`): when `x` is the double nearest to
+/// `n / 10` with `|n| < 10^15`, that decimal has at most 15 significant
+/// digits, so it is the one shortest decimal that reads back as `x`. Every
+/// other value goes through serde_json (a test compares the two).
 fn push_f64(out: &mut Vec<u8>, x: f64) {
+    let tenths = (x * 10.0).round();
+    if tenths.abs() < 1e15 && tenths / 10.0 == x {
+        let n = tenths.abs() as u64;
+        if x.is_sign_negative() {
+            out.push(b'-');
+        }
+        push_u64(out, n / 10);
+        out.push(b'.');
+        out.push(b'0' + (n % 10) as u8);
+        return;
+    }
     let _ = x.serialize(&mut serde_json::Serializer::new(out));
 }
 
@@ -281,11 +299,13 @@ mod tests {
                     id: s.to_string(),
                     category: "combo".into(),
                     points: f64::NAN,
+                    rule_index: None,
                 },
                 Contribution {
                     id: "x".into(),
                     category: s.to_string(),
                     points: -0.0,
+                    rule_index: Some(0),
                 },
             ],
             entities: EntitiesRecord {
@@ -329,6 +349,49 @@ mod tests {
             let mut ours = Vec::new();
             write_record_json(&mut ours, &r);
             assert_eq!(ours, serde_json::to_vec(&r).unwrap());
+        }
+    }
+
+    /// The whole-tenths fast path of `push_f64` prints what serde_json
+    /// prints, signs of zero, values just off a tenth, huge and tiny values
+    /// and non-finite ones included.
+    #[test]
+    fn floats_print_like_serde_json() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.05,
+            0.15,
+            0.1 + 0.2,
+            1e-20,
+            -1e-20,
+            1e15,
+            -1e15,
+            99_999_999_999_999.9,
+            123456789.1,
+            1e16,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for n in -20_000..=20_000 {
+            values.push(f64::from(n) / 10.0);
+            values.push(f64::from(n) * 0.1);
+            values.push(f64::from(n) / 100.0);
+            values.push(f64::from(n) * 1e10 + 0.5);
+        }
+        for x in values {
+            let mut ours = Vec::new();
+            push_f64(&mut ours, x);
+            let theirs = serde_json::to_vec(&x).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs),
+                "{x:e}"
+            );
         }
     }
 

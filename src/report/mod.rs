@@ -216,9 +216,12 @@ pub fn explanation(analysis: &Analysis, pack: &RulePack, lang: Lang) -> String {
                 .find(|x| x.id == c.id)
                 .map(|x| x.description.get(lang))
         } else {
-            pack.rules
-                .iter()
-                .find(|r| r.id == c.id)
+            // The rule at the contribution's index, checked by id (a
+            // contribution built by hand may carry no or a stale index).
+            c.rule_index
+                .and_then(|i| pack.rules.get(i))
+                .filter(|r| r.id == c.id)
+                .or_else(|| pack.rules.iter().find(|r| r.id == c.id))
                 .map(|r| r.description.get(lang))
         };
         out.push_str("; ");
@@ -249,7 +252,24 @@ fn push_tenths(out: &mut String, x: f64, plus: bool) {
         } else if plus {
             out.push('+');
         }
-        let _ = write!(out, "{}.{}", n / 10, n % 10);
+        // `n / 10`, `.`, `n % 10` without the formatter (~10× fewer
+        // instructions; this runs a few times per message of a batch scan).
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut whole = n / 10;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (whole % 10) as u8;
+            whole /= 10;
+            if whole == 0 {
+                break;
+            }
+        }
+        for &d in &digits[at..] {
+            out.push(char::from(d));
+        }
+        out.push('.');
+        out.push(char::from(b'0' + (n % 10) as u8));
     } else if plus {
         let _ = write!(out, "{x:+.1}");
     } else {
