@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -23,6 +24,7 @@ use super::charset::{
     decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
 };
 use super::html::html_to_text;
+use super::single_part::parse_single_part;
 
 /// One decoded message, ready for scoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -114,12 +116,36 @@ fn starts_like_text(data: &[u8]) -> bool {
     !line.is_empty() && !line.starts_with(b"From ") && field_name(line).is_none()
 }
 
+/// The one mail-parser configuration, built on first use and shared by all
+/// threads. It parses only the header fields this module reads (From,
+/// Reply-To, Return-Path, Subject, Message-ID and the MIME fields), each with
+/// the same field parser as mail-parser's default; every other field (To,
+/// Date, Received, ...) is skipped over without being decoded, which saves
+/// building date, address and Received values nobody looks at. Fields end
+/// where they ended before (a line break not followed by white space), so
+/// offsets and body boundaries are unchanged.
+pub(crate) fn parser() -> &'static MessageParser {
+    static PARSER: OnceLock<MessageParser> = OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .header_address(HeaderName::From)
+            .header_address(HeaderName::ReplyTo)
+            .header_id(HeaderName::ReturnPath)
+            .header_id(HeaderName::MessageId)
+            .header_text(HeaderName::Subject)
+            .header_content_type(HeaderName::ContentType)
+            .header_content_type(HeaderName::ContentDisposition)
+            .header_text(HeaderName::ContentTransferEncoding)
+            .default_header_ignore()
+    })
+}
+
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
-    let parser = MessageParser::new();
+    let parser = parser();
     let parsed = if starts_like_text(data) {
         None
     } else {
-        parser.parse(data)
+        parse_single_part(parser, data).or_else(|| parser.parse(data))
     };
     let Some(msg) = parsed else {
         // No header block: the bytes are just text (decoded as unlabelled).
@@ -236,7 +262,7 @@ fn repaired_header(
     }
     let text = decode_unlabelled(&unfolded).ok()?.text;
     let synthetic = format!("{field}: {}\n\n", text.trim());
-    MessageParser::new()
+    parser()
         .parse(synthetic.as_bytes())
         .map(|m| m.into_owned())
 }

@@ -36,6 +36,7 @@ mod filter;
 mod html;
 mod mbox;
 mod message;
+mod single_part;
 mod source;
 
 pub use charset::{
