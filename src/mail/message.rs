@@ -142,10 +142,20 @@ pub(crate) fn parser() -> &'static MessageParser {
 
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let parser = parser();
+    // The single-part fast path transfer-decodes only bodies its strict
+    // decoders accept, which `transfer_problem` would find nothing wrong
+    // with: remember that and skip the second scan.
+    let mut root_transfer_clean = false;
     let parsed = if starts_like_text(data) {
         None
     } else {
-        parse_single_part(parser, data).or_else(|| parser.parse(data))
+        match parse_single_part(parser, data) {
+            Some(msg) => {
+                root_transfer_clean = true;
+                Some(msg)
+            }
+            None => parser.parse(data),
+        }
     };
     let Some(msg) = parsed else {
         // No header block: the bytes are just text (decoded as unlabelled).
@@ -166,6 +176,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let mut walker = Walker {
         limits,
         parts_seen: 0,
+        root_transfer_clean,
         links: Vec::new(),
         seen_links: HashSet::new(),
         attachments: Vec::new(),
@@ -370,6 +381,9 @@ fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
 struct Walker<'l> {
     limits: &'l ParseLimits,
     parts_seen: usize,
+    /// The top-level part's body is known to be well-formed base64 or
+    /// quoted-printable (or not transfer-encoded): no `transfer_problem`.
+    root_transfer_clean: bool,
     links: Vec<String>,
     seen_links: HashSet<String>,
     attachments: Vec<String>,
@@ -498,7 +512,9 @@ impl Walker<'_> {
                 Encoding::None => "MIME structure",
             };
             self.error(format!("part {id}: malformed {what}; raw content used"));
-        } else if let Some(what) = self.transfer_problem(msg, part) {
+        } else if !(depth == 0 && id == 0 && self.root_transfer_clean)
+            && let Some(what) = self.transfer_problem(msg, part)
+        {
             self.error(format!("part {id}: {what}; decoded what was there"));
         }
         let is_attachment = part
@@ -942,6 +958,29 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(base64_problem(&raw), reference_base64_problem(&raw));
             proptest::prop_assert_eq!(qp_problem(&raw), reference_qp_problem(&raw));
+        }
+    }
+
+    proptest::proptest! {
+        /// The single-part fast path skips `transfer_problem` for bodies
+        /// its decoders accepted: every body they accept must pass it.
+        #[test]
+        fn bodies_the_fast_decoders_accept_have_no_transfer_problem(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".to_vec()),
+                    3 => proptest::sample::select(b"= \t\r\n-=3D=E3=".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..120,
+            )
+        ) {
+            if crate::mail::single_part::decode_base64_body(&raw).is_some() {
+                proptest::prop_assert_eq!(base64_problem(&raw), None);
+            }
+            if crate::mail::single_part::decode_quoted_printable_body(&raw).is_some() {
+                proptest::prop_assert_eq!(qp_problem(&raw), None);
+            }
         }
     }
 
