@@ -24,7 +24,7 @@ use super::charset::{
     decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
 };
 use super::html::html_to_text;
-use super::single_part::parse_single_part;
+use super::fast_path::parse_fast;
 
 /// One decoded message, ready for scoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -142,16 +142,16 @@ pub(crate) fn parser() -> &'static MessageParser {
 
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let parser = parser();
-    // The single-part fast path transfer-decodes only bodies its strict
-    // decoders accept, which `transfer_problem` would find nothing wrong
-    // with: remember that and skip the second scan.
-    let mut root_transfer_clean = false;
+    // The fast path transfer-decodes only bodies its strict decoders
+    // accept, which `transfer_problem` would find nothing wrong with:
+    // remember that and skip the second scan.
+    let mut transfer_clean = false;
     let parsed = if starts_like_text(data) {
         None
     } else {
-        match parse_single_part(parser, data) {
+        match parse_fast(parser, data) {
             Some(msg) => {
-                root_transfer_clean = true;
+                transfer_clean = true;
                 Some(msg)
             }
             None => parser.parse(data),
@@ -176,7 +176,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let mut walker = Walker {
         limits,
         parts_seen: 0,
-        root_transfer_clean,
+        transfer_clean,
         links: Vec::new(),
         seen_links: HashSet::new(),
         attachments: Vec::new(),
@@ -381,9 +381,10 @@ fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
 struct Walker<'l> {
     limits: &'l ParseLimits,
     parts_seen: usize,
-    /// The top-level part's body is known to be well-formed base64 or
-    /// quoted-printable (or not transfer-encoded): no `transfer_problem`.
-    root_transfer_clean: bool,
+    /// Every part body is known to be well-formed base64 or
+    /// quoted-printable (or not transfer-encoded): the message came from
+    /// the fast path, so no `transfer_problem` to look for.
+    transfer_clean: bool,
     links: Vec<String>,
     seen_links: HashSet<String>,
     attachments: Vec<String>,
@@ -512,7 +513,7 @@ impl Walker<'_> {
                 Encoding::None => "MIME structure",
             };
             self.error(format!("part {id}: malformed {what}; raw content used"));
-        } else if !(depth == 0 && id == 0 && self.root_transfer_clean)
+        } else if !self.transfer_clean
             && let Some(what) = self.transfer_problem(msg, part)
         {
             self.error(format!("part {id}: {what}; decoded what was there"));
@@ -975,10 +976,10 @@ mod tests {
                 0..120,
             )
         ) {
-            if crate::mail::single_part::decode_base64_body(&raw).is_some() {
+            if crate::mail::fast_path::decode_base64_body(&raw).is_some() {
                 proptest::prop_assert_eq!(base64_problem(&raw), None);
             }
-            if crate::mail::single_part::decode_quoted_printable_body(&raw).is_some() {
+            if crate::mail::fast_path::decode_quoted_printable_body(&raw).is_some() {
                 proptest::prop_assert_eq!(qp_problem(&raw), None);
             }
         }

@@ -35,8 +35,8 @@ mod charset;
 mod filter;
 mod html;
 mod mbox;
+mod fast_path;
 mod message;
-mod single_part;
 mod source;
 
 pub use charset::{

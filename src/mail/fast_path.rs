@@ -1,116 +1,241 @@
-//! A faster way through mail-parser for the most common message shape.
+//! A faster way through mail-parser for the most common message shapes.
 //!
-//! Most mail is one text part: `text/plain` or `text/html` (or no
-//! Content-Type at all) in 7bit, 8bit, base64 or quoted-printable. For those,
+//! Most mail is one text part (`text/plain` or `text/html`, or no
+//! Content-Type at all) or one multipart (typically `multipart/alternative`)
+//! of such parts, in 7bit, 8bit, base64 or quoted-printable. For those,
 //! mail-parser's full [`MessageParser::parse`] spends most of its time in
-//! byte-at-a-time body decoders that also look for MIME boundaries a
-//! single-part message does not have. Here mail-parser still parses the
-//! header block ([`MessageParser::parse_headers`]); the body is then
-//! transfer-decoded by the tight loops below and charset-decoded with
-//! mail-parser's own charset table, and the [`Message`] is assembled exactly
-//! as `parse` would have built it.
+//! byte-at-a-time body decoders that look for the MIME boundary as they
+//! go. Here mail-parser's own [`MessageStream`] still does all the
+//! structure: header blocks (`parse_headers`, with the caller's parser
+//! configuration), the first boundary (`seek_next_part`, `skip_crlf`) and
+//! the end of the multipart (`is_multipart_end`); a part's end is the first
+//! `--boundary` after its headers (memchr's memmem), which is where
+//! mail-parser's decoders stop too; the body is transfer-decoded by the
+//! tight loops below and charset-decoded with mail-parser's own charset
+//! table. The parts come out as `parse` makes them.
 //!
-//! Whenever anything is unusual — a multipart or non-text type, a header
-//! block not ended by a blank line right after the last field, base64 with
-//! characters other than the alphabet, white space and final padding, or
-//! quoted-printable with anything but `=XX` escapes and soft line breaks —
-//! [`parse_single_part`] returns `None` and the caller uses `parse`. The
-//! decoders are checked against mail-parser's own on arbitrary input
-//! (tests/mail.rs and the unit tests below): whenever they return a value it
-//! is mail-parser's.
+//! Whenever anything is unusual — a nested multipart, a message or
+//! non-text part, a part that does not end with a line break right before
+//! its boundary, an unclosed multipart, base64 with characters other than
+//! the alphabet, white space and final padding, quoted-printable with
+//! anything but `=XX` escapes and soft line breaks or ending in a soft line
+//! break — [`parse_fast`] returns `None` and the caller uses `parse`. The
+//! results are checked against mail-parser's own by differential proptests
+//! below (whole messages and the decoders alone, malformed input included).
 
 use std::borrow::Cow;
 
 use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::parsers::MessageStream;
 use mail_parser::{
-    Encoding, GetHeader, HeaderName, HeaderValue, Message, MessageParser, MessagePart, PartType,
+    ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessageParser,
+    MessagePart, PartType,
 };
 
-/// Parse `raw` with `parser` if it is a single text part we can decode
-/// faster; `None` means "use `parser.parse(raw)`". When it returns a
-/// message, that message equals what `parser.parse(raw)` returns in every
-/// field this crate reads (headers, part bodies, encodings, offsets and the
-/// encoding-problem flag).
-pub(crate) fn parse_single_part<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> {
-    let mut msg = parser.parse_headers(raw)?;
-    let part = msg.parts.first_mut()?;
-    let last = part.headers.last()?;
-    // `parse_headers` stops at the first line that holds only white space;
-    // accept only the plain case where that line directly follows the last
-    // field, so that the body starts where `parse` would start it.
-    let after = raw.get(last.offset_end as usize..)?;
-    let offset_body = last.offset_end as usize
-        + match after {
-            [b'\n', ..] => 1,
-            [b'\r', b'\n', ..] => 2,
-            _ => return None,
-        };
-    let content_type = part
-        .headers
-        .header_value(&HeaderName::ContentType)
-        .and_then(|v| v.as_content_type());
-    // mail-parser's `mime_type`: a missing Content-Type is text/plain at
-    // the top level; the type and subtype are already lowercased.
-    let is_html = match content_type {
-        None => false,
-        Some(ct) => match (ct.ctype(), ct.subtype()) {
-            ("text", Some("plain")) => false,
-            ("text", Some("html")) => true,
-            _ => return None,
-        },
-    };
-    let body = raw.get(offset_body..)?;
-    let (encoding, bytes): (Encoding, Cow<'x, [u8]>) =
-        match part.headers.header_value(&HeaderName::ContentTransferEncoding) {
-            Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("base64") => {
-                (Encoding::Base64, Cow::Owned(decode_base64_body(body)?))
+/// Parse `raw` with `parser` if it has one of the shapes described in the
+/// module documentation; `None` means "use `parser.parse(raw)`". A returned
+/// message equals what `parser.parse(raw)` returns in `parts` (headers,
+/// bodies, encodings, offsets, encoding-problem flags) and `raw_message`;
+/// its `text_body`, `html_body` and `attachments` lists are left empty
+/// (nothing in this crate reads them). Every part body was accepted by the
+/// strict decoders below, so none has a transfer-encoding problem.
+pub(crate) fn parse_fast<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> {
+    let mut stream = MessageStream::new(raw);
+    let mut headers = Vec::new();
+    if !stream.parse_headers(parser, &mut headers) || headers.is_empty() {
+        return None;
+    }
+    let offset_body = stream.offset();
+    let content_type = content_type_of(&headers);
+    let parts = match content_type {
+        Some(ct) if ct.ctype() == "multipart" => {
+            // A digest's untyped parts are messages: leave it to `parse`.
+            if ct.subtype() == Some("digest") {
+                return None;
             }
-            Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("quoted-printable") => (
-                Encoding::QuotedPrintable,
-                Cow::Owned(decode_quoted_printable_body(body)?),
-            ),
-            _ => (Encoding::None, Cow::Borrowed(body)),
+            let boundary = ct.attribute("boundary")?.as_bytes().to_vec();
+            if boundary.is_empty() || !stream.seek_next_part(&boundary) {
+                return None;
+            }
+            stream.skip_crlf();
+            let mut parts = vec![MessagePart {
+                headers: Vec::new(),
+                is_encoding_problem: false,
+                body: PartType::default(),
+                encoding: Encoding::None,
+                offset_header: 0,
+                offset_body: offset_body as u32,
+                offset_end: raw.len() as u32,
+            }];
+            multipart_children(parser, raw, &mut stream, &boundary, &mut parts)?;
+            parts[0].headers = headers;
+            parts[0].body = PartType::Multipart((1..parts.len() as u32).collect());
+            parts
+        }
+        _ => {
+            let is_html = text_kind(content_type)?;
+            let body = raw.get(offset_body..)?;
+            let (encoding, bytes) = match transfer_encoding(&headers) {
+                Encoding::Base64 => (Encoding::Base64, Cow::Owned(decode_base64_body(body)?)),
+                Encoding::QuotedPrintable => (
+                    Encoding::QuotedPrintable,
+                    Cow::Owned(decode_quoted_printable_body(body)?),
+                ),
+                Encoding::None => (Encoding::None, Cow::Borrowed(body)),
+            };
+            let text = charset_decode(content_type, bytes);
+            vec![MessagePart {
+                headers,
+                is_encoding_problem: false,
+                body: text_part(is_html, text),
+                encoding,
+                offset_header: 0,
+                offset_body: offset_body as u32,
+                offset_end: raw.len() as u32,
+            }]
+        }
+    };
+    Some(Message {
+        parts,
+        raw_message: Cow::Borrowed(raw),
+        ..Default::default()
+    })
+}
+
+/// The text parts of a multipart, from just after its first boundary line
+/// to its closing boundary, appended to `parts`.
+fn multipart_children<'x>(
+    parser: &MessageParser,
+    raw: &'x [u8],
+    stream: &mut MessageStream<'x>,
+    boundary: &[u8],
+    parts: &mut Vec<MessagePart<'x>>,
+) -> Option<()> {
+    let mut dash_boundary = b"--".to_vec();
+    dash_boundary.extend_from_slice(boundary);
+    let finder = memchr::memmem::Finder::new(&dash_boundary);
+    loop {
+        let offset_header = stream.offset();
+        let mut headers = Vec::new();
+        if !stream.parse_headers(parser, &mut headers) {
+            return None;
+        }
+        let offset_body = stream.offset();
+        let content_type = content_type_of(&headers);
+        let is_html = text_kind(content_type)?;
+        // mail-parser's decoders stop at the first `--boundary` (base64's
+        // at the first `--`, which our decoder rejects anywhere else).
+        let at = offset_body + finder.find(raw.get(offset_body..)?)?;
+        // Only a boundary at the start of a line, after a non-empty body:
+        // then the part ends before that line break, as in mail-parser.
+        if at == offset_body || raw[at - 1] != b'\n' {
+            return None;
+        }
+        let end = if at - offset_body >= 2 && raw[at - 2] == b'\r' {
+            at - 2
+        } else {
+            at - 1
         };
+        let (encoding, bytes) = match transfer_encoding(&headers) {
+            Encoding::Base64 => (
+                Encoding::Base64,
+                Cow::Owned(decode_base64_body(&raw[offset_body..end])?),
+            ),
+            Encoding::QuotedPrintable => {
+                // mail-parser drops the line break before the boundary by
+                // cutting the bytes it wrote for it; after a soft line
+                // break it wrote none, and would cut into the text.
+                if raw[offset_body..end].ends_with(b"=") {
+                    return None;
+                }
+                let part_raw = &raw[offset_body..at];
+                let mut bytes = decode_quoted_printable_body(part_raw)?;
+                let line_end = if memchr::memchr(b'\r', part_raw).is_some() {
+                    2
+                } else {
+                    1
+                };
+                bytes.truncate(bytes.len().checked_sub(line_end)?);
+                (Encoding::QuotedPrintable, Cow::Owned(bytes))
+            }
+            Encoding::None => (Encoding::None, Cow::Borrowed(&raw[offset_body..end])),
+        };
+        let text = charset_decode(content_type, bytes);
+        parts.push(MessagePart {
+            headers,
+            is_encoding_problem: false,
+            body: text_part(is_html, text),
+            encoding,
+            offset_header: offset_header as u32,
+            offset_body: offset_body as u32,
+            offset_end: end as u32,
+        });
+        stream.skip_bytes(at + dash_boundary.len() - stream.offset());
+        if stream.is_multipart_end() {
+            return Some(());
+        }
+    }
+}
+
+fn content_type_of<'a, 'x>(headers: &'a [Header<'x>]) -> Option<&'a ContentType<'x>> {
+    headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentType)
+        .and_then(|h| h.value.as_content_type())
+}
+
+/// `Some(is_html)` for the types mail-parser decodes as text and that we
+/// handle here: text/plain, text/html, or no Content-Type (text/plain
+/// outside a digest). The type and subtype are already lowercased.
+fn text_kind(content_type: Option<&ContentType<'_>>) -> Option<bool> {
+    match content_type {
+        None => Some(false),
+        Some(ct) => match (ct.ctype(), ct.subtype()) {
+            ("text", Some("plain")) => Some(false),
+            ("text", Some("html")) => Some(true),
+            _ => None,
+        },
+    }
+}
+
+/// mail-parser's reading of Content-Transfer-Encoding (its last field).
+fn transfer_encoding(headers: &[Header<'_>]) -> Encoding {
+    match headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+        .map(|h| &h.value)
+    {
+        Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("base64") => Encoding::Base64,
+        Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("quoted-printable") => {
+            Encoding::QuotedPrintable
+        }
+        _ => Encoding::None,
+    }
+}
+
+/// The same charset conversions as mail-parser's `parse_`.
+fn charset_decode<'x>(content_type: Option<&ContentType<'_>>, bytes: Cow<'x, [u8]>) -> Cow<'x, str> {
     let decoder = content_type
         .and_then(|ct| ct.attribute("charset"))
         .and_then(|c| charset_decoder(c.as_bytes()));
-    // The same conversions as mail-parser's `parse_`.
-    let text: Cow<'x, str> = match (bytes, decoder) {
+    match (bytes, decoder) {
         (Cow::Owned(vec), Some(decode)) => decode(&vec).into(),
         (Cow::Owned(vec), None) => String::from_utf8(vec)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
             .into(),
         (Cow::Borrowed(bytes), Some(decode)) => decode(bytes).into(),
         (Cow::Borrowed(bytes), None) => String::from_utf8_lossy(bytes),
-    };
-    let is_inline = part
-        .headers
-        .header_value(&HeaderName::ContentDisposition)
-        .is_none_or(|d| !d.as_content_type().is_some_and(|ct| ct.is_attachment()));
-    let headers = std::mem::take(&mut part.headers);
-    msg.parts[0] = MessagePart {
-        headers,
-        is_encoding_problem: false,
-        body: if is_html {
-            PartType::Html(text)
-        } else {
-            PartType::Text(text)
-        },
-        encoding,
-        offset_header: 0,
-        offset_body: offset_body as u32,
-        offset_end: raw.len() as u32,
-    };
-    // `parse` lists an inline part as the text and HTML body and an
-    // attached one as an attachment (our walker reads none of these lists,
-    // but the message stays exactly what `parse` makes).
-    if is_inline {
-        msg.text_body = vec![0];
-        msg.html_body = vec![0];
-    } else {
-        msg.attachments = vec![0];
     }
-    Some(msg)
+}
+
+fn text_part(is_html: bool, text: Cow<'_, str>) -> PartType<'_> {
+    if is_html {
+        PartType::Html(text)
+    } else {
+        PartType::Text(text)
+    }
 }
 
 /// Value of each base64 alphabet byte, 0xFF for every other byte.
@@ -354,9 +479,11 @@ mod tests {
             blank_unread_fields(m);
         }
         assert_eq!(configured, default, "{:?}", String::from_utf8_lossy(raw));
-        match parse_single_part(parser, raw) {
+        match parse_fast(parser, raw) {
             Some(fast) => {
-                assert_eq!(Some(fast), configured, "{:?}", String::from_utf8_lossy(raw));
+                let configured = configured.expect("parse_fast parsed what parse did not");
+                assert_eq!(fast.parts, configured.parts, "{:?}", String::from_utf8_lossy(raw));
+                assert_eq!(fast.raw_message, configured.raw_message);
                 true
             }
             None => false,
@@ -388,6 +515,19 @@ mod tests {
             fast += usize::from(check_against_mail_parser(&r.unwrap().bytes));
         }
         assert!(fast >= 8, "only {fast} took the fast path");
+    }
+
+    /// The shape of most real mail (and of the bench mbox's
+    /// multipart messages) takes the fast path, with LF and CRLF.
+    #[test]
+    fn typical_alternative_takes_the_fast_path() {
+        let lf = "From: a@b\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"=_b1\"\n\nThis is a multi-part message.\n\n--=_b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n44GC44GE44GG\n--=_b1\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n<p>=E3=81=82=E3=81=84 a  =\n=E3=81=86</p>  \n<br>\n\n--=_b1--\nepilogue\n";
+        for raw in [lf.to_owned(), lf.replace('\n', "\r\n")] {
+            assert!(check_against_mail_parser(raw.as_bytes()), "{raw}");
+            let msg = parse_fast(crate::mail::message::parser(), raw.as_bytes()).unwrap();
+            assert_eq!(msg.parts.len(), 3);
+            assert_eq!(msg.parts[1].body, PartType::Text("あいう".into()));
+        }
     }
 
     const HEADER_LINES: &[&[u8]] = &[
@@ -440,6 +580,38 @@ mod tests {
         b"--q--\n",
         b"\n",
         b"<p>x</p>\n",
+        b"Content-Type: text/html; charset=utf-8\n",
+        b"Content-Transfer-Encoding: base64\n",
+    ];
+
+    const PART_HEADER_LINES: &[&[u8]] = &[
+        b"Content-Type: text/plain; charset=utf-8\n",
+        b"Content-Type: text/html; charset=\"EUC-JP\"\n",
+        b"Content-Type: text/plain; charset=iso-2022-jp\n",
+        b"Content-Type: image/png\n",
+        b"Content-Type: multipart/mixed; boundary=r\n",
+        b"Content-Type: message/rfc822\n",
+        b"Content-Transfer-Encoding: base64\n",
+        b"Content-Transfer-Encoding: quoted-printable\n",
+        b"Content-Disposition: attachment\n",
+        b"X-Other: x\n",
+    ];
+
+    const PART_BODY_LINES: &[&[u8]] = &[
+        b"44GC44GE\n",
+        b"QUI=\n",
+        b"=E3=81=82=\n",
+        b"=A4=A2 \n",
+        b"a \t\n",
+        b"x=\n",
+        b"\xa4\xa2\n",
+        b"<p>x</p>\n",
+        b"--q\n",
+        b"-\n",
+        b"--qx\n",
+        b"x--q\n",
+        b"abc",
+        b"\n",
     ];
 
     proptest::proptest! {
@@ -455,6 +627,43 @@ mod tests {
             let mut raw = headers.concat();
             raw.extend_from_slice(blank);
             raw.extend_from_slice(&body.concat());
+            if crlf {
+                raw = raw
+                    .iter()
+                    .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+                    .collect();
+            }
+            check_against_mail_parser(&raw);
+        }
+
+        /// Multiparts: a preamble, parts with their own header blocks and
+        /// bodies, a closing boundary (or not) and an epilogue.
+        #[test]
+        fn multiparts_parse_like_mail_parser(
+            subtype in proptest::sample::select(vec!["alternative", "mixed", "digest", "related"]),
+            preamble in proptest::collection::vec(proptest::sample::select(PART_BODY_LINES), 0..2),
+            parts in proptest::collection::vec(
+                (
+                    proptest::collection::vec(proptest::sample::select(PART_HEADER_LINES), 0..3),
+                    proptest::collection::vec(proptest::sample::select(PART_BODY_LINES), 0..5),
+                    proptest::sample::select(vec![&b"\n"[..], b"\r\n", b" \n", b""]),
+                ),
+                1..4,
+            ),
+            close in proptest::sample::select(vec![&b"--q--\n"[..], b"--q--", b"--q\n", b"", b"--q-- x\n"]),
+            epilogue in proptest::collection::vec(proptest::sample::select(PART_BODY_LINES), 0..2),
+            crlf in proptest::bool::ANY,
+        ) {
+            let mut raw = format!("From: a@b\nContent-Type: multipart/{subtype}; boundary=q\n\n").into_bytes();
+            raw.extend_from_slice(&preamble.concat());
+            for (headers, body, blank) in &parts {
+                raw.extend_from_slice(b"--q\n");
+                raw.extend_from_slice(&headers.concat());
+                raw.extend_from_slice(blank);
+                raw.extend_from_slice(&body.concat());
+            }
+            raw.extend_from_slice(close);
+            raw.extend_from_slice(&epilogue.concat());
             if crlf {
                 raw = raw
                     .iter()
