@@ -790,7 +790,11 @@ fn choose_alternative(pieces: Vec<Piece>) -> Piece {
     }
     match (plain, html) {
         (Some(p), Some(h)) => {
-            if visible_len(&p.text) * 3 < visible_len(&h.text) {
+            // The HTML's character count bounds its visible length and is
+            // much cheaper to get: only count visible characters when it
+            // could tip the choice.
+            let plain_visible = visible_len(&p.text) * 3;
+            if plain_visible < h.text.chars().count() && plain_visible < visible_len(&h.text) {
                 h
             } else {
                 p
