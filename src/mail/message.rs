@@ -235,7 +235,20 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
 /// `Local@Example.JP` → `Local@example.jp`.
 fn lowercase_domain(addr: &str) -> String {
     match addr.rfind('@') {
-        Some(at) => format!("{}@{}", &addr[..at], addr[at + 1..].to_lowercase()),
+        Some(at) => {
+            let (local, domain) = (&addr[..at], &addr[at + 1..]);
+            let mut out = String::with_capacity(addr.len());
+            out.push_str(local);
+            out.push('@');
+            // `to_lowercase` is `to_ascii_lowercase` on ASCII, without the
+            // Unicode case tables.
+            if domain.is_ascii() {
+                out.extend(domain.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                out.push_str(&domain.to_lowercase());
+            }
+            out
+        }
         None => addr.to_owned(),
     }
 }
@@ -342,6 +355,9 @@ fn from_parts(msg: &Message<'_>) -> (Option<String>, Option<String>) {
 /// its `<addr>`), with encoded words decoded and quotes removed. `None` when
 /// the header has no `<addr>` or uses group syntax.
 fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
+    // Without a `<` byte the decoded header has no `<` either (no charset
+    // we sniff makes U+003C out of other bytes): skip the sniffing.
+    memchr::memchr(b'<', raw_header(msg, &HeaderName::From)?)?;
     let text = raw_header_text(msg, &HeaderName::From)?;
     let mut in_quotes = false;
     let mut escaped = false;
@@ -985,6 +1001,37 @@ mod tests {
             }
             if crate::mail::fast_path::decode_quoted_printable_body(&raw).is_some() {
                 proptest::prop_assert_eq!(qp_problem(&raw), None);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut in `lowercase_domain` changes nothing.
+        #[test]
+        fn lowercase_domain_is_format_with_to_lowercase(
+            addr in "[a-zA-Z0-9@.\u{130}\u{212a}ÄΣ_-]{0,20}",
+        ) {
+            let reference = match addr.rfind('@') {
+                Some(at) => format!("{}@{}", &addr[..at], addr[at + 1..].to_lowercase()),
+                None => addr.clone(),
+            };
+            proptest::prop_assert_eq!(lowercase_domain(&addr), reference);
+        }
+
+        /// `display_name_in_order` skips headers without a `<` byte: no
+        /// sniffed charset may turn other bytes into `<`.
+        #[test]
+        fn sniffed_text_has_no_angle_bracket_without_the_byte(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(b"\x1b$B(J(I@\x00\xfe\xff\x3b\x3d+-ADw".to_vec()),
+                    proptest::num::u8::ANY,
+                ],
+                0..60,
+            )
+        ) {
+            if let Ok(d) = decode_unlabelled(&raw) && d.text.contains('<') {
+                proptest::prop_assert!(raw.contains(&b'<'));
             }
         }
     }
