@@ -274,6 +274,21 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
     let mut filled = 0;
     while i < raw.len() {
         if filled == 0 {
+            // Eight at a time (two groups, six bytes) first.
+            while let Some(chunk) = raw.get(i..i + 8) {
+                let mut word = 0u64;
+                let mut invalid = 0u8;
+                for &c in chunk {
+                    let v = BASE64_VALUE[c as usize];
+                    invalid |= v;
+                    word = (word << 6) | u64::from(v & 0x3F);
+                }
+                if invalid & 0xC0 != 0 {
+                    break;
+                }
+                out.extend_from_slice(&word.to_be_bytes()[2..]);
+                i += 8;
+            }
             while let Some(chunk) = raw.get(i..i + 4) {
                 let a = BASE64_VALUE[chunk[0] as usize];
                 let b = BASE64_VALUE[chunk[1] as usize];
@@ -382,13 +397,14 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
         let byte = raw[i];
         match byte {
             b'=' => {
-                let hi = HEX_VALUE[*raw.get(i + 1).unwrap_or(&b'\n') as usize];
-                let lo = HEX_VALUE[*raw.get(i + 2).unwrap_or(&b'\n') as usize];
-                if (hi | lo) < 16 {
-                    out.push((hi << 4) | lo);
-                    trailing_space = 0;
-                    i += 3;
-                    continue;
+                if let Some(&[hi, lo]) = raw.get(i + 1..i + 3) {
+                    let (hi, lo) = (HEX_VALUE[hi as usize], HEX_VALUE[lo as usize]);
+                    if (hi | lo) < 16 {
+                        out.push((hi << 4) | lo);
+                        trailing_space = 0;
+                        i += 3;
+                        continue;
+                    }
                 }
                 match raw.get(i + 1..) {
                     Some([b'\n', ..]) => i += 2,
