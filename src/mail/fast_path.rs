@@ -28,8 +28,8 @@ use std::borrow::Cow;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
-    ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessageParser,
-    MessagePart, PartType,
+    ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
+    PartType,
 };
 
 /// Parse `raw` with `parser` if it has one of the shapes described in the
@@ -220,7 +220,10 @@ fn transfer_encoding(headers: &[Header<'_>]) -> Encoding {
 /// U+FFFD); valid UTF-8, by far the common case, is checked with simdutf8
 /// instead of std's byte-at-a-time validation (same verdict, and the
 /// lossy conversion runs only when it fails).
-fn charset_decode<'x>(content_type: Option<&ContentType<'_>>, bytes: Cow<'x, [u8]>) -> Cow<'x, str> {
+fn charset_decode<'x>(
+    content_type: Option<&ContentType<'_>>,
+    bytes: Cow<'x, [u8]>,
+) -> Cow<'x, str> {
     let decoder = content_type
         .and_then(|ct| ct.attribute("charset"))
         .and_then(|c| charset_decoder(c.as_bytes()));
@@ -506,7 +509,12 @@ mod tests {
         match parse_fast(parser, raw) {
             Some(fast) => {
                 let configured = configured.expect("parse_fast parsed what parse did not");
-                assert_eq!(fast.parts, configured.parts, "{:?}", String::from_utf8_lossy(raw));
+                assert_eq!(
+                    fast.parts,
+                    configured.parts,
+                    "{:?}",
+                    String::from_utf8_lossy(raw)
+                );
                 assert_eq!(fast.raw_message, configured.raw_message);
                 true
             }
@@ -518,7 +526,15 @@ mod tests {
     fn every_fixture_and_corpus_file_parses_like_mail_parser() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
         let mut files = Vec::new();
-        for dir in ["fixtures/mail", "fixtures/mail/maildir/cur", "fixtures/mail/maildir/new", "hostile", "corpus/ham", "corpus/scam", "corpus/suspicious"] {
+        for dir in [
+            "fixtures/mail",
+            "fixtures/mail/maildir/cur",
+            "fixtures/mail/maildir/new",
+            "hostile",
+            "corpus/ham",
+            "corpus/scam",
+            "corpus/suspicious",
+        ] {
             for entry in std::fs::read_dir(root.join(dir)).unwrap() {
                 let path = entry.unwrap().path();
                 if path.is_file() {
@@ -766,7 +782,11 @@ mod tests {
             b"=e3=81=82\r\n=\r\nq",
         ];
         for raw in qp {
-            assert_eq!(decode_quoted_printable_body(raw), mail_parser_qp(raw), "{raw:?}");
+            assert_eq!(
+                decode_quoted_printable_body(raw),
+                mail_parser_qp(raw),
+                "{raw:?}"
+            );
         }
     }
 

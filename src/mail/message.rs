@@ -23,8 +23,8 @@ use mail_parser::{
 use super::charset::{
     decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
 };
-use super::html::html_to_text;
 use super::fast_path::parse_fast;
+use super::html::html_to_text;
 
 /// One decoded message, ready for scoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -286,9 +286,7 @@ fn repaired_header(
     }
     let text = decode_unlabelled(&unfolded).ok()?.text;
     let synthetic = format!("{field}: {}\n\n", text.trim());
-    parser()
-        .parse(synthetic.as_bytes())
-        .map(|m| m.into_owned())
+    parser().parse(synthetic.as_bytes()).map(|m| m.into_owned())
 }
 
 fn subject_of(msg: &Message<'_>) -> Option<String> {

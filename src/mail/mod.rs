@@ -32,10 +32,10 @@
 //! ```
 
 mod charset;
+mod fast_path;
 mod filter;
 mod html;
 mod mbox;
-mod fast_path;
 mod message;
 mod source;
 
