@@ -303,17 +303,42 @@ impl Writer {
             self.out.push_str(s);
             return;
         }
-        for c in s.chars() {
+        // Copy runs of non-space characters whole: only a run's first
+        // character can be preceded by the collapsed space. White space
+        // (`char::is_whitespace` except U+3000) starts with one of a few
+        // bytes, so only those are decoded as characters.
+        let bytes = s.as_bytes();
+        let mut run_start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if !matches!(b, b'\t'..=b'\r' | b' ' | 0xC2 | 0xE1 | 0xE2) {
+                i += 1;
+                continue;
+            }
+            let c = s[i..].chars().next().unwrap_or_default();
             if c.is_whitespace() && c != '\u{3000}' {
+                self.push_run(&s[run_start..i]);
                 self.pending_space = true;
+                i += c.len_utf8();
+                run_start = i;
             } else {
-                if self.pending_space && !self.at_line_start() {
-                    self.out.push(' ');
-                }
-                self.pending_space = false;
-                self.out.push(c);
+                i += 1;
             }
         }
+        self.push_run(&s[run_start..]);
+    }
+
+    /// Non-space text, after the pending collapsed space if there is one.
+    fn push_run(&mut self, run: &str) {
+        if run.is_empty() {
+            return;
+        }
+        if self.pending_space && !self.at_line_start() {
+            self.out.push(' ');
+        }
+        self.pending_space = false;
+        self.out.push_str(run);
     }
 
     fn space(&mut self) {
@@ -501,6 +526,59 @@ fn named_entity(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Writer::text` as it was, one character at a time: the reference
+    /// for the run-copying version.
+    fn reference_text(w: &mut Writer, s: &str) {
+        for c in s.chars() {
+            if c.is_whitespace() && c != '\u{3000}' {
+                w.pending_space = true;
+            } else {
+                if w.pending_space && !w.at_line_start() {
+                    w.out.push(' ');
+                }
+                w.pending_space = false;
+                w.out.push(c);
+            }
+        }
+    }
+
+    fn both_writers(start: &str, pending: bool, s: &str) -> (Writer, Writer) {
+        let new = || Writer {
+            out: start.to_owned(),
+            pending_space: pending,
+        };
+        let (mut fast, mut slow) = (new(), new());
+        fast.text(s, false);
+        reference_text(&mut slow, s);
+        (fast, slow)
+    }
+
+    #[test]
+    fn text_collapses_space_like_the_char_loop_for_every_char() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            for s in [format!("a{c}b"), format!("{c}{c}x{c}"), c.to_string()] {
+                for (start, pending) in [("", false), ("", true), ("x", true), ("x\n", true)] {
+                    let (fast, slow) = both_writers(start, pending, &s);
+                    assert_eq!(fast.out, slow.out, "{c:?}");
+                    assert_eq!(fast.pending_space, slow.pending_space, "{c:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn text_collapses_space_like_the_char_loop(
+            s in "[a \t\r\n\u{3000}\u{a0}\u{85}\u{2000}\u{200b}\u{1680}\u{205f}あ漢ｱé]{0,40}",
+            pending in proptest::bool::ANY,
+            start in proptest::sample::select(vec!["", "x", "x\n"]),
+        ) {
+            let (fast, slow) = both_writers(start, pending, &s);
+            proptest::prop_assert_eq!(fast.out, slow.out);
+            proptest::prop_assert_eq!(fast.pending_space, slow.pending_space);
+        }
+    }
 
     #[test]
     fn phishing_link_text_and_href() {

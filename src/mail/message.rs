@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -22,6 +23,7 @@ use mail_parser::{
 use super::charset::{
     decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
 };
+use super::fast_path::parse_fast;
 use super::html::html_to_text;
 
 /// One decoded message, ready for scoring.
@@ -114,12 +116,46 @@ fn starts_like_text(data: &[u8]) -> bool {
     !line.is_empty() && !line.starts_with(b"From ") && field_name(line).is_none()
 }
 
+/// The one mail-parser configuration, built on first use and shared by all
+/// threads. It parses only the header fields this module reads (From,
+/// Reply-To, Return-Path, Subject, Message-ID and the MIME fields), each with
+/// the same field parser as mail-parser's default; every other field (To,
+/// Date, Received, ...) is skipped over without being decoded, which saves
+/// building date, address and Received values nobody looks at. Fields end
+/// where they ended before (a line break not followed by white space), so
+/// offsets and body boundaries are unchanged.
+pub(crate) fn parser() -> &'static MessageParser {
+    static PARSER: OnceLock<MessageParser> = OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .header_address(HeaderName::From)
+            .header_address(HeaderName::ReplyTo)
+            .header_id(HeaderName::ReturnPath)
+            .header_id(HeaderName::MessageId)
+            .header_text(HeaderName::Subject)
+            .header_content_type(HeaderName::ContentType)
+            .header_content_type(HeaderName::ContentDisposition)
+            .header_text(HeaderName::ContentTransferEncoding)
+            .default_header_ignore()
+    })
+}
+
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
-    let parser = MessageParser::new();
+    let parser = parser();
+    // The fast path transfer-decodes only bodies its strict decoders
+    // accept, which `transfer_problem` would find nothing wrong with:
+    // remember that and skip the second scan.
+    let mut transfer_clean = false;
     let parsed = if starts_like_text(data) {
         None
     } else {
-        parser.parse(data)
+        match parse_fast(parser, data) {
+            Some(msg) => {
+                transfer_clean = true;
+                Some(msg)
+            }
+            None => parser.parse(data),
+        }
     };
     let Some(msg) = parsed else {
         // No header block: the bytes are just text (decoded as unlabelled).
@@ -140,6 +176,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let mut walker = Walker {
         limits,
         parts_seen: 0,
+        transfer_clean,
         links: Vec::new(),
         seen_links: HashSet::new(),
         attachments: Vec::new(),
@@ -198,7 +235,20 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
 /// `Local@Example.JP` → `Local@example.jp`.
 fn lowercase_domain(addr: &str) -> String {
     match addr.rfind('@') {
-        Some(at) => format!("{}@{}", &addr[..at], addr[at + 1..].to_lowercase()),
+        Some(at) => {
+            let (local, domain) = (&addr[..at], &addr[at + 1..]);
+            let mut out = String::with_capacity(addr.len());
+            out.push_str(local);
+            out.push('@');
+            // `to_lowercase` is `to_ascii_lowercase` on ASCII, without the
+            // Unicode case tables.
+            if domain.is_ascii() {
+                out.extend(domain.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                out.push_str(&domain.to_lowercase());
+            }
+            out
+        }
         None => addr.to_owned(),
     }
 }
@@ -236,9 +286,7 @@ fn repaired_header(
     }
     let text = decode_unlabelled(&unfolded).ok()?.text;
     let synthetic = format!("{field}: {}\n\n", text.trim());
-    MessageParser::new()
-        .parse(synthetic.as_bytes())
-        .map(|m| m.into_owned())
+    parser().parse(synthetic.as_bytes()).map(|m| m.into_owned())
 }
 
 fn subject_of(msg: &Message<'_>) -> Option<String> {
@@ -305,6 +353,9 @@ fn from_parts(msg: &Message<'_>) -> (Option<String>, Option<String>) {
 /// its `<addr>`), with encoded words decoded and quotes removed. `None` when
 /// the header has no `<addr>` or uses group syntax.
 fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
+    // Without a `<` byte the decoded header has no `<` either (no charset
+    // we sniff makes U+003C out of other bytes): skip the sniffing.
+    memchr::memchr(b'<', raw_header(msg, &HeaderName::From)?)?;
     let text = raw_header_text(msg, &HeaderName::From)?;
     let mut in_quotes = false;
     let mut escaped = false;
@@ -344,6 +395,10 @@ fn display_name_in_order(msg: &Message<'_>) -> Option<String> {
 struct Walker<'l> {
     limits: &'l ParseLimits,
     parts_seen: usize,
+    /// Every part body is known to be well-formed base64 or
+    /// quoted-printable (or not transfer-encoded): the message came from
+    /// the fast path, so no `transfer_problem` to look for.
+    transfer_clean: bool,
     links: Vec<String>,
     seen_links: HashSet<String>,
     attachments: Vec<String>,
@@ -472,7 +527,9 @@ impl Walker<'_> {
                 Encoding::None => "MIME structure",
             };
             self.error(format!("part {id}: malformed {what}; raw content used"));
-        } else if let Some(what) = self.transfer_problem(msg, part) {
+        } else if !self.transfer_clean
+            && let Some(what) = self.transfer_problem(msg, part)
+        {
             self.error(format!("part {id}: {what}; decoded what was there"));
         }
         let is_attachment = part
@@ -747,7 +804,11 @@ fn choose_alternative(pieces: Vec<Piece>) -> Piece {
     }
     match (plain, html) {
         (Some(p), Some(h)) => {
-            if visible_len(&p.text) * 3 < visible_len(&h.text) {
+            // The HTML's character count bounds its visible length and is
+            // much cheaper to get: only count visible characters when it
+            // could tip the choice.
+            let plain_visible = visible_len(&p.text) * 3;
+            if plain_visible < h.text.chars().count() && plain_visible < visible_len(&h.text) {
                 h
             } else {
                 p
@@ -916,6 +977,60 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(base64_problem(&raw), reference_base64_problem(&raw));
             proptest::prop_assert_eq!(qp_problem(&raw), reference_qp_problem(&raw));
+        }
+    }
+
+    proptest::proptest! {
+        /// The single-part fast path skips `transfer_problem` for bodies
+        /// its decoders accepted: every body they accept must pass it.
+        #[test]
+        fn bodies_the_fast_decoders_accept_have_no_transfer_problem(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".to_vec()),
+                    3 => proptest::sample::select(b"= \t\r\n-=3D=E3=".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..120,
+            )
+        ) {
+            if crate::mail::fast_path::decode_base64_body(&raw).is_some() {
+                proptest::prop_assert_eq!(base64_problem(&raw), None);
+            }
+            if crate::mail::fast_path::decode_quoted_printable_body(&raw).is_some() {
+                proptest::prop_assert_eq!(qp_problem(&raw), None);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut in `lowercase_domain` changes nothing.
+        #[test]
+        fn lowercase_domain_is_format_with_to_lowercase(
+            addr in "[a-zA-Z0-9@.\u{130}\u{212a}ÄΣ_-]{0,20}",
+        ) {
+            let reference = match addr.rfind('@') {
+                Some(at) => format!("{}@{}", &addr[..at], addr[at + 1..].to_lowercase()),
+                None => addr.clone(),
+            };
+            proptest::prop_assert_eq!(lowercase_domain(&addr), reference);
+        }
+
+        /// `display_name_in_order` skips headers without a `<` byte: no
+        /// sniffed charset may turn other bytes into `<`.
+        #[test]
+        fn sniffed_text_has_no_angle_bracket_without_the_byte(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(b"\x1b$B(J(I@\x00\xfe\xff\x3b\x3d+-ADw".to_vec()),
+                    proptest::num::u8::ANY,
+                ],
+                0..60,
+            )
+        ) {
+            if let Ok(d) = decode_unlabelled(&raw) && d.text.contains('<') {
+                proptest::prop_assert!(raw.contains(&b'<'));
+            }
         }
     }
 

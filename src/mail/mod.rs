@@ -32,6 +32,7 @@
 //! ```
 
 mod charset;
+mod fast_path;
 mod filter;
 mod html;
 mod mbox;

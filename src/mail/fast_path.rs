@@ -1,0 +1,908 @@
+//! A faster way through mail-parser for the most common message shapes.
+//!
+//! Most mail is one text part (`text/plain` or `text/html`, or no
+//! Content-Type at all) or one multipart (typically `multipart/alternative`)
+//! of such parts, in 7bit, 8bit, base64 or quoted-printable. For those,
+//! mail-parser's full [`MessageParser::parse`] spends most of its time in
+//! byte-at-a-time body decoders that look for the MIME boundary as they
+//! go. Here mail-parser's own [`MessageStream`] still does all the
+//! structure: header blocks (`parse_headers`, with the caller's parser
+//! configuration), the first boundary (`seek_next_part`, `skip_crlf`) and
+//! the end of the multipart (`is_multipart_end`); a part's end is the first
+//! `--boundary` after its headers (memchr's memmem), which is where
+//! mail-parser's decoders stop too; the body is transfer-decoded by the
+//! tight loops below and charset-decoded with mail-parser's own charset
+//! table. The parts come out as `parse` makes them.
+//!
+//! Whenever anything is unusual — a nested multipart, a message or
+//! non-text part, a part that does not end with a line break right before
+//! its boundary, an unclosed multipart, base64 with characters other than
+//! the alphabet, white space and final padding, quoted-printable with
+//! anything but `=XX` escapes and soft line breaks or ending in a soft line
+//! break — [`parse_fast`] returns `None` and the caller uses `parse`. The
+//! results are checked against mail-parser's own by differential proptests
+//! below (whole messages and the decoders alone, malformed input included).
+
+use std::borrow::Cow;
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::parsers::MessageStream;
+use mail_parser::{
+    ContentType, Encoding, Header, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
+    PartType,
+};
+
+/// Parse `raw` with `parser` if it has one of the shapes described in the
+/// module documentation; `None` means "use `parser.parse(raw)`". A returned
+/// message equals what `parser.parse(raw)` returns in `parts` (headers,
+/// bodies, encodings, offsets, encoding-problem flags) and `raw_message`;
+/// its `text_body`, `html_body` and `attachments` lists are left empty
+/// (nothing in this crate reads them). Every part body was accepted by the
+/// strict decoders below, so none has a transfer-encoding problem.
+pub(crate) fn parse_fast<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> {
+    let mut stream = MessageStream::new(raw);
+    let mut headers = Vec::new();
+    if !stream.parse_headers(parser, &mut headers) || headers.is_empty() {
+        return None;
+    }
+    let offset_body = stream.offset();
+    let content_type = content_type_of(&headers);
+    let parts = match content_type {
+        Some(ct) if ct.ctype() == "multipart" => {
+            // A digest's untyped parts are messages: leave it to `parse`.
+            if ct.subtype() == Some("digest") {
+                return None;
+            }
+            let boundary = ct.attribute("boundary")?.as_bytes().to_vec();
+            if boundary.is_empty() || !stream.seek_next_part(&boundary) {
+                return None;
+            }
+            stream.skip_crlf();
+            let mut parts = vec![MessagePart {
+                headers: Vec::new(),
+                is_encoding_problem: false,
+                body: PartType::default(),
+                encoding: Encoding::None,
+                offset_header: 0,
+                offset_body: offset_body as u32,
+                offset_end: raw.len() as u32,
+            }];
+            multipart_children(parser, raw, &mut stream, &boundary, &mut parts)?;
+            parts[0].headers = headers;
+            parts[0].body = PartType::Multipart((1..parts.len() as u32).collect());
+            parts
+        }
+        _ => {
+            let is_html = text_kind(content_type)?;
+            let body = raw.get(offset_body..)?;
+            let (encoding, bytes) = match transfer_encoding(&headers) {
+                Encoding::Base64 => (Encoding::Base64, Cow::Owned(decode_base64_body(body)?)),
+                Encoding::QuotedPrintable => (
+                    Encoding::QuotedPrintable,
+                    Cow::Owned(decode_quoted_printable_body(body)?),
+                ),
+                Encoding::None => (Encoding::None, Cow::Borrowed(body)),
+            };
+            let text = charset_decode(content_type, bytes);
+            vec![MessagePart {
+                headers,
+                is_encoding_problem: false,
+                body: text_part(is_html, text),
+                encoding,
+                offset_header: 0,
+                offset_body: offset_body as u32,
+                offset_end: raw.len() as u32,
+            }]
+        }
+    };
+    Some(Message {
+        parts,
+        raw_message: Cow::Borrowed(raw),
+        ..Default::default()
+    })
+}
+
+/// The text parts of a multipart, from just after its first boundary line
+/// to its closing boundary, appended to `parts`.
+fn multipart_children<'x>(
+    parser: &MessageParser,
+    raw: &'x [u8],
+    stream: &mut MessageStream<'x>,
+    boundary: &[u8],
+    parts: &mut Vec<MessagePart<'x>>,
+) -> Option<()> {
+    let mut dash_boundary = b"--".to_vec();
+    dash_boundary.extend_from_slice(boundary);
+    let finder = memchr::memmem::Finder::new(&dash_boundary);
+    loop {
+        let offset_header = stream.offset();
+        let mut headers = Vec::new();
+        if !stream.parse_headers(parser, &mut headers) {
+            return None;
+        }
+        let offset_body = stream.offset();
+        let content_type = content_type_of(&headers);
+        let is_html = text_kind(content_type)?;
+        // mail-parser's decoders stop at the first `--boundary` (base64's
+        // at the first `--`, which our decoder rejects anywhere else).
+        let at = offset_body + finder.find(raw.get(offset_body..)?)?;
+        // Only a boundary at the start of a line, after a non-empty body:
+        // then the part ends before that line break, as in mail-parser.
+        if at == offset_body || raw[at - 1] != b'\n' {
+            return None;
+        }
+        let end = if at - offset_body >= 2 && raw[at - 2] == b'\r' {
+            at - 2
+        } else {
+            at - 1
+        };
+        let (encoding, bytes) = match transfer_encoding(&headers) {
+            Encoding::Base64 => (
+                Encoding::Base64,
+                Cow::Owned(decode_base64_body(&raw[offset_body..end])?),
+            ),
+            Encoding::QuotedPrintable => {
+                // mail-parser drops the line break before the boundary by
+                // cutting the bytes it wrote for it; after a soft line
+                // break it wrote none, and would cut into the text.
+                if raw[offset_body..end].ends_with(b"=") {
+                    return None;
+                }
+                let part_raw = &raw[offset_body..at];
+                let mut bytes = decode_quoted_printable_body(part_raw)?;
+                let line_end = if memchr::memchr(b'\r', part_raw).is_some() {
+                    2
+                } else {
+                    1
+                };
+                bytes.truncate(bytes.len().checked_sub(line_end)?);
+                (Encoding::QuotedPrintable, Cow::Owned(bytes))
+            }
+            Encoding::None => (Encoding::None, Cow::Borrowed(&raw[offset_body..end])),
+        };
+        let text = charset_decode(content_type, bytes);
+        parts.push(MessagePart {
+            headers,
+            is_encoding_problem: false,
+            body: text_part(is_html, text),
+            encoding,
+            offset_header: offset_header as u32,
+            offset_body: offset_body as u32,
+            offset_end: end as u32,
+        });
+        stream.skip_bytes(at + dash_boundary.len() - stream.offset());
+        if stream.is_multipart_end() {
+            return Some(());
+        }
+    }
+}
+
+fn content_type_of<'a, 'x>(headers: &'a [Header<'x>]) -> Option<&'a ContentType<'x>> {
+    headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentType)
+        .and_then(|h| h.value.as_content_type())
+}
+
+/// `Some(is_html)` for the types mail-parser decodes as text and that we
+/// handle here: text/plain, text/html, or no Content-Type (text/plain
+/// outside a digest). The type and subtype are already lowercased.
+fn text_kind(content_type: Option<&ContentType<'_>>) -> Option<bool> {
+    match content_type {
+        None => Some(false),
+        Some(ct) => match (ct.ctype(), ct.subtype()) {
+            ("text", Some("plain")) => Some(false),
+            ("text", Some("html")) => Some(true),
+            _ => None,
+        },
+    }
+}
+
+/// mail-parser's reading of Content-Transfer-Encoding (its last field).
+fn transfer_encoding(headers: &[Header<'_>]) -> Encoding {
+    match headers
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+        .map(|h| &h.value)
+    {
+        Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("base64") => Encoding::Base64,
+        Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("quoted-printable") => {
+            Encoding::QuotedPrintable
+        }
+        _ => Encoding::None,
+    }
+}
+
+/// The same charset conversions as mail-parser's `parse_`. Text without a
+/// charset mail-parser knows is taken as UTF-8 (invalid bytes become
+/// U+FFFD); valid UTF-8, by far the common case, is checked with simdutf8
+/// instead of std's byte-at-a-time validation (same verdict, and the
+/// lossy conversion runs only when it fails).
+fn charset_decode<'x>(
+    content_type: Option<&ContentType<'_>>,
+    bytes: Cow<'x, [u8]>,
+) -> Cow<'x, str> {
+    let decoder = content_type
+        .and_then(|ct| ct.attribute("charset"))
+        .and_then(|c| charset_decoder(c.as_bytes()));
+    match (bytes, decoder) {
+        (Cow::Owned(vec), Some(decode)) => decode(&vec).into(),
+        (Cow::Owned(vec), None) => match simdutf8::basic::from_utf8(&vec) {
+            Ok(text) => Cow::Owned(text.to_owned()),
+            Err(_) => Cow::Owned(String::from_utf8_lossy(&vec).into_owned()),
+        },
+        (Cow::Borrowed(bytes), Some(decode)) => decode(bytes).into(),
+        (Cow::Borrowed(bytes), None) => match simdutf8::basic::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        },
+    }
+}
+
+fn text_part(is_html: bool, text: Cow<'_, str>) -> PartType<'_> {
+    if is_html {
+        PartType::Html(text)
+    } else {
+        PartType::Text(text)
+    }
+}
+
+/// Value of each base64 alphabet byte, 0xFF for every other byte.
+static BASE64_VALUE: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 64 {
+        let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i];
+        table[c as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decode a whole base64 body the way mail-parser's
+/// `MessageStream::decode_base64_mime` does with no boundary, for bodies
+/// made of alphabet characters and line white space (space, tab, CR, LF)
+/// with at most one run of `=` padding that completes the last group and is
+/// followed by white space only. Anything else (a stray `=`, a `-`, any
+/// other byte, a final incomplete group) gives `None`.
+pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len() / 4 * 3);
+    let mut i = 0;
+    // Four alphabet bytes in a row: one 24-bit group. Lines of base64 are a
+    // whole number of groups in practice, so this loop does nearly all the
+    // work and the per-byte loop below only sees line ends.
+    let mut group = [0u8; 4];
+    let mut filled = 0;
+    while i < raw.len() {
+        if filled == 0 {
+            // Eight at a time (two groups, six bytes) first.
+            while let Some(chunk) = raw.get(i..i + 8) {
+                let mut word = 0u64;
+                let mut invalid = 0u8;
+                for &c in chunk {
+                    let v = BASE64_VALUE[c as usize];
+                    invalid |= v;
+                    word = (word << 6) | u64::from(v & 0x3F);
+                }
+                if invalid & 0xC0 != 0 {
+                    break;
+                }
+                out.extend_from_slice(&word.to_be_bytes()[2..]);
+                i += 8;
+            }
+            while let Some(chunk) = raw.get(i..i + 4) {
+                let a = BASE64_VALUE[chunk[0] as usize];
+                let b = BASE64_VALUE[chunk[1] as usize];
+                let c = BASE64_VALUE[chunk[2] as usize];
+                let d = BASE64_VALUE[chunk[3] as usize];
+                if (a | b | c | d) & 0xC0 != 0 {
+                    break;
+                }
+                let word = (u32::from(a) << 18)
+                    | (u32::from(b) << 12)
+                    | (u32::from(c) << 6)
+                    | u32::from(d);
+                out.extend_from_slice(&word.to_be_bytes()[1..]);
+                i += 4;
+            }
+            if i >= raw.len() {
+                break;
+            }
+        }
+        let byte = raw[i];
+        i += 1;
+        let value = BASE64_VALUE[byte as usize];
+        if value < 64 {
+            group[filled] = value;
+            filled += 1;
+            if filled == 4 {
+                let word = (u32::from(group[0]) << 18)
+                    | (u32::from(group[1]) << 12)
+                    | (u32::from(group[2]) << 6)
+                    | u32::from(group[3]);
+                out.extend_from_slice(&word.to_be_bytes()[1..]);
+                filled = 0;
+            }
+            continue;
+        }
+        match byte {
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            b'=' => {
+                // Padding: "xx==" or "xxx=", then only white space (more
+                // `=` included) to the end.
+                let word = (u32::from(group[0]) << 18)
+                    | (u32::from(group[1]) << 12)
+                    | (u32::from(group[2]) << 6);
+                let pads = match filled {
+                    2 => {
+                        out.push(word.to_be_bytes()[1]);
+                        2
+                    }
+                    3 => {
+                        out.extend_from_slice(&word.to_be_bytes()[1..3]);
+                        1
+                    }
+                    _ => return None,
+                };
+                // The `=` signs, then white space only.
+                let rest = &raw[i..];
+                let more = rest.iter().take_while(|&&b| b == b'=').count();
+                if more + 1 != pads
+                    || !rest[more..]
+                        .iter()
+                        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                {
+                    return None;
+                }
+                return Some(out);
+            }
+            _ => return None,
+        }
+    }
+    (filled == 0).then_some(out)
+}
+
+/// Value of each hexadecimal digit byte (either case), 0xFF otherwise.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'A' as usize + i] = 10 + i as u8;
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decode a whole quoted-printable body the way mail-parser's
+/// `MessageStream::decode_quoted_printable_mime` does with no boundary, for
+/// bodies whose every `=` starts an `=XX` escape (two hex digits) or a soft
+/// line break (`=` then LF or CR LF). Like mail-parser: CR is dropped and,
+/// once one has been seen, every later line end is written as CR LF; white
+/// space (space, tab, form feed) written literally right before a line end
+/// is removed. Anything else (`=` followed by anything else or ending the
+/// body) gives `None`.
+pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    // Literal white space written since the last other byte: removed before
+    // a hard line break.
+    let mut trailing_space = 0usize;
+    let mut crlf = false;
+    let mut i = 0;
+    while i < raw.len() {
+        let byte = raw[i];
+        match byte {
+            b'=' => {
+                if let Some(&[hi, lo]) = raw.get(i + 1..i + 3) {
+                    let (hi, lo) = (HEX_VALUE[hi as usize], HEX_VALUE[lo as usize]);
+                    if (hi | lo) < 16 {
+                        out.push((hi << 4) | lo);
+                        trailing_space = 0;
+                        i += 3;
+                        continue;
+                    }
+                }
+                match raw.get(i + 1..) {
+                    Some([b'\n', ..]) => i += 2,
+                    Some([b'\r', b'\n', ..]) => {
+                        crlf = true;
+                        i += 3;
+                    }
+                    _ => return None,
+                }
+                // mail-parser's soft line break also resets the count.
+                trailing_space = 0;
+            }
+            b'\n' => {
+                out.truncate(out.len() - trailing_space);
+                if crlf {
+                    out.extend_from_slice(b"\r\n");
+                } else {
+                    out.push(b'\n');
+                }
+                trailing_space = 0;
+                i += 1;
+            }
+            b'\r' => {
+                crlf = true;
+                i += 1;
+            }
+            _ => {
+                out.push(byte);
+                if matches!(byte, b' ' | b'\t' | b'\x0c') {
+                    trailing_space += 1;
+                } else {
+                    trailing_space = 0;
+                }
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::parsers::MessageStream;
+
+    /// mail-parser's own decoder on a whole body (no boundary): `None` when
+    /// it reports an encoding problem.
+    fn mail_parser_base64(raw: &[u8]) -> Option<Vec<u8>> {
+        let (end, bytes) = MessageStream::new(raw).decode_base64_mime(b"");
+        (end != usize::MAX).then(|| bytes.into_owned())
+    }
+
+    fn mail_parser_qp(raw: &[u8]) -> Option<Vec<u8>> {
+        let (end, bytes) = MessageStream::new(raw).decode_quoted_printable_mime(b"");
+        (end != usize::MAX).then(|| bytes.into_owned())
+    }
+
+    /// Header fields whose values the configured parser decodes.
+    fn is_read(name: &HeaderName<'_>) -> bool {
+        matches!(
+            name,
+            HeaderName::From
+                | HeaderName::ReplyTo
+                | HeaderName::ReturnPath
+                | HeaderName::MessageId
+                | HeaderName::Subject
+                | HeaderName::ContentType
+                | HeaderName::ContentDisposition
+                | HeaderName::ContentTransferEncoding
+        )
+    }
+
+    /// `msg` with the values of the fields nobody reads blanked, in every
+    /// part and attached message.
+    fn blank_unread_fields(msg: &mut Message<'_>) {
+        for part in &mut msg.parts {
+            for h in &mut part.headers {
+                if !is_read(&h.name) {
+                    h.value = HeaderValue::Empty;
+                }
+            }
+            if let PartType::Message(inner) = &mut part.body {
+                blank_unread_fields(inner);
+            }
+        }
+    }
+
+    /// The configured parser gives mail-parser's default result but for
+    /// the values of unread fields; the fast path, when taken, gives the
+    /// configured parser's full result.
+    fn check_against_mail_parser(raw: &[u8]) -> bool {
+        let parser = crate::mail::message::parser();
+        let configured = parser.parse(raw);
+        let mut default = MessageParser::new().parse(raw);
+        if let Some(m) = default.as_mut() {
+            blank_unread_fields(m);
+        }
+        assert_eq!(configured, default, "{:?}", String::from_utf8_lossy(raw));
+        match parse_fast(parser, raw) {
+            Some(fast) => {
+                let configured = configured.expect("parse_fast parsed what parse did not");
+                assert_eq!(
+                    fast.parts,
+                    configured.parts,
+                    "{:?}",
+                    String::from_utf8_lossy(raw)
+                );
+                assert_eq!(fast.raw_message, configured.raw_message);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn every_fixture_and_corpus_file_parses_like_mail_parser() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut files = Vec::new();
+        for dir in [
+            "fixtures/mail",
+            "fixtures/mail/maildir/cur",
+            "fixtures/mail/maildir/new",
+            "hostile",
+            "corpus/ham",
+            "corpus/scam",
+            "corpus/suspicious",
+        ] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+        }
+        let mut fast = 0;
+        for path in &files {
+            let raw = std::fs::read(path).unwrap();
+            // And with CRLF line ends.
+            let crlf = String::from_utf8_lossy(&raw).replace('\n', "\r\n");
+            fast += usize::from(check_against_mail_parser(&raw));
+            check_against_mail_parser(crlf.as_bytes());
+        }
+        let mbox = std::fs::read(root.join("fixtures/mail/mixed.mbox")).unwrap();
+        for r in crate::mail::MboxReader::new(&mbox[..]) {
+            fast += usize::from(check_against_mail_parser(&r.unwrap().bytes));
+        }
+        assert!(fast >= 8, "only {fast} took the fast path");
+    }
+
+    /// The shape of most real mail (and of the bench mbox's
+    /// multipart messages) takes the fast path, with LF and CRLF.
+    #[test]
+    fn typical_alternative_takes_the_fast_path() {
+        let lf = "From: a@b\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"=_b1\"\n\nThis is a multi-part message.\n\n--=_b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n44GC44GE44GG\n--=_b1\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n<p>=E3=81=82=E3=81=84 a  =\n=E3=81=86</p>  \n<br>\n\n--=_b1--\nepilogue\n";
+        for raw in [lf.to_owned(), lf.replace('\n', "\r\n")] {
+            assert!(check_against_mail_parser(raw.as_bytes()), "{raw}");
+            let msg = parse_fast(crate::mail::message::parser(), raw.as_bytes()).unwrap();
+            assert_eq!(msg.parts.len(), 3);
+            assert_eq!(msg.parts[1].body, PartType::Text("あいう".into()));
+        }
+    }
+
+    const HEADER_LINES: &[&[u8]] = &[
+        b"From: \"A\" <a@b.example>\n",
+        b"From: =?ISO-2022-JP?B?GyRCJCIbKEI=?= <a@b>\n",
+        b"To: x <y@z>, \"q\n",
+        b"To: \"unterminated\n",
+        b"Date: Mon, 1 Jan 2024 (comment\n 10:00 +0900\n",
+        b"Received: from x (y [1.2.3.4]) by z; Mon, 1 Jan 2024\n",
+        b"Received: (\n",
+        b"Reply-To: <r@s>\n",
+        b"Return-Path: <p@q>\n",
+        b"Message-ID: <m@n>\n",
+        b"Subject: =?utf-8?b?44GC?=\n",
+        b"Subject: \x1b$B$\"\x1b(B \xa4\xa2\n",
+        b"Content-Type: text/plain; charset=utf-8\n",
+        b"Content-Type: text/plain; charset=\"Shift_JIS\"\n",
+        b"Content-Type: TEXT/HTML; charset=EUC-JP\n",
+        b"Content-Type: text/html; charset=iso-2022-jp\n",
+        b"Content-Type: text/enriched\n",
+        b"Content-Type: image/png\n",
+        b"Content-Type: multipart/alternative; boundary=q\n",
+        b"Content-Type: message/rfc822\n",
+        b"Content-Type: text/plain; charset=x-unknown\n",
+        b"Content-Transfer-Encoding: base64\n",
+        b"Content-Transfer-Encoding: Quoted-Printable\n",
+        b"Content-Transfer-Encoding: 8bit\n",
+        b"Content-Disposition: attachment; filename=a.txt\n",
+        b"Content-Disposition: inline\n",
+        b" folded\n",
+        b"junk line\n",
+        b" \n",
+    ];
+
+    const BODY_LINES: &[&[u8]] = &[
+        b"44GC44GE\n",
+        b"QUJD\n",
+        b"QQ==\n",
+        b"QUI=\n",
+        b"=E3=81=82=\n",
+        b"=A4=A2 \n",
+        b"a =\n",
+        b"=\n",
+        b"= \n",
+        b"=4\n",
+        b"\xa4\xa2\xff\n",
+        b"\x1b$B$\"\x1b(B\n",
+        b"-\n",
+        b"--q\n",
+        b"--q--\n",
+        b"\n",
+        b"<p>x</p>\n",
+        b"Content-Type: text/html; charset=utf-8\n",
+        b"Content-Transfer-Encoding: base64\n",
+    ];
+
+    const PART_HEADER_LINES: &[&[u8]] = &[
+        b"Content-Type: text/plain; charset=utf-8\n",
+        b"Content-Type: text/html; charset=\"EUC-JP\"\n",
+        b"Content-Type: text/plain; charset=iso-2022-jp\n",
+        b"Content-Type: image/png\n",
+        b"Content-Type: multipart/mixed; boundary=r\n",
+        b"Content-Type: message/rfc822\n",
+        b"Content-Transfer-Encoding: base64\n",
+        b"Content-Transfer-Encoding: quoted-printable\n",
+        b"Content-Disposition: attachment\n",
+        b"X-Other: x\n",
+    ];
+
+    const PART_BODY_LINES: &[&[u8]] = &[
+        b"44GC44GE\n",
+        b"QUI=\n",
+        b"=E3=81=82=\n",
+        b"=A4=A2 \n",
+        b"a \t\n",
+        b"x=\n",
+        b"\xa4\xa2\n",
+        b"<p>x</p>\n",
+        b"--q\n",
+        b"-\n",
+        b"--qx\n",
+        b"x--q\n",
+        b"abc",
+        b"\n",
+    ];
+
+    proptest::proptest! {
+        /// Header blocks and bodies drawn from the lines that steer
+        /// mail-parser (field kinds, encodings, types, malformed escapes).
+        #[test]
+        fn messages_parse_like_mail_parser(
+            headers in proptest::collection::vec(proptest::sample::select(HEADER_LINES), 0..8),
+            blank in proptest::sample::select(vec![&b"\n"[..], b"\r\n", b" \n", b""]),
+            body in proptest::collection::vec(proptest::sample::select(BODY_LINES), 0..12),
+            crlf in proptest::bool::ANY,
+        ) {
+            let mut raw = headers.concat();
+            raw.extend_from_slice(blank);
+            raw.extend_from_slice(&body.concat());
+            if crlf {
+                raw = raw
+                    .iter()
+                    .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+                    .collect();
+            }
+            check_against_mail_parser(&raw);
+        }
+
+        /// Multiparts: a preamble, parts with their own header blocks and
+        /// bodies, a closing boundary (or not) and an epilogue.
+        #[test]
+        fn multiparts_parse_like_mail_parser(
+            subtype in proptest::sample::select(vec!["alternative", "mixed", "digest", "related"]),
+            preamble in proptest::collection::vec(proptest::sample::select(PART_BODY_LINES), 0..2),
+            parts in proptest::collection::vec(
+                (
+                    proptest::collection::vec(proptest::sample::select(PART_HEADER_LINES), 0..3),
+                    proptest::collection::vec(proptest::sample::select(PART_BODY_LINES), 0..5),
+                    proptest::sample::select(vec![&b"\n"[..], b"\r\n", b" \n", b""]),
+                ),
+                1..4,
+            ),
+            close in proptest::sample::select(vec![&b"--q--\n"[..], b"--q--", b"--q\n", b"", b"--q-- x\n"]),
+            epilogue in proptest::collection::vec(proptest::sample::select(PART_BODY_LINES), 0..2),
+            crlf in proptest::bool::ANY,
+        ) {
+            let mut raw = format!("From: a@b\nContent-Type: multipart/{subtype}; boundary=q\n\n").into_bytes();
+            raw.extend_from_slice(&preamble.concat());
+            for (headers, body, blank) in &parts {
+                raw.extend_from_slice(b"--q\n");
+                raw.extend_from_slice(&headers.concat());
+                raw.extend_from_slice(blank);
+                raw.extend_from_slice(&body.concat());
+            }
+            raw.extend_from_slice(close);
+            raw.extend_from_slice(&epilogue.concat());
+            if crlf {
+                raw = raw
+                    .iter()
+                    .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+                    .collect();
+            }
+            check_against_mail_parser(&raw);
+        }
+
+        /// Text without a known charset converts exactly as std's lossy
+        /// UTF-8 conversion, owned or borrowed.
+        #[test]
+        fn utf8_text_converts_like_std(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![b'a', 0xE3, 0x81, 0x82, 0xC2, 0xF0, 0x9F, 0xBF, 0xED, 0xA0]),
+                    proptest::num::u8::ANY,
+                ],
+                0..80,
+            )
+        ) {
+            let std_text = String::from_utf8_lossy(&raw).into_owned();
+            let owned = charset_decode(None, Cow::Owned(raw.clone()));
+            let borrowed = charset_decode(None, Cow::Borrowed(&raw));
+            proptest::prop_assert_eq!(&owned, &std_text);
+            proptest::prop_assert_eq!(&borrowed, &std_text);
+            proptest::prop_assert_eq!(matches!(borrowed, Cow::Borrowed(_)), std::str::from_utf8(&raw).is_ok());
+        }
+
+        /// Arbitrary bytes after a plausible header block.
+        #[test]
+        fn arbitrary_bodies_parse_like_mail_parser(
+            headers in proptest::collection::vec(proptest::sample::select(HEADER_LINES), 1..5),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        ) {
+            let mut raw = headers.concat();
+            raw.push(b'\n');
+            raw.extend_from_slice(&body);
+            check_against_mail_parser(&raw);
+        }
+    }
+
+    #[test]
+    fn hex_table_is_mail_parsers() {
+        for b in 0..=255u8 {
+            let theirs = mail_parser::decoders::quoted_printable::HEX_MAP[b as usize];
+            let ours = HEX_VALUE[b as usize];
+            assert_eq!(theirs == -1, ours == 0xFF, "{b}");
+            if ours != 0xFF {
+                assert_eq!(theirs as u8, ours, "{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn typical_bodies_decode_like_mail_parser() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"\n",
+            b"44GC44GE\n",
+            b"44GC44GE\r\n44GC\r\n",
+            b"QUJDRA==\n",
+            b"QUJDREU=\r\n\r\n",
+            b"QUJD REU=",
+            b"5Lu25ZCNOiDnpL7lhoXloLEg77yR77yS5pyI5Y+3IOmFjeS/oeOBruOBiuefpQ==\r\n",
+        ];
+        for raw in cases {
+            assert_eq!(decode_base64_body(raw), mail_parser_base64(raw), "{raw:?}");
+        }
+        let qp: &[&[u8]] = &[
+            b"",
+            b"abc",
+            b"=E3=81=82=\n=E3=81=84\n",
+            b"a b \t\nc=20\nd  =\ne\n",
+            b"x\r\ny\nz\n",
+            b"=e3=81=82\r\n=\r\nq",
+        ];
+        for raw in qp {
+            assert_eq!(
+                decode_quoted_printable_body(raw),
+                mail_parser_qp(raw),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unusual_bodies_are_left_to_mail_parser() {
+        for raw in [
+            &b"QUJD\nRA"[..],
+            b"QQ==QUJD",
+            b"QU-D",
+            b"QUJD--",
+            b"QUJDRA=",
+            b"QUJDRA===",
+            b"QU*D",
+        ] {
+            assert_eq!(decode_base64_body(raw), None, "{raw:?}");
+        }
+        for raw in [&b"a=G1"[..], b"=", b"a=4", b"= \n", b"==41", b"=\rx"] {
+            assert_eq!(decode_quoted_printable_body(raw), None, "{raw:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whenever the fast decoders return something, it is exactly what
+        /// mail-parser's decoders return for the same body.
+        #[test]
+        fn base64_agrees_with_mail_parser(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".to_vec()),
+                    2 => proptest::sample::select(b"= \t\r\n-".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..200,
+            )
+        ) {
+            if let Some(ours) = decode_base64_body(&raw) {
+                proptest::prop_assert_eq!(Some(ours), mail_parser_base64(&raw));
+            }
+        }
+
+        #[test]
+        fn quoted_printable_agrees_with_mail_parser(
+            raw in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => proptest::sample::select(b"=0123456789ABCDEFabcdefG \t\x0c\r\n-x".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..200,
+            )
+        ) {
+            if let Some(ours) = decode_quoted_printable_body(&raw) {
+                proptest::prop_assert_eq!(Some(ours), mail_parser_qp(&raw));
+            }
+        }
+
+        /// Well-formed encodings of arbitrary bytes always take the fast
+        /// path (and decode to those bytes).
+        #[test]
+        fn well_formed_bodies_take_the_fast_path(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            crlf in proptest::bool::ANY,
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let b64 = encode_base64_lines(&data, nl);
+            proptest::prop_assert_eq!(decode_base64_body(b64.as_bytes()), Some(data.clone()));
+            let qp = encode_qp_lines(&data, nl);
+            let ours = decode_quoted_printable_body(qp.as_bytes());
+            proptest::prop_assert!(ours.is_some());
+            proptest::prop_assert_eq!(ours, mail_parser_qp(qp.as_bytes()));
+        }
+    }
+
+    fn encode_base64_lines(data: &[u8], nl: &str) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut text = String::new();
+        for chunk in data.chunks(3) {
+            let n = (u32::from(chunk[0]) << 16)
+                | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*chunk.get(2).unwrap_or(&0));
+            for k in 0..4 {
+                if k <= chunk.len() {
+                    text.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+                } else {
+                    text.push('=');
+                }
+            }
+        }
+        let mut lines = String::new();
+        for (k, c) in text.chars().enumerate() {
+            if k > 0 && k % 76 == 0 {
+                lines.push_str(nl);
+            }
+            lines.push(c);
+        }
+        lines.push_str(nl);
+        lines
+    }
+
+    fn encode_qp_lines(data: &[u8], nl: &str) -> String {
+        let mut out = String::new();
+        let mut line = 0;
+        for &b in data {
+            let piece = if b.is_ascii_graphic() && b != b'=' {
+                (b as char).to_string()
+            } else {
+                format!("={b:02X}")
+            };
+            if line + piece.len() > 75 {
+                out.push('=');
+                out.push_str(nl);
+                line = 0;
+            }
+            line += piece.len();
+            out.push_str(&piece);
+        }
+        out.push_str(nl);
+        out
+    }
+}
