@@ -230,19 +230,26 @@ fn extract_with(
         });
     }
 
-    let amounts = !prefilter || may_have_amount(b);
-    for m in amounts
-        .then(|| AMOUNT.find_iter(text))
-        .into_iter()
-        .flatten()
-    {
-        let s = m.as_str().trim_end_matches([',', '.']);
+    // Every kept amount holds a unit, so only the runs of amount characters
+    // around one are searched (the regex has no literal to skip ahead with).
+    let amount_runs = if prefilter {
+        amount_runs(text)
+    } else {
+        vec![0..text.len()]
+    };
+    let amount_matches = amount_runs.into_iter().flat_map(|run| {
+        AMOUNT
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    });
+    for (m_start, m_str) in amount_matches {
+        let s = m_str.trim_end_matches([',', '.']);
         let has_yen = s.starts_with('¥') || s.ends_with('円');
         let has_big_unit = s.contains(['万', '億', '兆']);
         if !has_yen && !has_big_unit {
             continue;
         }
-        let range = m.start()..m.start() + s.len();
+        let range = m_start..m_start + s.len();
         if url_ranges
             .iter()
             .any(|r| r.start < range.end && range.start < r.end)
@@ -326,11 +333,88 @@ fn may_have_phone(b: &[u8]) -> bool {
     memchr(b'0', b).is_some() || memmem::find(b, b"+81").is_some()
 }
 
-/// An amount is kept only with `¥`, `円`, `万`, `億` or `兆` in it.
-fn may_have_amount(b: &[u8]) -> bool {
-    ["円", "万", "¥", "億", "兆"]
+/// The units an amount is kept only with: `¥` (first), `円` (last), or one
+/// of `万`, `億`, `兆` inside.
+const AMOUNT_UNITS: [&str; 5] = ["円", "万", "¥", "億", "兆"];
+
+/// Searchers for [`AMOUNT_UNITS`], built once instead of on every call.
+static AMOUNT_UNIT_FINDERS: LazyLock<Vec<memmem::Finder<'static>>> = LazyLock::new(|| {
+    AMOUNT_UNITS
         .iter()
-        .any(|n| memmem::find(b, n.as_bytes()).is_some())
+        .map(|u| memmem::Finder::new(u.as_bytes()))
+        .collect()
+});
+
+/// Whether `c` can be part of an `AMOUNT` match.
+fn is_amount_char(c: char) -> bool {
+    c.is_ascii_digit()
+        || matches!(
+            c,
+            ',' | '.'
+                | ' '
+                | '¥'
+                | '円'
+                | '〇'
+                | '零'
+                | '一'
+                | '二'
+                | '三'
+                | '四'
+                | '五'
+                | '六'
+                | '七'
+                | '八'
+                | '九'
+                | '十'
+                | '百'
+                | '千'
+                | '万'
+                | '億'
+                | '兆'
+        )
+}
+
+/// The maximal runs of [`is_amount_char`] characters that hold one of
+/// [`AMOUNT_UNITS`], in text order. `AMOUNT` has no look-around and matches
+/// only amount characters, so its matches in `text` are exactly its matches
+/// in each maximal run; and a match without a unit is dropped, so the runs
+/// without one can be skipped.
+fn amount_runs(text: &str) -> Vec<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    let mut hits: Vec<usize> = AMOUNT_UNIT_FINDERS
+        .iter()
+        .flat_map(|f| f.find_iter(b))
+        .collect();
+    hits.sort_unstable();
+    runs_around(text, &hits, is_amount_char)
+}
+
+/// The maximal runs of characters satisfying `in_run` that contain one of the
+/// sorted byte offsets `hits` (each the start of a character satisfying
+/// `in_run`), in text order and without repeats.
+fn runs_around(
+    text: &str,
+    hits: &[usize],
+    in_run: impl Fn(char) -> bool,
+) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for &at in hits {
+        if runs.last().is_some_and(|r| at < r.end) || !text.is_char_boundary(at) {
+            continue;
+        }
+        let start = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| in_run(c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let end = text[at..]
+            .char_indices()
+            .find(|&(_, c)| !in_run(c))
+            .map_or(text.len(), |(i, _)| at + i);
+        runs.push(start..end);
+    }
+    runs
 }
 
 fn overlaps_original(
@@ -727,6 +811,18 @@ mod tests {
         fn prefilters_never_change_the_entities_any(s in any::<String>()) {
             check_prefilters(&s)?;
         }
+    }
+
+    #[test]
+    fn amounts_are_found_only_in_runs_around_units() {
+        let s = "代金 ¥ 1,000.5万円、x二万一 ¥100.5万 と 3億5千万円 と 123 と 1.5兆";
+        check_prefilters(s).unwrap();
+        let yens: Vec<_> = entities(s).amounts.iter().map(|a| a.yen).collect();
+        assert_eq!(
+            yens,
+            vec![1000, 50_000, 100, 50_000, 350_000_000, 1_500_000_000_000]
+        );
+        assert_eq!(runs_around("a12 3万b", &[5], is_amount_char), vec![1..8]);
     }
 
     #[test]
