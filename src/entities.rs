@@ -134,42 +134,44 @@ fn extract_with(
         (original[o.clone()].to_string(), o.start, o.end)
     };
     let mut url_ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    let push_url =
-        |m: regex::Match<'_>, out: &mut Entities, ranges: &mut Vec<std::ops::Range<usize>>| {
-            let raw = trim_url(m.as_str());
-            if raw.is_empty() {
-                return;
-            }
-            let range = m.start()..m.start() + raw.len();
-            if ranges
-                .iter()
-                .any(|r| r.start < range.end && range.start < r.end)
-            {
-                return;
-            }
-            let (url, obfuscated_syntax) = refang(raw);
-            let Some(host) = host_of(&url) else { return };
-            let (text_orig, start, end) = span(range.clone());
-            let obfuscated = obfuscated_syntax
-                || normalized.is_obfuscated(range.clone())
-                || text_orig
-                    .chars()
-                    .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
-            ranges.push(range);
-            out.urls.push(Url {
-                text: text_orig,
-                url,
-                host,
-                obfuscated,
-                part,
-                start,
-                end,
-            });
-        };
+    let push_url = |m_start: usize,
+                    m_str: &str,
+                    out: &mut Entities,
+                    ranges: &mut Vec<std::ops::Range<usize>>| {
+        let raw = trim_url(m_str);
+        if raw.is_empty() {
+            return;
+        }
+        let range = m_start..m_start + raw.len();
+        if ranges
+            .iter()
+            .any(|r| r.start < range.end && range.start < r.end)
+        {
+            return;
+        }
+        let (url, obfuscated_syntax) = refang(raw);
+        let Some(host) = host_of(&url) else { return };
+        let (text_orig, start, end) = span(range.clone());
+        let obfuscated = obfuscated_syntax
+            || normalized.is_obfuscated(range.clone())
+            || text_orig
+                .chars()
+                .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
+        ranges.push(range);
+        out.urls.push(Url {
+            text: text_orig,
+            url,
+            host,
+            obfuscated,
+            part,
+            start,
+            end,
+        });
+    };
     let b = text.as_bytes();
     if !prefilter || may_have_scheme_url(b) {
         for m in SCHEME_URL.find_iter(text) {
-            push_url(m, out, &mut url_ranges);
+            push_url(m.start(), m.as_str(), out, &mut url_ranges);
         }
     }
     let dots = if prefilter {
@@ -177,24 +179,35 @@ fn extract_with(
     } else {
         Dots {
             ip: true,
-            host: true,
+            host: Vec::new(),
         }
     };
     if dots.ip && (!prefilter || memchr(b'/', b).is_some()) {
         for m in IPV4_URL.find_iter(text) {
-            push_url(m, out, &mut url_ranges);
+            push_url(m.start(), m.as_str(), out, &mut url_ranges);
         }
     }
-    let bare = dots.host || !prefilter || memmem::find(b, b"[dot]").is_some();
-    for m in bare.then(|| BARE_URL.find_iter(text)).into_iter().flatten() {
+    // Every bare URL holds a dot between labels (or a `[dot]`), so only the
+    // runs of URL characters around one are searched.
+    let bare_runs = if prefilter {
+        bare_url_runs(text, dots.host)
+    } else {
+        vec![0..text.len()]
+    };
+    let bare_matches = bare_runs.into_iter().flat_map(|run| {
+        BARE_URL
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    });
+    for (m_start, m_str) in bare_matches {
         // Not the domain of an e-mail address, not inside a longer word.
-        let before = text[..m.start()].chars().next_back();
+        let before = text[..m_start].chars().next_back();
         if before.is_some_and(|c| {
             c == '@' || c == '.' || c == '/' || c.is_ascii_alphanumeric() || c == '-'
         }) {
             continue;
         }
-        push_url(m, out, &mut url_ranges);
+        push_url(m_start, m_str, out, &mut url_ranges);
     }
 
     let phones = !prefilter || may_have_phone(b);
@@ -297,9 +310,10 @@ fn may_have_scheme_url(b: &[u8]) -> bool {
 struct Dots {
     /// A `.` between two ASCII digits (`IPV4_URL` needs three).
     ip: bool,
-    /// A `.`, `[.]` or `(.)` after a label character and before an ASCII
-    /// letter or digit (`BARE_URL` needs one, unless it uses `[dot]`).
-    host: bool,
+    /// The offsets of every `.`, `[.]` or `(.)` after a label character and
+    /// before an ASCII letter or digit (`BARE_URL` needs one, unless it uses
+    /// `[dot]`), in text order.
+    host: Vec<usize>,
 }
 
 fn dotted(b: &[u8]) -> Dots {
@@ -311,7 +325,7 @@ fn dotted(b: &[u8]) -> Dots {
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut dots = Dots {
         ip: false,
-        host: false,
+        host: Vec::new(),
     };
     for p in memchr_iter(b'.', b) {
         if p == 0 {
@@ -320,12 +334,58 @@ fn dotted(b: &[u8]) -> Dots {
         dots.ip |= digit(p - 1) && digit(p + 1);
         let before = label(p - 1) || (p >= 2 && matches!(b[p - 1], b'[' | b'(') && label(p - 2));
         let after = alnum(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && alnum(p + 2));
-        dots.host |= before && after;
-        if dots.ip && dots.host {
-            break;
+        if before && after {
+            dots.host.push(p);
         }
     }
     dots
+}
+
+/// Whether `c` can be part of a `BARE_URL` match.
+fn is_bare_url_char(c: char) -> bool {
+    c.is_ascii_lowercase()
+        || c.is_ascii_digit()
+        || matches!(
+            c,
+            '-' | '.'
+                | '_'
+                | '~'
+                | ':'
+                | '/'
+                | '?'
+                | '#'
+                | '@'
+                | '!'
+                | '$'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | ','
+                | ';'
+                | '='
+                | '%'
+                | '['
+                | ']'
+                | '('
+                | ')'
+        )
+}
+
+/// Finds `[dot]`, built once instead of on every call.
+static DOT_WORD: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"[dot]"));
+
+/// The maximal runs of [`is_bare_url_char`] characters that hold a `[dot]`
+/// or one of the `host_dots` found by [`dotted`], in text order. Every
+/// `BARE_URL` match holds such a separator and only URL characters, and the
+/// regex has no look-around, so its matches in `text` are exactly its matches
+/// in these runs.
+fn bare_url_runs(text: &str, host_dots: Vec<usize>) -> Vec<std::ops::Range<usize>> {
+    let mut hits = host_dots;
+    hits.extend(DOT_WORD.find_iter(text.as_bytes()));
+    hits.sort_unstable();
+    runs_around(text, &hits, is_bare_url_char)
 }
 
 /// `PHONE` starts with `0`, `(0` or `+81`.
