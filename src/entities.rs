@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use memchr::{memchr, memchr_iter, memmem};
+use memchr::{memchr, memchr_iter, memchr2_iter, memmem};
 use regex::Regex;
 use serde::Serialize;
 
@@ -210,10 +210,21 @@ fn extract_with(
         push_url(m_start, m_str, out, &mut url_ranges);
     }
 
-    let phones = !prefilter || may_have_phone(b);
-    for m in phones.then(|| PHONE.find_iter(text)).into_iter().flatten() {
-        let s = m.as_str().trim_end_matches(['-', ' ', '(', ')']);
-        let range = m.start()..m.start() + s.len();
+    // A kept number starts with `0`, `(0` or `+81` and has at least nine
+    // digits, so only the runs of phone characters that allow it are searched.
+    let phone_runs = if prefilter {
+        phone_runs(text)
+    } else {
+        vec![0..text.len()]
+    };
+    let phone_matches = phone_runs.into_iter().flat_map(|run| {
+        PHONE
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    });
+    for (m_start, m_str) in phone_matches {
+        let s = m_str.trim_end_matches(['-', ' ', '(', ')']);
+        let range = m_start..m_start + s.len();
         if url_ranges
             .iter()
             .any(|r| r.start < range.end && range.start < r.end)
@@ -388,9 +399,33 @@ fn bare_url_runs(text: &str, host_dots: Vec<usize>) -> Vec<std::ops::Range<usize
     runs_around(text, &hits, is_bare_url_char)
 }
 
-/// `PHONE` starts with `0`, `(0` or `+81`.
-fn may_have_phone(b: &[u8]) -> bool {
-    memchr(b'0', b).is_some() || memmem::find(b, b"+81").is_some()
+/// Whether `c` is a digit or masked digit of a phone number.
+fn is_phone_digit(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '*' | 'x' | '×' | '○' | '〇' | '●')
+}
+
+/// Whether `c` can be part of a `PHONE` match.
+fn is_phone_char(c: char) -> bool {
+    is_phone_digit(c) || matches!(c, '+' | '-' | ' ' | '(' | ')')
+}
+
+/// The maximal runs of [`is_phone_char`] characters that hold a `0` or `+`
+/// (a `PHONE` match starts with `0`, `(0` or `+81`) and at least nine
+/// [`is_phone_digit`] characters ([`classify_phone`] wants ten, counting the
+/// `0` that stands for `+81`), in text order. `PHONE` has no look-around and
+/// matches only phone characters, so its matches in `text` are exactly its
+/// matches in each maximal run, and the runs left out yield no kept number.
+fn phone_runs(text: &str) -> Vec<std::ops::Range<usize>> {
+    let hits: Vec<usize> = memchr2_iter(b'0', b'+', text.as_bytes()).collect();
+    let mut runs = runs_around(text, &hits, is_phone_char);
+    runs.retain(|r| {
+        text[r.clone()]
+            .chars()
+            .filter(|&c| is_phone_digit(c))
+            .count()
+            >= 9
+    });
+    runs
 }
 
 /// The units an amount is kept only with: `¥` (first), `円` (last), or one
@@ -883,6 +918,19 @@ mod tests {
             vec![1000, 50_000, 100, 50_000, 350_000_000, 1_500_000_000_000]
         );
         assert_eq!(runs_around("a12 3万b", &[5], is_amount_char), vec![1..8]);
+    }
+
+    #[test]
+    fn shortest_phone_numbers_survive_the_run_filter() {
+        for s in [
+            "03-1234-5678",
+            "(03)1234-5678",
+            "+81 3 1234 5678",
+            "+813-1234-5678",
+        ] {
+            check_prefilters(s).unwrap();
+            assert_eq!(entities(s).phones.len(), 1, "{s}");
+        }
     }
 
     #[test]
