@@ -312,9 +312,15 @@ fn extract_with(
 // the regex has a match that the code above would keep, so skipping never
 // changes the result (see the tests).
 
+/// Finds `//`, built once instead of on every call.
+static DOUBLE_SLASH: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"//"));
+
 /// `SCHEME_URL` needs `//` after `:` or `[:]`.
 fn may_have_scheme_url(b: &[u8]) -> bool {
-    memmem::find_iter(b, b"//").any(|p| p > 0 && matches!(b[p - 1], b':' | b']'))
+    DOUBLE_SLASH
+        .find_iter(b)
+        .any(|p| p > 0 && matches!(b[p - 1], b':' | b']'))
 }
 
 /// What the `.` characters of a text allow.
