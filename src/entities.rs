@@ -192,7 +192,7 @@ fn extract_with(
     let bare_runs = if prefilter {
         bare_url_runs(text, dots.host)
     } else {
-        vec![0..text.len()]
+        whole_text(text)
     };
     let bare_matches = bare_runs.into_iter().flat_map(|run| {
         BARE_URL
@@ -215,7 +215,7 @@ fn extract_with(
     let phone_runs = if prefilter {
         phone_runs(text)
     } else {
-        vec![0..text.len()]
+        whole_text(text)
     };
     let phone_matches = phone_runs.into_iter().flat_map(|run| {
         PHONE
@@ -259,7 +259,7 @@ fn extract_with(
     let amount_runs = if prefilter {
         amount_runs(text)
     } else {
-        vec![0..text.len()]
+        whole_text(text)
     };
     let amount_matches = amount_runs.into_iter().flat_map(|run| {
         AMOUNT
@@ -516,6 +516,11 @@ fn runs_around(
         runs.push(start..end);
     }
     runs
+}
+
+/// The one run that is all of `text`: the search without prefilters.
+fn whole_text(text: &str) -> Vec<std::ops::Range<usize>> {
+    std::iter::once(0..text.len()).collect()
 }
 
 fn overlaps_original(
