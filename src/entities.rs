@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use memchr::{memchr, memchr_iter, memmem};
+use memchr::{memchr, memchr_iter, memchr2_iter, memmem};
 use regex::Regex;
 use serde::Serialize;
 
@@ -134,42 +134,44 @@ fn extract_with(
         (original[o.clone()].to_string(), o.start, o.end)
     };
     let mut url_ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    let push_url =
-        |m: regex::Match<'_>, out: &mut Entities, ranges: &mut Vec<std::ops::Range<usize>>| {
-            let raw = trim_url(m.as_str());
-            if raw.is_empty() {
-                return;
-            }
-            let range = m.start()..m.start() + raw.len();
-            if ranges
-                .iter()
-                .any(|r| r.start < range.end && range.start < r.end)
-            {
-                return;
-            }
-            let (url, obfuscated_syntax) = refang(raw);
-            let Some(host) = host_of(&url) else { return };
-            let (text_orig, start, end) = span(range.clone());
-            let obfuscated = obfuscated_syntax
-                || normalized.is_obfuscated(range.clone())
-                || text_orig
-                    .chars()
-                    .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
-            ranges.push(range);
-            out.urls.push(Url {
-                text: text_orig,
-                url,
-                host,
-                obfuscated,
-                part,
-                start,
-                end,
-            });
-        };
+    let push_url = |m_start: usize,
+                    m_str: &str,
+                    out: &mut Entities,
+                    ranges: &mut Vec<std::ops::Range<usize>>| {
+        let raw = trim_url(m_str);
+        if raw.is_empty() {
+            return;
+        }
+        let range = m_start..m_start + raw.len();
+        if ranges
+            .iter()
+            .any(|r| r.start < range.end && range.start < r.end)
+        {
+            return;
+        }
+        let (url, obfuscated_syntax) = refang(raw);
+        let Some(host) = host_of(&url) else { return };
+        let (text_orig, start, end) = span(range.clone());
+        let obfuscated = obfuscated_syntax
+            || normalized.is_obfuscated(range.clone())
+            || text_orig
+                .chars()
+                .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
+        ranges.push(range);
+        out.urls.push(Url {
+            text: text_orig,
+            url,
+            host,
+            obfuscated,
+            part,
+            start,
+            end,
+        });
+    };
     let b = text.as_bytes();
     if !prefilter || may_have_scheme_url(b) {
         for m in SCHEME_URL.find_iter(text) {
-            push_url(m, out, &mut url_ranges);
+            push_url(m.start(), m.as_str(), out, &mut url_ranges);
         }
     }
     let dots = if prefilter {
@@ -177,30 +179,52 @@ fn extract_with(
     } else {
         Dots {
             ip: true,
-            host: true,
+            host: Vec::new(),
         }
     };
     if dots.ip && (!prefilter || memchr(b'/', b).is_some()) {
         for m in IPV4_URL.find_iter(text) {
-            push_url(m, out, &mut url_ranges);
+            push_url(m.start(), m.as_str(), out, &mut url_ranges);
         }
     }
-    let bare = dots.host || !prefilter || memmem::find(b, b"[dot]").is_some();
-    for m in bare.then(|| BARE_URL.find_iter(text)).into_iter().flatten() {
+    // Every bare URL holds a dot between labels (or a `[dot]`), so only the
+    // runs of URL characters around one are searched.
+    let bare_runs = if prefilter {
+        bare_url_runs(text, dots.host)
+    } else {
+        whole_text(text)
+    };
+    let bare_matches = bare_runs.into_iter().flat_map(|run| {
+        BARE_URL
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    });
+    for (m_start, m_str) in bare_matches {
         // Not the domain of an e-mail address, not inside a longer word.
-        let before = text[..m.start()].chars().next_back();
+        let before = text[..m_start].chars().next_back();
         if before.is_some_and(|c| {
             c == '@' || c == '.' || c == '/' || c.is_ascii_alphanumeric() || c == '-'
         }) {
             continue;
         }
-        push_url(m, out, &mut url_ranges);
+        push_url(m_start, m_str, out, &mut url_ranges);
     }
 
-    let phones = !prefilter || may_have_phone(b);
-    for m in phones.then(|| PHONE.find_iter(text)).into_iter().flatten() {
-        let s = m.as_str().trim_end_matches(['-', ' ', '(', ')']);
-        let range = m.start()..m.start() + s.len();
+    // A kept number starts with `0`, `(0` or `+81` and has at least nine
+    // digits, so only the runs of phone characters that allow it are searched.
+    let phone_runs = if prefilter {
+        phone_runs(text)
+    } else {
+        whole_text(text)
+    };
+    let phone_matches = phone_runs.into_iter().flat_map(|run| {
+        PHONE
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    });
+    for (m_start, m_str) in phone_matches {
+        let s = m_str.trim_end_matches(['-', ' ', '(', ')']);
+        let range = m_start..m_start + s.len();
         if url_ranges
             .iter()
             .any(|r| r.start < range.end && range.start < r.end)
@@ -230,19 +254,26 @@ fn extract_with(
         });
     }
 
-    let amounts = !prefilter || may_have_amount(b);
-    for m in amounts
-        .then(|| AMOUNT.find_iter(text))
-        .into_iter()
-        .flatten()
-    {
-        let s = m.as_str().trim_end_matches([',', '.']);
+    // Every kept amount holds a unit, so only the runs of amount characters
+    // around one are searched (the regex has no literal to skip ahead with).
+    let amount_runs = if prefilter {
+        amount_runs(text)
+    } else {
+        whole_text(text)
+    };
+    let amount_matches = amount_runs.into_iter().flat_map(|run| {
+        AMOUNT
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    });
+    for (m_start, m_str) in amount_matches {
+        let s = m_str.trim_end_matches([',', '.']);
         let has_yen = s.starts_with('¥') || s.ends_with('円');
         let has_big_unit = s.contains(['万', '億', '兆']);
         if !has_yen && !has_big_unit {
             continue;
         }
-        let range = m.start()..m.start() + s.len();
+        let range = m_start..m_start + s.len();
         if url_ranges
             .iter()
             .any(|r| r.start < range.end && range.start < r.end)
@@ -281,18 +312,25 @@ fn extract_with(
 // the regex has a match that the code above would keep, so skipping never
 // changes the result (see the tests).
 
+/// Finds `//`, built once instead of on every call.
+static DOUBLE_SLASH: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"//"));
+
 /// `SCHEME_URL` needs `//` after `:` or `[:]`.
 fn may_have_scheme_url(b: &[u8]) -> bool {
-    memmem::find_iter(b, b"//").any(|p| p > 0 && matches!(b[p - 1], b':' | b']'))
+    DOUBLE_SLASH
+        .find_iter(b)
+        .any(|p| p > 0 && matches!(b[p - 1], b':' | b']'))
 }
 
 /// What the `.` characters of a text allow.
 struct Dots {
     /// A `.` between two ASCII digits (`IPV4_URL` needs three).
     ip: bool,
-    /// A `.`, `[.]` or `(.)` after a label character and before an ASCII
-    /// letter or digit (`BARE_URL` needs one, unless it uses `[dot]`).
-    host: bool,
+    /// The offsets of every `.`, `[.]` or `(.)` after a label character and
+    /// before an ASCII letter or digit (`BARE_URL` needs one, unless it uses
+    /// `[dot]`), in text order.
+    host: Vec<usize>,
 }
 
 fn dotted(b: &[u8]) -> Dots {
@@ -304,7 +342,7 @@ fn dotted(b: &[u8]) -> Dots {
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut dots = Dots {
         ip: false,
-        host: false,
+        host: Vec::new(),
     };
     for p in memchr_iter(b'.', b) {
         if p == 0 {
@@ -313,24 +351,176 @@ fn dotted(b: &[u8]) -> Dots {
         dots.ip |= digit(p - 1) && digit(p + 1);
         let before = label(p - 1) || (p >= 2 && matches!(b[p - 1], b'[' | b'(') && label(p - 2));
         let after = alnum(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && alnum(p + 2));
-        dots.host |= before && after;
-        if dots.ip && dots.host {
-            break;
+        if before && after {
+            dots.host.push(p);
         }
     }
     dots
 }
 
-/// `PHONE` starts with `0`, `(0` or `+81`.
-fn may_have_phone(b: &[u8]) -> bool {
-    memchr(b'0', b).is_some() || memmem::find(b, b"+81").is_some()
+/// Whether `c` can be part of a `BARE_URL` match.
+fn is_bare_url_char(c: char) -> bool {
+    c.is_ascii_lowercase()
+        || c.is_ascii_digit()
+        || matches!(
+            c,
+            '-' | '.'
+                | '_'
+                | '~'
+                | ':'
+                | '/'
+                | '?'
+                | '#'
+                | '@'
+                | '!'
+                | '$'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | ','
+                | ';'
+                | '='
+                | '%'
+                | '['
+                | ']'
+                | '('
+                | ')'
+        )
 }
 
-/// An amount is kept only with `¥`, `円`, `万`, `億` or `兆` in it.
-fn may_have_amount(b: &[u8]) -> bool {
-    ["円", "万", "¥", "億", "兆"]
+/// Finds `[dot]`, built once instead of on every call.
+static DOT_WORD: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"[dot]"));
+
+/// The maximal runs of [`is_bare_url_char`] characters that hold a `[dot]`
+/// or one of the `host_dots` found by [`dotted`], in text order. Every
+/// `BARE_URL` match holds such a separator and only URL characters, and the
+/// regex has no look-around, so its matches in `text` are exactly its matches
+/// in these runs.
+fn bare_url_runs(text: &str, host_dots: Vec<usize>) -> Vec<std::ops::Range<usize>> {
+    let mut hits = host_dots;
+    hits.extend(DOT_WORD.find_iter(text.as_bytes()));
+    hits.sort_unstable();
+    runs_around(text, &hits, is_bare_url_char)
+}
+
+/// Whether `c` is a digit or masked digit of a phone number.
+fn is_phone_digit(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '*' | 'x' | '×' | '○' | '〇' | '●')
+}
+
+/// Whether `c` can be part of a `PHONE` match.
+fn is_phone_char(c: char) -> bool {
+    is_phone_digit(c) || matches!(c, '+' | '-' | ' ' | '(' | ')')
+}
+
+/// The maximal runs of [`is_phone_char`] characters that hold a `0` or `+`
+/// (a `PHONE` match starts with `0`, `(0` or `+81`) and at least nine
+/// [`is_phone_digit`] characters ([`classify_phone`] wants ten, counting the
+/// `0` that stands for `+81`), in text order. `PHONE` has no look-around and
+/// matches only phone characters, so its matches in `text` are exactly its
+/// matches in each maximal run, and the runs left out yield no kept number.
+fn phone_runs(text: &str) -> Vec<std::ops::Range<usize>> {
+    let hits: Vec<usize> = memchr2_iter(b'0', b'+', text.as_bytes()).collect();
+    let mut runs = runs_around(text, &hits, is_phone_char);
+    runs.retain(|r| {
+        text[r.clone()]
+            .chars()
+            .filter(|&c| is_phone_digit(c))
+            .count()
+            >= 9
+    });
+    runs
+}
+
+/// The units an amount is kept only with: `¥` (first), `円` (last), or one
+/// of `万`, `億`, `兆` inside.
+const AMOUNT_UNITS: [&str; 5] = ["円", "万", "¥", "億", "兆"];
+
+/// Searchers for [`AMOUNT_UNITS`], built once instead of on every call.
+static AMOUNT_UNIT_FINDERS: LazyLock<Vec<memmem::Finder<'static>>> = LazyLock::new(|| {
+    AMOUNT_UNITS
         .iter()
-        .any(|n| memmem::find(b, n.as_bytes()).is_some())
+        .map(|u| memmem::Finder::new(u.as_bytes()))
+        .collect()
+});
+
+/// Whether `c` can be part of an `AMOUNT` match.
+fn is_amount_char(c: char) -> bool {
+    c.is_ascii_digit()
+        || matches!(
+            c,
+            ',' | '.'
+                | ' '
+                | '¥'
+                | '円'
+                | '〇'
+                | '零'
+                | '一'
+                | '二'
+                | '三'
+                | '四'
+                | '五'
+                | '六'
+                | '七'
+                | '八'
+                | '九'
+                | '十'
+                | '百'
+                | '千'
+                | '万'
+                | '億'
+                | '兆'
+        )
+}
+
+/// The maximal runs of [`is_amount_char`] characters that hold one of
+/// [`AMOUNT_UNITS`], in text order. `AMOUNT` has no look-around and matches
+/// only amount characters, so its matches in `text` are exactly its matches
+/// in each maximal run; and a match without a unit is dropped, so the runs
+/// without one can be skipped.
+fn amount_runs(text: &str) -> Vec<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    let mut hits: Vec<usize> = AMOUNT_UNIT_FINDERS
+        .iter()
+        .flat_map(|f| f.find_iter(b))
+        .collect();
+    hits.sort_unstable();
+    runs_around(text, &hits, is_amount_char)
+}
+
+/// The maximal runs of characters satisfying `in_run` that contain one of the
+/// sorted byte offsets `hits` (each the start of a character satisfying
+/// `in_run`), in text order and without repeats.
+fn runs_around(
+    text: &str,
+    hits: &[usize],
+    in_run: impl Fn(char) -> bool,
+) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for &at in hits {
+        if runs.last().is_some_and(|r| at < r.end) || !text.is_char_boundary(at) {
+            continue;
+        }
+        let start = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| in_run(c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let end = text[at..]
+            .char_indices()
+            .find(|&(_, c)| !in_run(c))
+            .map_or(text.len(), |(i, _)| at + i);
+        runs.push(start..end);
+    }
+    runs
+}
+
+/// The one run that is all of `text`: the search without prefilters.
+fn whole_text(text: &str) -> Vec<std::ops::Range<usize>> {
+    std::iter::once(0..text.len()).collect()
 }
 
 fn overlaps_original(
@@ -726,6 +916,31 @@ mod tests {
         #[test]
         fn prefilters_never_change_the_entities_any(s in any::<String>()) {
             check_prefilters(&s)?;
+        }
+    }
+
+    #[test]
+    fn amounts_are_found_only_in_runs_around_units() {
+        let s = "代金 ¥ 1,000.5万円、x二万一 ¥100.5万 と 3億5千万円 と 123 と 1.5兆";
+        check_prefilters(s).unwrap();
+        let yens: Vec<_> = entities(s).amounts.iter().map(|a| a.yen).collect();
+        assert_eq!(
+            yens,
+            vec![1000, 50_000, 100, 50_000, 350_000_000, 1_500_000_000_000]
+        );
+        assert_eq!(runs_around("a12 3万b", &[5], is_amount_char), vec![1..8]);
+    }
+
+    #[test]
+    fn shortest_phone_numbers_survive_the_run_filter() {
+        for s in [
+            "03-1234-5678",
+            "(03)1234-5678",
+            "+81 3 1234 5678",
+            "+813-1234-5678",
+        ] {
+            check_prefilters(s).unwrap();
+            assert_eq!(entities(s).phones.len(), 1, "{s}");
         }
     }
 
