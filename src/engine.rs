@@ -251,7 +251,7 @@ struct PartActions {
     /// For phrase `i`, its actions are `actions[action_start[i]..action_start[i + 1]]`.
     action_start: Vec<u32>,
     /// The actions kept, phrase by phrase, in [`Prepared::actions`] order.
-    actions: Vec<Action>,
+    actions: Vec<PartAction>,
     /// The screened regexes kept, in [`Prepared::screened`] order.
     screened: Vec<u32>,
 }
@@ -259,7 +259,21 @@ struct PartActions {
 impl PartActions {
     /// The actions of `prepared` for which `keep_rule` holds of their rule
     /// (brand actions when `brands`), in their order.
-    fn new(prepared: &Prepared, keep_rule: impl Fn(usize) -> bool, brands: bool) -> PartActions {
+    fn new(
+        prepared: &Prepared,
+        windowed: &[bool],
+        keep_rule: impl Fn(usize) -> bool,
+        brands: bool,
+    ) -> PartActions {
+        let convert = |action: &Action| match *action {
+            Action::Literal(rule) => PartAction::Literal(rule),
+            Action::Trigger(i) => PartAction::Trigger(i),
+            Action::Required(i, g) if windowed.get(i as usize) == Some(&true) => {
+                PartAction::RequiredAt(i, g)
+            }
+            Action::Required(i, g) => PartAction::Required(i, g),
+            Action::Brand(b) => PartAction::Brand(b),
+        };
         let keep = |action: &Action| match *action {
             Action::Literal(rule) => keep_rule(rule as usize),
             Action::Trigger(i) | Action::Required(i, _) => prepared
@@ -273,7 +287,13 @@ impl PartActions {
         let mut actions = Vec::new();
         for value in 0..phrases {
             action_start.push(actions.len() as u32);
-            actions.extend(prepared.actions_of(value as u32).iter().filter(|a| keep(a)));
+            actions.extend(
+                prepared
+                    .actions_of(value as u32)
+                    .iter()
+                    .filter(|a| keep(a))
+                    .map(convert),
+            );
         }
         action_start.push(actions.len() as u32);
         let screened = prepared
@@ -296,13 +316,30 @@ impl PartActions {
 
     /// The kept actions of phrase `value` (an automaton match value).
     #[inline]
-    fn of(&self, value: u32) -> &[Action] {
+    fn of(&self, value: u32) -> &[PartAction] {
         let v = value as usize;
         match (self.action_start.get(v), self.action_start.get(v + 1)) {
             (Some(&from), Some(&to)) => self.actions.get(from as usize..to as usize).unwrap_or(&[]),
             _ => &[],
         }
     }
+}
+
+/// An [`Action`] as the per-match loop uses it: a required literal says
+/// whether its place is kept (for a regex searched in windows), so the loop
+/// does not look that up per match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartAction {
+    /// [`Action::Literal`].
+    Literal(u32),
+    /// [`Action::Trigger`].
+    Trigger(u32),
+    /// [`Action::Required`] of a regex not searched in windows.
+    Required(u32, u8),
+    /// [`Action::Required`] of a regex searched in windows: its place is kept.
+    RequiredAt(u32, u8),
+    /// [`Action::Brand`].
+    Brand(u32),
 }
 
 /// Index of `kind` in [`Engine::part_actions`].
@@ -364,7 +401,7 @@ impl Engine {
                 compiled: OnceLock::new(),
             })
             .collect();
-        let windowed = prepared
+        let windowed: Vec<bool> = prepared
             .regexes
             .iter()
             .map(|r| !r.anchored_only && r.required_mask != 0 && r.max_len.is_some())
@@ -405,6 +442,7 @@ impl Engine {
             .map(|&kind| {
                 PartActions::new(
                     &prepared,
+                    &windowed,
                     |rule| {
                         pack.rules
                             .get(rule)
@@ -566,20 +604,25 @@ impl Engine {
             for m in automaton.find_overlapping_iter(text) {
                 for &action in actions.of(m.value()) {
                     match action {
-                        Action::Literal(rule) => {
+                        PartAction::Literal(rule) => {
                             found(Found::Literal(rule as usize), m.start()..m.end())
                         }
-                        Action::Trigger(i) => starts.push((i, m.start())),
-                        Action::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
-                        Action::Required(i, group) => {
+                        PartAction::Trigger(i) => starts.push((i, m.start())),
+                        PartAction::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
+                        PartAction::Required(i, group) => {
                             let bits = &mut present[i as usize];
                             if *bits == 0 {
                                 seen.push(i as usize);
                             }
                             *bits |= 1u64 << group;
-                            if self.windowed[i as usize] {
-                                required_at.push((i, group, m.start(), m.end()));
+                        }
+                        PartAction::RequiredAt(i, group) => {
+                            let bits = &mut present[i as usize];
+                            if *bits == 0 {
+                                seen.push(i as usize);
                             }
+                            *bits |= 1u64 << group;
+                            required_at.push((i, group, m.start(), m.end()));
                         }
                     }
                 }
@@ -1087,7 +1130,7 @@ mod tests {
         // One scratch for all texts, as in a scan: what one text leaves in
         // it must not leak into the next.
         let mut scratch = PhraseScratch::default();
-        let all_actions = PartActions::new(&engine.prepared, |_| true, true);
+        let all_actions = PartActions::new(&engine.prepared, &engine.windowed, |_| true, true);
         for label in ["scam", "suspicious", "ham"] {
             for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
                 let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
@@ -1127,7 +1170,7 @@ mod tests {
     #[test]
     fn per_kind_actions_find_what_all_actions_find_for_that_kind() {
         let engine = Engine::builtin().unwrap();
-        let all_actions = PartActions::new(&engine.prepared, |_| true, true);
+        let all_actions = PartActions::new(&engine.prepared, &engine.windowed, |_| true, true);
         let rule_of = |f: Found| match f {
             Found::Literal(rule) => rule,
             Found::Regex(i) => engine.prepared.regexes[i].rule,
