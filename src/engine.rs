@@ -257,61 +257,76 @@ struct PartActions {
 }
 
 impl PartActions {
-    /// The actions of `prepared` for which `keep_rule` holds of their rule
-    /// (brand actions when `brands`), in their order.
-    fn new(
+    /// One table for each of `kinds` part kinds (at most 8): kind `k` keeps
+    /// the actions whose rule has bit `k` in `rule_kinds` (brand actions
+    /// when `brand_kinds` has it), in their order. Built in one pass over
+    /// the phrases: five passes were an eighth of a one-message check.
+    fn for_kinds(
         prepared: &Prepared,
         windowed: &[bool],
-        keep_rule: impl Fn(usize) -> bool,
-        brands: bool,
-    ) -> PartActions {
-        let convert = |action: &Action| match *action {
-            Action::Literal(rule) => PartAction::Literal(rule),
-            Action::Trigger(i) => PartAction::Trigger(i),
-            Action::Required(i, g) if windowed.get(i as usize) == Some(&true) => {
-                PartAction::RequiredAt(i, g)
-            }
-            Action::Required(i, g) => PartAction::Required(i, g),
-            Action::Brand(b) => PartAction::Brand(b),
-        };
-        let keep = |action: &Action| match *action {
-            Action::Literal(rule) => keep_rule(rule as usize),
-            Action::Trigger(i) | Action::Required(i, _) => prepared
+        rule_kinds: &[u8],
+        brand_kinds: u8,
+        kinds: usize,
+    ) -> Vec<PartActions> {
+        let kinds_of_rule = |rule: usize| rule_kinds.get(rule).copied().unwrap_or(0);
+        let kinds_of_regex = |i: u32| {
+            prepared
                 .regexes
                 .get(i as usize)
-                .is_some_and(|r| keep_rule(r.rule)),
-            Action::Brand(_) => brands,
+                .map_or(0, |r| kinds_of_rule(r.rule))
         };
         let phrases = prepared.action_start.len().saturating_sub(1);
-        let mut action_start = Vec::with_capacity(phrases + 1);
-        let mut actions = Vec::new();
-        for value in 0..phrases {
-            action_start.push(actions.len() as u32);
-            actions.extend(
-                prepared
-                    .actions_of(value as u32)
-                    .iter()
-                    .filter(|a| keep(a))
-                    .map(convert),
-            );
-        }
-        action_start.push(actions.len() as u32);
-        let screened = prepared
-            .screened
-            .iter()
-            .copied()
-            .filter(|&i| {
-                prepared
-                    .regexes
-                    .get(i as usize)
-                    .is_some_and(|r| keep_rule(r.rule))
+        let mut tables: Vec<PartActions> = (0..kinds)
+            .map(|_| PartActions {
+                action_start: Vec::with_capacity(phrases + 1),
+                actions: Vec::new(),
+                screened: Vec::new(),
             })
             .collect();
-        PartActions {
-            action_start,
-            actions,
-            screened,
+        for value in 0..phrases {
+            for table in tables.iter_mut() {
+                table.action_start.push(table.actions.len() as u32);
+            }
+            for action in prepared.actions_of(value as u32) {
+                let (mask, converted) = match *action {
+                    Action::Literal(rule) => {
+                        (kinds_of_rule(rule as usize), PartAction::Literal(rule))
+                    }
+                    Action::Trigger(i) => (kinds_of_regex(i), PartAction::Trigger(i)),
+                    Action::Required(i, g) if windowed.get(i as usize) == Some(&true) => {
+                        (kinds_of_regex(i), PartAction::RequiredAt(i, g))
+                    }
+                    Action::Required(i, g) => (kinds_of_regex(i), PartAction::Required(i, g)),
+                    Action::Brand(b) => (brand_kinds, PartAction::Brand(b)),
+                };
+                for (k, table) in tables.iter_mut().enumerate() {
+                    if mask & (1 << k) != 0 {
+                        table.actions.push(converted);
+                    }
+                }
+            }
         }
+        for table in tables.iter_mut() {
+            table.action_start.push(table.actions.len() as u32);
+        }
+        for &i in &prepared.screened {
+            let mask = kinds_of_regex(i);
+            for (k, table) in tables.iter_mut().enumerate() {
+                if mask & (1 << k) != 0 {
+                    table.screened.push(i);
+                }
+            }
+        }
+        tables
+    }
+
+    /// The table of all actions (tests compare the per-kind tables with it).
+    #[cfg(test)]
+    fn all(engine: &Engine) -> PartActions {
+        let every_rule = vec![1u8; engine.pack.rules.len()];
+        PartActions::for_kinds(&engine.prepared, &engine.windowed, &every_rule, 1, 1)
+            .pop()
+            .expect("one table")
     }
 
     /// The kept actions of phrase `value` (an automaton match value).
@@ -437,21 +452,27 @@ impl Engine {
                 None => Arc::from(""),
             })
             .collect();
-        let part_actions = PART_KINDS
+        // Bit `part_kind_index(kind)` set for each kind the rule reads.
+        let rule_kinds: Vec<u8> = pack
+            .rules
             .iter()
-            .map(|&kind| {
-                PartActions::new(
-                    &prepared,
-                    &windowed,
-                    |rule| {
-                        pack.rules
-                            .get(rule)
-                            .is_some_and(|r| Engine::target_accepts(r.target, kind))
-                    },
-                    matches!(kind, PartKind::Body | PartKind::Subject | PartKind::From),
-                )
+            .map(|r| {
+                PART_KINDS
+                    .iter()
+                    .filter(|&&kind| Engine::target_accepts(r.target, kind))
+                    .fold(0u8, |mask, &kind| mask | 1 << part_kind_index(kind))
             })
             .collect();
+        let brand_kinds = [PartKind::Body, PartKind::Subject, PartKind::From]
+            .iter()
+            .fold(0u8, |mask, &kind| mask | 1 << part_kind_index(kind));
+        let part_actions = PartActions::for_kinds(
+            &prepared,
+            &windowed,
+            &rule_kinds,
+            brand_kinds,
+            PART_KINDS.len(),
+        );
         Engine {
             pack,
             prepared,
@@ -1130,7 +1151,7 @@ mod tests {
         // One scratch for all texts, as in a scan: what one text leaves in
         // it must not leak into the next.
         let mut scratch = PhraseScratch::default();
-        let all_actions = PartActions::new(&engine.prepared, &engine.windowed, |_| true, true);
+        let all_actions = PartActions::all(&engine);
         for label in ["scam", "suspicious", "ham"] {
             for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
                 let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
@@ -1170,7 +1191,7 @@ mod tests {
     #[test]
     fn per_kind_actions_find_what_all_actions_find_for_that_kind() {
         let engine = Engine::builtin().unwrap();
-        let all_actions = PartActions::new(&engine.prepared, &engine.windowed, |_| true, true);
+        let all_actions = PartActions::all(&engine);
         let rule_of = |f: Found| match f {
             Found::Literal(rule) => rule,
             Found::Regex(i) => engine.prepared.regexes[i].rule,
