@@ -209,7 +209,7 @@ pub fn run(engine: &Engine, roots: &[PathBuf]) -> Result<CorpusRun, CorpusError>
                 .take(4)
                 .map(|c| format!("{}({:+.1})", c.id, c.points))
                 .collect();
-            let mut rules: Vec<String> = analysis.hits.iter().map(|h| h.rule.clone()).collect();
+            let mut rules: Vec<String> = analysis.hits.iter().map(|h| h.rule.to_string()).collect();
             rules.sort();
             rules.dedup();
             for r in &rules {

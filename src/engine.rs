@@ -14,7 +14,7 @@
 //! when sagiscan was compiled.
 
 use std::ops::Range;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson;
@@ -60,10 +60,13 @@ pub struct Hit {
     /// The hit's byte range in the part's normalized text (empty for entity signals).
     #[serde(skip)]
     pub normalized: Range<usize>,
-    /// Rule id.
-    pub rule: String,
-    /// Category id.
-    pub category: String,
+    /// Rule id, shared with every other hit of the rule: a `String` per hit
+    /// (allocated, copied and freed) was ~1.4% of a scan.
+    #[serde(serialize_with = "serialize_shared_str")]
+    pub rule: Arc<str>,
+    /// Category id, shared like [`Hit::rule`].
+    #[serde(serialize_with = "serialize_shared_str")]
+    pub category: Arc<str>,
     /// Rule weight.
     pub weight: f64,
     /// The part the hit is in.
@@ -74,6 +77,15 @@ pub struct Hit {
     pub start: usize,
     /// End byte offset.
     pub end: usize,
+}
+
+/// Serialize an `Arc<str>` as the string it holds (serde's own impl needs
+/// its `rc` feature, which would serialize the same bytes).
+fn serialize_shared_str<S: serde::Serializer>(
+    s: &Arc<str>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(s)
 }
 
 /// A rule regex, compiled on first use: most regexes are never woken by a
@@ -222,7 +234,148 @@ pub struct Engine {
     /// For each brand, the first labels of its domains (4+ characters,
     /// hyphens removed) that a look-alike host would contain.
     brand_labels: Vec<Vec<String>>,
+    /// For each rule, its id, shared by all its hits.
+    rule_ids: Vec<Arc<str>>,
+    /// For each rule, its category's id, shared by all its hits.
+    rule_categories: Vec<Arc<str>>,
+    /// The phrase actions for each part kind (see [`part_kind_index`]).
+    part_actions: Vec<PartActions>,
 }
+
+/// The phrase actions that can matter in one kind of part: a literal or
+/// regex of a rule whose target does not accept the part would be dropped
+/// anyway, and brand names are only looked for in body, subject and From.
+/// Leaving them out of the table keeps them out of the per-match loop
+/// (a link or attachment part walked every body rule's actions).
+struct PartActions {
+    /// For phrase `i`, its actions are `actions[action_start[i]..action_start[i + 1]]`.
+    action_start: Vec<u32>,
+    /// The actions kept, phrase by phrase, in [`Prepared::actions`] order.
+    actions: Vec<PartAction>,
+    /// The screened regexes kept, in [`Prepared::screened`] order.
+    screened: Vec<u32>,
+}
+
+impl PartActions {
+    /// One table for each of `kinds` part kinds (at most 8): kind `k` keeps
+    /// the actions whose rule has bit `k` in `rule_kinds` (brand actions
+    /// when `brand_kinds` has it), in their order. Built in one pass over
+    /// the phrases: five passes were an eighth of a one-message check.
+    fn for_kinds(
+        prepared: &Prepared,
+        windowed: &[bool],
+        rule_kinds: &[u8],
+        brand_kinds: u8,
+        kinds: usize,
+    ) -> Vec<PartActions> {
+        let kinds_of_rule = |rule: usize| rule_kinds.get(rule).copied().unwrap_or(0);
+        let kinds_of_regex = |i: u32| {
+            prepared
+                .regexes
+                .get(i as usize)
+                .map_or(0, |r| kinds_of_rule(r.rule))
+        };
+        let phrases = prepared.action_start.len().saturating_sub(1);
+        let mut tables: Vec<PartActions> = (0..kinds)
+            .map(|_| PartActions {
+                action_start: Vec::with_capacity(phrases + 1),
+                actions: Vec::new(),
+                screened: Vec::new(),
+            })
+            .collect();
+        for value in 0..phrases {
+            for table in tables.iter_mut() {
+                table.action_start.push(table.actions.len() as u32);
+            }
+            for action in prepared.actions_of(value as u32) {
+                let (mask, converted) = match *action {
+                    Action::Literal(rule) => {
+                        (kinds_of_rule(rule as usize), PartAction::Literal(rule))
+                    }
+                    Action::Trigger(i) => (kinds_of_regex(i), PartAction::Trigger(i)),
+                    Action::Required(i, g) if windowed.get(i as usize) == Some(&true) => {
+                        (kinds_of_regex(i), PartAction::RequiredAt(i, g))
+                    }
+                    Action::Required(i, g) => (kinds_of_regex(i), PartAction::Required(i, g)),
+                    Action::Brand(b) => (brand_kinds, PartAction::Brand(b)),
+                };
+                for (k, table) in tables.iter_mut().enumerate() {
+                    if mask & (1 << k) != 0 {
+                        table.actions.push(converted);
+                    }
+                }
+            }
+        }
+        for table in tables.iter_mut() {
+            table.action_start.push(table.actions.len() as u32);
+        }
+        for &i in &prepared.screened {
+            let mask = kinds_of_regex(i);
+            for (k, table) in tables.iter_mut().enumerate() {
+                if mask & (1 << k) != 0 {
+                    table.screened.push(i);
+                }
+            }
+        }
+        tables
+    }
+
+    /// The table of all actions (tests compare the per-kind tables with it).
+    #[cfg(test)]
+    fn all(engine: &Engine) -> PartActions {
+        let every_rule = vec![1u8; engine.pack.rules.len()];
+        PartActions::for_kinds(&engine.prepared, &engine.windowed, &every_rule, 1, 1)
+            .pop()
+            .expect("one table")
+    }
+
+    /// The kept actions of phrase `value` (an automaton match value).
+    #[inline]
+    fn of(&self, value: u32) -> &[PartAction] {
+        let v = value as usize;
+        match (self.action_start.get(v), self.action_start.get(v + 1)) {
+            (Some(&from), Some(&to)) => self.actions.get(from as usize..to as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+/// An [`Action`] as the per-match loop uses it: a required literal says
+/// whether its place is kept (for a regex searched in windows), so the loop
+/// does not look that up per match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartAction {
+    /// [`Action::Literal`].
+    Literal(u32),
+    /// [`Action::Trigger`].
+    Trigger(u32),
+    /// [`Action::Required`] of a regex not searched in windows.
+    Required(u32, u8),
+    /// [`Action::Required`] of a regex searched in windows: its place is kept.
+    RequiredAt(u32, u8),
+    /// [`Action::Brand`].
+    Brand(u32),
+}
+
+/// Index of `kind` in [`Engine::part_actions`].
+fn part_kind_index(kind: PartKind) -> usize {
+    match kind {
+        PartKind::Body => 0,
+        PartKind::Subject => 1,
+        PartKind::From => 2,
+        PartKind::Link => 3,
+        PartKind::Attachment => 4,
+    }
+}
+
+/// Every part kind, in [`part_kind_index`] order.
+const PART_KINDS: [PartKind; 5] = [
+    PartKind::Body,
+    PartKind::Subject,
+    PartKind::From,
+    PartKind::Link,
+    PartKind::Attachment,
+];
 
 /// Per-part scan state kept while a message is scanned.
 struct ScannedPart<'m> {
@@ -263,7 +416,7 @@ impl Engine {
                 compiled: OnceLock::new(),
             })
             .collect();
-        let windowed = prepared
+        let windowed: Vec<bool> = prepared
             .regexes
             .iter()
             .map(|r| !r.anchored_only && r.required_mask != 0 && r.max_len.is_some())
@@ -281,6 +434,45 @@ impl Engine {
                     .collect()
             })
             .collect();
+        let category_ids: Vec<Arc<str>> = pack
+            .categories
+            .iter()
+            .map(|c| Arc::from(c.id.as_str()))
+            .collect();
+        let rule_ids = pack
+            .rules
+            .iter()
+            .map(|r| Arc::from(r.id.as_str()))
+            .collect();
+        let rule_categories = pack
+            .rules
+            .iter()
+            .map(|r| match category_ids.get(r.category) {
+                Some(id) => Arc::clone(id),
+                None => Arc::from(""),
+            })
+            .collect();
+        // Bit `part_kind_index(kind)` set for each kind the rule reads.
+        let rule_kinds: Vec<u8> = pack
+            .rules
+            .iter()
+            .map(|r| {
+                PART_KINDS
+                    .iter()
+                    .filter(|&&kind| Engine::target_accepts(r.target, kind))
+                    .fold(0u8, |mask, &kind| mask | 1 << part_kind_index(kind))
+            })
+            .collect();
+        let brand_kinds = [PartKind::Body, PartKind::Subject, PartKind::From]
+            .iter()
+            .fold(0u8, |mask, &kind| mask | 1 << part_kind_index(kind));
+        let part_actions = PartActions::for_kinds(
+            &prepared,
+            &windowed,
+            &rule_kinds,
+            brand_kinds,
+            PART_KINDS.len(),
+        );
         Engine {
             pack,
             prepared,
@@ -288,6 +480,9 @@ impl Engine {
             regexes,
             windowed,
             brand_labels,
+            rule_ids,
+            rule_categories,
+            part_actions,
         }
     }
 
@@ -347,13 +542,12 @@ impl Engine {
 
     fn hit(&self, rule: usize, part: &ScannedPart<'_>, normalized: Range<usize>) -> Hit {
         let o = part.normalized.original_range(normalized.clone());
-        let r = &self.pack.rules[rule];
         Hit {
             rule_index: rule,
             normalized,
-            rule: r.id.clone(),
-            category: self.pack.categories[r.category].id.clone(),
-            weight: r.weight,
+            rule: Arc::clone(&self.rule_ids[rule]),
+            category: Arc::clone(&self.rule_categories[rule]),
+            weight: self.pack.rules[rule].weight,
             part: part.kind,
             text: part.original[o.clone()].to_string(),
             start: o.start,
@@ -367,14 +561,14 @@ impl Engine {
             let mut per_rule = std::mem::take(&mut scratch.per_rule);
             let mut counted = std::mem::take(&mut scratch.counted);
             reset_counts(&mut per_rule, &mut counted, self.pack.rules.len());
-            self.find_all(text, scratch, |found, range| {
+            let actions = &self.part_actions[part_kind_index(part.kind)];
+            // Every action and screened regex in `actions` is of a rule
+            // whose target accepts this part.
+            self.find_all(text, actions, scratch, |found, range| {
                 let rule = match found {
                     Found::Literal(rule) => rule,
                     Found::Regex(i) => self.prepared.regexes[i].rule,
                 };
-                if !Self::target_accepts(self.pack.rules[rule].target, part.kind) {
-                    return;
-                }
                 let n = &mut per_rule[rule];
                 if usize::from(*n) >= MAX_HITS_PER_RULE_PART {
                     return;
@@ -404,6 +598,7 @@ impl Engine {
     fn find_all(
         &self,
         text: &str,
+        actions: &PartActions,
         scratch: &mut PhraseScratch,
         mut found: impl FnMut(Found, Range<usize>),
     ) {
@@ -424,25 +619,30 @@ impl Engine {
         // One pass: literal hits, where regexes can start, and which of
         // their required literal groups occur (and where, for the screened
         // regexes searched in windows).
-        let matches = self
-            .phrases
-            .iter()
-            .flat_map(|automaton| automaton.find_overlapping_iter(text));
-        for m in matches {
-            for &action in self.prepared.actions_of(m.value()) {
-                match action {
-                    Action::Literal(rule) => {
-                        found(Found::Literal(rule as usize), m.start()..m.end())
-                    }
-                    Action::Trigger(i) => starts.push((i, m.start())),
-                    Action::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
-                    Action::Required(i, group) => {
-                        let bits = &mut present[i as usize];
-                        if *bits == 0 {
-                            seen.push(i as usize);
+        // Without phrases (a pack of screened regexes only) there is
+        // nothing to walk, but the screened regexes are still searched.
+        if let Some(automaton) = &self.phrases {
+            for m in automaton.find_overlapping_iter(text) {
+                for &action in actions.of(m.value()) {
+                    match action {
+                        PartAction::Literal(rule) => {
+                            found(Found::Literal(rule as usize), m.start()..m.end())
                         }
-                        *bits |= 1u64 << group;
-                        if self.windowed[i as usize] {
+                        PartAction::Trigger(i) => starts.push((i, m.start())),
+                        PartAction::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
+                        PartAction::Required(i, group) => {
+                            let bits = &mut present[i as usize];
+                            if *bits == 0 {
+                                seen.push(i as usize);
+                            }
+                            *bits |= 1u64 << group;
+                        }
+                        PartAction::RequiredAt(i, group) => {
+                            let bits = &mut present[i as usize];
+                            if *bits == 0 {
+                                seen.push(i as usize);
+                            }
+                            *bits |= 1u64 << group;
                             required_at.push((i, group, m.start(), m.end()));
                         }
                     }
@@ -482,7 +682,7 @@ impl Engine {
         // The few regexes without a usable prefix are searched whole, or,
         // when their length is bounded, only near their required literals.
         required_at.sort_unstable();
-        for &i in &self.prepared.screened {
+        for &i in &actions.screened {
             let i = i as usize;
             if !possible(i) {
                 continue;
@@ -549,8 +749,8 @@ impl Engine {
                 hits.push(Hit {
                     rule_index: ri,
                     normalized: 0..0,
-                    rule: r.id.clone(),
-                    category: self.pack.categories[r.category].id.clone(),
+                    rule: Arc::clone(&self.rule_ids[ri]),
+                    category: Arc::clone(&self.rule_categories[ri]),
                     weight: r.weight,
                     part,
                     text: text.to_string(),
@@ -951,13 +1151,14 @@ mod tests {
         // One scratch for all texts, as in a scan: what one text leaves in
         // it must not leak into the next.
         let mut scratch = PhraseScratch::default();
+        let all_actions = PartActions::all(&engine);
         for label in ["scam", "suspicious", "ham"] {
             for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
                 let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
                 let normalized = normalize::normalize(&raw);
                 let text = normalized.text();
                 let mut found: Vec<Vec<Range<usize>>> = vec![Vec::new(); regexes.len()];
-                engine.find_all(text, &mut scratch, |f, range| {
+                engine.find_all(text, &all_actions, &mut scratch, |f, range| {
                     if let Found::Regex(i) = f {
                         found[i].push(range);
                     }
@@ -982,6 +1183,55 @@ mod tests {
             matched > 1000 && windowed_matches > 20,
             "{matched} {windowed_matches}"
         );
+    }
+
+    /// For every part kind, the actions kept for that kind find exactly
+    /// what all actions find, less what the kind's target check drops, in
+    /// the same order, and the same brand names where brands are looked for.
+    #[test]
+    fn per_kind_actions_find_what_all_actions_find_for_that_kind() {
+        let engine = Engine::builtin().unwrap();
+        let all_actions = PartActions::all(&engine);
+        let rule_of = |f: Found| match f {
+            Found::Literal(rule) => rule,
+            Found::Regex(i) => engine.prepared.regexes[i].rule,
+        };
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let mut scratch = PhraseScratch::default();
+        let (mut checked, mut dropped) = (0, 0);
+        for label in ["scam", "ham"] {
+            for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
+                let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                let normalized = normalize::normalize(&raw);
+                let text = normalized.text();
+                let mut everything = Vec::new();
+                engine.find_all(text, &all_actions, &mut scratch, |f, r| {
+                    everything.push((f, r))
+                });
+                let all_brands = scratch.brands_at.clone();
+                for kind in PART_KINDS {
+                    let expected: Vec<(Found, Range<usize>)> = everything
+                        .iter()
+                        .filter(|(f, _)| {
+                            Engine::target_accepts(engine.pack.rules[rule_of(*f)].target, kind)
+                        })
+                        .cloned()
+                        .collect();
+                    dropped += everything.len() - expected.len();
+                    let mut found = Vec::new();
+                    let actions = &engine.part_actions[part_kind_index(kind)];
+                    engine.find_all(text, actions, &mut scratch, |f, r| found.push((f, r)));
+                    assert_eq!(found, expected, "{kind:?}");
+                    if matches!(kind, PartKind::Body | PartKind::Subject | PartKind::From) {
+                        assert_eq!(scratch.brands_at, all_brands, "{kind:?}");
+                    } else {
+                        assert!(scratch.brands_at.is_empty());
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 300 && dropped > 1000, "{checked} {dropped}");
     }
 
     fn occurrences(text: &str, literals: &[&str]) -> Vec<(u32, u8, usize, usize)> {

@@ -459,7 +459,7 @@ pub fn render_human(
         let hits: Vec<&Hit> = positive
             .iter()
             .copied()
-            .filter(|h| h.category == cat.id)
+            .filter(|h| *h.category == *cat.id)
             .collect();
         let groups = lines_of(&hits, message);
         for (part, _, spans) in groups.iter().take(MAX_LINES_PER_CATEGORY) {

@@ -282,7 +282,7 @@ mod tests {
             hits: vec![Hit {
                 rule_index: 3,
                 normalized: 1..2,
-                rule: s.to_string(),
+                rule: s.into(),
                 category: "c".into(),
                 weight: -4.0,
                 part: PartKind::Attachment,
