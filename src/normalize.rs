@@ -55,12 +55,16 @@
 //! them up to the next safe cut, are buffered and assembled by chunk. After
 //! a plain character (kanji, kana, CJK punctuation that no context rule
 //! touches) written out at once, the plain ones that follow are classified
-//! and copied on bytes, three at a time, hiragana shifted to katakana, the
-//! origin map extended by whole runs (see `Assembler::emit_plain3_run`);
-//! the first character of any other kind, or one followed by a mark that
-//! extends its segment, hands back to the per-character path. The tests compare the whole pipeline (text, origin
-//! ranges, obfuscation flags) against the original, slower implementation
-//! kept in the test module.
+//! on bytes, three at a time, and the whole run is copied at once into the
+//! byte buffer the text is assembled in, its hiragana then shifted to
+//! katakana in place and the origin map extended by one run (see
+//! `Assembler::emit_plain3_run`); the first character of any other kind,
+//! or one followed by a mark that extends its segment, hands back to the
+//! per-character path. The buffer holds whole characters only and is
+//! checked as UTF-8 once at the end (simdutf8, far cheaper than
+//! `String::from_utf8` on Japanese text). The tests compare the whole
+//! pipeline (text, origin ranges, obfuscation flags) against the original,
+//! slower implementation kept in the test module.
 
 use std::ops::Range;
 
@@ -214,6 +218,18 @@ pub fn normalize(input: &str) -> Normalized {
     normalize_general(input)
 }
 
+/// The normalized bytes as a `String`. They are valid UTF-8 by
+/// construction (whole chars only); the check is there so that a bug
+/// cannot break `str` invariants, and a failure is replaced lossily rather
+/// than panicking. Checked with simdutf8 and copied: `String::from_utf8`
+/// validates Japanese text several times slower than the copy costs.
+fn utf8_string(text: Vec<u8>) -> String {
+    match simdutf8::basic::from_utf8(&text) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(&text).into_owned(),
+    }
+}
+
 /// The full pipeline, without the identity shortcuts.
 fn normalize_general(input: &str) -> Normalized {
     let mut scratch = Scratch::default();
@@ -222,10 +238,10 @@ fn normalize_general(input: &str) -> Normalized {
     let Out {
         text, runs, flags, ..
     } = asm.out;
-    let map = if text == input {
-        Map::Identity
+    let (text, map) = if text == input.as_bytes() {
+        (input.to_owned(), Map::Identity)
     } else {
-        Map::Runs { runs, flags }
+        (utf8_string(text), Map::Runs { runs, flags })
     };
     Normalized {
         text,
@@ -841,7 +857,10 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
 // Phase B: context rules, output assembly
 
 struct Out {
-    text: String,
+    /// The normalized text, kept as bytes so that runs of plain chars can
+    /// be copied at once and patched in place (hiragana → katakana); only
+    /// whole chars are ever appended, and [`utf8_string`] checks it once.
+    text: Vec<u8>,
     runs: Vec<Run>,
     flags: Vec<u8>,
     /// Origin end of the last pushed char.
@@ -867,7 +886,8 @@ impl Out {
                 nstep: n,
             });
         }
-        self.text.push(ch);
+        self.text
+            .extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
         // One flag byte per text byte, 0 after the first byte of a char
         // (see `Normalized::is_obfuscated`; `resize` would call memset).
         match n {
@@ -880,7 +900,14 @@ impl Out {
 
     /// Extend the origin of the last pushed char to `end`.
     fn extend_last(&mut self, end: u32) {
-        let n = self.text.chars().next_back().map_or(0, char::len_utf8);
+        // Length of the last char: its bytes after the last lead byte.
+        let n = self
+            .text
+            .iter()
+            .rev()
+            .take(4)
+            .position(|&b| b & 0xC0 != 0x80)
+            .map_or(0, |i| i + 1);
         let pos = (self.text.len() - n) as u32;
         let (start, _) = origin_at(&self.runs, pos as usize);
         let start = start as u32;
@@ -990,7 +1017,7 @@ impl Assembler {
     fn new(cap: usize) -> Self {
         Assembler {
             out: Out {
-                text: String::with_capacity(cap),
+                text: Vec::with_capacity(cap),
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
                 last_end: u32::MAX,
@@ -1103,68 +1130,68 @@ impl Assembler {
     /// to the general path.
     fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
         let b = input.as_bytes();
-        let mut next = plain3(b, pos);
-        if next.is_none() {
-            return pos;
-        }
-        let out = &mut self.out;
+        // Find the end of the run first, then copy it at once.
         let mut p = pos;
-        // Start of the bytes copied unchanged but not yet appended.
-        let mut copy_from = pos;
-        let (mut prev_cp, mut last_cp) = (0, 0);
-        while let Some(cp) = next {
-            let q = p + 3;
-            next = plain3(b, q);
-            if next.is_none()
-                && b.get(q).is_some_and(|&x| x >= 0x80)
-                && input
-                    .get(q..)
-                    .and_then(|r| r.chars().next())
-                    .is_some_and(extends_segment)
-            {
-                break;
-            }
-            if p == pos && !(out.last_end == pos as u32 && out.last_step == (3, 3)) {
-                out.runs.push(Run {
-                    norm: out.text.len() as u32,
-                    orig: pos as u32,
-                    olen: 3,
-                    nstep: 3,
-                });
-            }
-            let flags = match cp {
-                0x3041..=0x3096 => {
-                    // Hiragana → katakana: the only plain char that changes.
-                    out.text.push_str(&input[copy_from..p]);
-                    copy_from = q;
-                    out.text
-                        .push(char::from_u32(cp + 0x60).unwrap_or(char::REPLACEMENT_CHARACTER));
-                    F_KANA_FW
-                }
-                0x30A1..=0x30FA | 0x30FC => F_KANA_FW,
-                _ => 0,
-            };
-            out.flags.extend_from_slice(&[flags, 0, 0]);
-            prev_cp = last_cp;
-            last_cp = cp;
-            p = q;
+        while plain3(b, p).is_some() {
+            p += 3;
         }
-        if p == pos {
+        if p > pos
+            && b.get(p).is_some_and(|&x| x >= 0x80)
+            && input
+                .get(p..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(extends_segment)
+        {
+            // The last char's segment goes on: the general path takes it.
+            p -= 3;
+        }
+        let Some(run) = b.get(pos..p).filter(|r| !r.is_empty()) else {
             return pos;
+        };
+        let out = &mut self.out;
+        if !(out.last_end == pos as u32 && out.last_step == (3, 3)) {
+            out.runs.push(Run {
+                norm: out.text.len() as u32,
+                orig: pos as u32,
+                olen: 3,
+                nstep: 3,
+            });
+        }
+        let text_start = out.text.len();
+        out.text.extend_from_slice(run);
+        let flags_start = out.flags.len();
+        out.flags.resize(flags_start + run.len(), 0);
+        let text = out.text.get_mut(text_start..).unwrap_or_default();
+        let flags = out.flags.get_mut(flags_start..).unwrap_or_default();
+        for (c, f) in text.chunks_exact_mut(3).zip(flags.chunks_exact_mut(3)) {
+            // Plain chars in U+3040..=U+30FF (lead E3, second byte 81..=83)
+            // are the kana; the others (kanji, CJK punctuation) are copied
+            // unchanged with no flags.
+            if c[0] == 0xE3 && c[1] >= 0x81 {
+                f[0] = F_KANA_FW;
+                let cp = 0x3000 | ((c[1] as u32 & 0x3F) << 6) | (c[2] as u32 & 0x3F);
+                if cp < 0x30A0 {
+                    // Hiragana → katakana (+0x60), re-encoded in place:
+                    // the lead byte stays E3.
+                    let k = cp + 0x60;
+                    c[1] = 0x80 | ((k >> 6) & 0x3F) as u8;
+                    c[2] = 0x80 | (k & 0x3F) as u8;
+                }
+            }
         }
         // The piece length (capped at 2) depends on the last two chars only.
         // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
+        let last_cp = plain3(b, p - 3).unwrap_or(0);
         self.piece = if !japanese(last_cp) {
             0
         } else if p - pos == 3 {
             (self.piece + 1).min(2)
-        } else if japanese(prev_cp) {
+        } else if japanese(plain3(b, p - 6).unwrap_or(0)) {
             2
         } else {
             1
         };
-        out.text.push_str(&input[copy_from..p]);
         out.last_end = p as u32;
         out.last_step = (3, 3);
         let hira = (0x3041..=0x3096).contains(&last_cp);
@@ -1963,6 +1990,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn utf8_string_keeps_valid_text_and_never_panics() {
+        for t in [
+            "",
+            "abc",
+            "カタカナ漢字、ー",
+            "a\u{1F600}b",
+            &"ア".repeat(100),
+        ] {
+            assert_eq!(utf8_string(t.as_bytes().to_vec()), t);
+        }
+        // Never produced by the pipeline, but must not panic either.
+        assert_eq!(utf8_string(vec![b'a', 0xE3, 0x82]), "a\u{FFFD}");
+        assert_eq!(utf8_string([0xFF; 70].to_vec()), "\u{FFFD}".repeat(70));
     }
 
     #[test]
