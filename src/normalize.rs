@@ -60,7 +60,10 @@
 //! katakana in place and the origin map extended by one run (see
 //! `Assembler::emit_plain3_run`); the first character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
-//! per-character path. The buffer holds whole characters only and is
+//! per-character path. Likewise, after an ASCII character written out at
+//! once, the ASCII ones that follow are copied on bytes until one that a
+//! context rule may need (a possible lone letter, a second space, a tab;
+//! see `Assembler::emit_ascii_run`). The buffer holds whole characters only and is
 //! checked as UTF-8 once at the end (simdutf8, far cheaper than
 //! `String::from_utf8` on Japanese text). The tests compare the whole
 //! pipeline (text, origin ranges, obfuscation flags) against the original,
@@ -812,6 +815,10 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
                         quiet_tail = 2;
                         s = end;
                     }
+                } else if single && ch.is_ascii() {
+                    // So do the ASCII chars that follow (not quiet: the
+                    // quiet count stays 0).
+                    s = asm.emit_ascii_run(input, e);
                 }
                 continue;
             }
@@ -1114,6 +1121,93 @@ impl Assembler {
         self.left = Some(ch);
         self.run_space = false;
         true
+    }
+
+    /// Byte-level loop over a run of ASCII chars starting at byte `pos` of
+    /// `input`: emits them exactly as `segment_units` would one by one
+    /// through [`Assembler::try_emit`] (same text, origins, flags and
+    /// context state) and returns the byte offset after the last one (`pos`
+    /// if there is none).
+    ///
+    /// Must be called right after `try_emit` emitted a unit that ends at
+    /// `pos` (so no unit is buffered); does nothing unless that unit is
+    /// ASCII, so no dash or separator rule applies after Japanese text. The
+    /// run stops before what `try_emit` would buffer or treat specially: a
+    /// letter with neither an alphanumeric char before it nor an ASCII one
+    /// after it (a possible spaced single letter), a space after
+    /// whitespace (the run collapses), other horizontal whitespace; at the
+    /// first non-ASCII byte; and before an ASCII char whose segment a
+    /// following mark extends.
+    fn emit_ascii_run(&mut self, input: &str, pos: usize) -> usize {
+        let Some(last) = self.last.filter(char::is_ascii) else {
+            return pos;
+        };
+        if self.gap_next {
+            return pos;
+        }
+        let b = input.as_bytes();
+        let rest = b.get(pos..).unwrap_or_default();
+        let mut prev = last as u8;
+        let mut prev_space = self.run_space;
+        let mut n = 0;
+        while let Some(&c) = rest.get(n) {
+            let emit = match c {
+                b'0'..=b'9' => true,
+                b'a'..=b'z' | b'A'..=b'Z' => {
+                    prev.is_ascii_alphanumeric()
+                        || rest.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
+                }
+                b' ' => !prev_space,
+                b'\t' | 0x0B | 0x0C | 0x80.. => false,
+                _ => true,
+            };
+            if !emit {
+                break;
+            }
+            prev = c;
+            prev_space = c == b' ';
+            n += 1;
+        }
+        if n > 0
+            && rest.get(n).is_some_and(|&x| x >= 0x80)
+            && input
+                .get(pos + n..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(extends_segment)
+        {
+            // The last char's segment goes on: the general path takes it.
+            n -= 1;
+        }
+        let Some(run) = rest.get(..n).filter(|r| !r.is_empty()) else {
+            return pos;
+        };
+        let out = &mut self.out;
+        if !(out.last_end == pos as u32 && out.last_step == (1, 1)) {
+            out.runs.push(Run {
+                norm: out.text.len() as u32,
+                orig: pos as u32,
+                olen: 1,
+                nstep: 1,
+            });
+        }
+        out.text.extend(run.iter().map(u8::to_ascii_lowercase));
+        out.flags.extend(run.iter().map(|c| {
+            if c.is_ascii_alphabetic() {
+                F_LATIN_HW
+            } else {
+                0
+            }
+        }));
+        let end = pos + n;
+        out.last_end = end as u32;
+        out.last_step = (1, 1);
+        let last = run.last().map(|&c| char::from(c.to_ascii_lowercase()));
+        self.last = last;
+        self.left = last;
+        self.last_hira = false;
+        self.piece = 0;
+        self.run_space = last == Some(' ');
+        end
     }
 
     /// Byte-level loop over a run of plain 3-byte characters (see
@@ -1971,6 +2065,70 @@ mod tests {
     /// leaves buffered: lone letters and words, whitespace and separators
     /// next to Japanese or Latin, dashes and 一 after katakana, newlines,
     /// zero-width gaps, hiragana next to 一.
+    /// Pieces around and inside runs of the ASCII byte loop
+    /// (`Assembler::emit_ascii_run`): letters with and without alphanumeric
+    /// neighbours, spaced single letters, whitespace runs, separators and
+    /// dashes, marks extending an ASCII char's segment, and the non-ASCII
+    /// chars that end a run.
+    const ASCII_RUN_PIECES: [&str; 40] = [
+        "a",
+        "Z",
+        "ab",
+        "Docomo",
+        "7",
+        "0120",
+        " ",
+        "  ",
+        "\t",
+        "\u{0B}",
+        "\r\n",
+        "\n",
+        "/",
+        "https://x.jp/a?b=c",
+        ".",
+        "-",
+        "_",
+        "+",
+        "|",
+        "*",
+        ":",
+        "@",
+        "\u{0}",
+        "\u{7F}",
+        "d o c",
+        " x ",
+        "\u{0301}",
+        "\u{3099}",
+        "\u{FE0F}",
+        "\u{200B}",
+        "ﾞ",
+        "漢字",
+        "かな",
+        "ア",
+        "ー",
+        "一",
+        "\u{3000}",
+        "・",
+        "Ａ",
+        "é",
+    ];
+
+    #[test]
+    fn ascii_run_loop_pairs_agree_with_reference() {
+        let pieces = ASCII_RUN_PIECES;
+        for prefix in ["x1", "ab ", "a.", "ア1", "漢字a"] {
+            for x in pieces {
+                for y in pieces {
+                    for s in [format!("{prefix}{x}{y}b"), format!("{prefix}{x}c{y}")] {
+                        if let Err(e) = check_reference(&s, false) {
+                            panic!("{s:?}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     const DIRECT_PIECES: [&str; 25] = [
         "a", "bc", "x y", "X", "7", " ", "  ", "\t", "\u{3000}", "・", ".", "/", "-", "－", "ー",
         "一", "ア", "かな", "漢字", "、", "\n", "\u{200B}", "ｱ", "ﾞ", "é",
@@ -2228,6 +2386,13 @@ mod tests {
         #[test]
         fn plain_run_loop_agrees_with_reference(s in plain_run_text_strategy()) {
             check_reference(&s, false)?;
+        }
+
+        #[test]
+        fn ascii_run_loop_agrees_with_reference(
+            v in prop::collection::vec(prop::sample::select(ASCII_RUN_PIECES.to_vec()), 0..40)
+        ) {
+            check_reference(&v.concat(), false)?;
         }
 
         #[test]
