@@ -870,6 +870,9 @@ struct Out {
     text: Vec<u8>,
     runs: Vec<Run>,
     flags: Vec<u8>,
+    /// Origin start of the last pushed char (what [`Out::extend_last`]
+    /// keeps).
+    last_start: u32,
     /// Origin end of the last pushed char.
     last_end: u32,
     /// `(nstep, olen)` of the last run.
@@ -882,6 +885,7 @@ impl Out {
         let n = ch.len_utf8() as u32;
         let olen = end - start;
         let extends = self.last_end == start && self.last_step == (n, olen);
+        self.last_start = start;
         self.last_end = end;
         if !extends {
             self.last_step = (n, olen);
@@ -916,8 +920,7 @@ impl Out {
             .position(|&b| b & 0xC0 != 0x80)
             .map_or(0, |i| i + 1);
         let pos = (self.text.len() - n) as u32;
-        let (start, _) = origin_at(&self.runs, pos as usize);
-        let start = start as u32;
+        let start = self.last_start;
         self.last_end = end;
         self.last_step = (n as u32, end - start);
         match self.runs.last_mut() {
@@ -1027,6 +1030,7 @@ impl Assembler {
                 text: Vec::with_capacity(cap),
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
+                last_start: 0,
                 last_end: u32::MAX,
                 last_step: (0, 0),
             },
@@ -1199,6 +1203,7 @@ impl Assembler {
             }
         }));
         let end = pos + n;
+        out.last_start = end as u32 - 1;
         out.last_end = end as u32;
         out.last_step = (1, 1);
         let last = run.last().map(|&c| char::from(c.to_ascii_lowercase()));
@@ -1286,6 +1291,7 @@ impl Assembler {
         } else {
             1
         };
+        out.last_start = p as u32 - 3;
         out.last_end = p as u32;
         out.last_step = (3, 3);
         let hira = (0x3041..=0x3096).contains(&last_cp);
