@@ -63,9 +63,9 @@
 //! per-character path. Likewise, after an ASCII character written out at
 //! once, the ASCII ones that follow are copied on bytes until one that a
 //! context rule may need (a possible lone letter, a second space, a tab;
-//! see `Assembler::emit_ascii_run`). The buffer holds whole characters only and is
-//! checked as UTF-8 once at the end (simdutf8, far cheaper than
-//! `String::from_utf8` on Japanese text). The tests compare the whole
+//! see `Assembler::emit_ascii_run`). The buffer holds whole characters
+//! only and is checked as UTF-8 once at the end (simdutf8, far cheaper
+//! than `String::from_utf8` on Japanese text). The tests compare the whole
 //! pipeline (text, origin ranges, obfuscation flags) against the original,
 //! slower implementation kept in the test module.
 
