@@ -55,12 +55,19 @@
 //! them up to the next safe cut, are buffered and assembled by chunk. After
 //! a plain character (kanji, kana, CJK punctuation that no context rule
 //! touches) written out at once, the plain ones that follow are classified
-//! and copied on bytes, three at a time, hiragana shifted to katakana, the
-//! origin map extended by whole runs (see `Assembler::emit_plain3_run`);
-//! the first character of any other kind, or one followed by a mark that
-//! extends its segment, hands back to the per-character path. The tests compare the whole pipeline (text, origin
-//! ranges, obfuscation flags) against the original, slower implementation
-//! kept in the test module.
+//! on bytes, three at a time, and the whole run is copied at once into the
+//! byte buffer the text is assembled in, its hiragana then shifted to
+//! katakana in place and the origin map extended by one run (see
+//! `Assembler::emit_plain3_run`); the first character of any other kind,
+//! or one followed by a mark that extends its segment, hands back to the
+//! per-character path. Likewise, after an ASCII character written out at
+//! once, the ASCII ones that follow are copied on bytes until one that a
+//! context rule may need (a possible lone letter, a second space, a tab;
+//! see `Assembler::emit_ascii_run`). The buffer holds whole characters
+//! only and is checked as UTF-8 once at the end (simdutf8, far cheaper
+//! than `String::from_utf8` on Japanese text). The tests compare the whole
+//! pipeline (text, origin ranges, obfuscation flags) against the original,
+//! slower implementation kept in the test module.
 
 use std::ops::Range;
 
@@ -214,6 +221,18 @@ pub fn normalize(input: &str) -> Normalized {
     normalize_general(input)
 }
 
+/// The normalized bytes as a `String`. They are valid UTF-8 by
+/// construction (whole chars only); the check is there so that a bug
+/// cannot break `str` invariants, and a failure is replaced lossily rather
+/// than panicking. Checked with simdutf8 and copied: `String::from_utf8`
+/// validates Japanese text several times slower than the copy costs.
+fn utf8_string(text: Vec<u8>) -> String {
+    match simdutf8::basic::from_utf8(&text) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(&text).into_owned(),
+    }
+}
+
 /// The full pipeline, without the identity shortcuts.
 fn normalize_general(input: &str) -> Normalized {
     let mut scratch = Scratch::default();
@@ -222,10 +241,10 @@ fn normalize_general(input: &str) -> Normalized {
     let Out {
         text, runs, flags, ..
     } = asm.out;
-    let map = if text == input {
-        Map::Identity
+    let (text, map) = if text == input.as_bytes() {
+        (input.to_owned(), Map::Identity)
     } else {
-        Map::Runs { runs, flags }
+        (utf8_string(text), Map::Runs { runs, flags })
     };
     Normalized {
         text,
@@ -796,6 +815,10 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
                         quiet_tail = 2;
                         s = end;
                     }
+                } else if single && ch.is_ascii() {
+                    // So do the ASCII chars that follow (not quiet: the
+                    // quiet count stays 0).
+                    s = asm.emit_ascii_run(input, e);
                 }
                 continue;
             }
@@ -841,9 +864,15 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
 // Phase B: context rules, output assembly
 
 struct Out {
-    text: String,
+    /// The normalized text, kept as bytes so that runs of plain chars can
+    /// be copied at once and patched in place (hiragana → katakana); only
+    /// whole chars are ever appended, and [`utf8_string`] checks it once.
+    text: Vec<u8>,
     runs: Vec<Run>,
     flags: Vec<u8>,
+    /// Origin start of the last pushed char (what [`Out::extend_last`]
+    /// keeps).
+    last_start: u32,
     /// Origin end of the last pushed char.
     last_end: u32,
     /// `(nstep, olen)` of the last run.
@@ -856,6 +885,7 @@ impl Out {
         let n = ch.len_utf8() as u32;
         let olen = end - start;
         let extends = self.last_end == start && self.last_step == (n, olen);
+        self.last_start = start;
         self.last_end = end;
         if !extends {
             self.last_step = (n, olen);
@@ -867,7 +897,8 @@ impl Out {
                 nstep: n,
             });
         }
-        self.text.push(ch);
+        self.text
+            .extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
         // One flag byte per text byte, 0 after the first byte of a char
         // (see `Normalized::is_obfuscated`; `resize` would call memset).
         match n {
@@ -880,10 +911,16 @@ impl Out {
 
     /// Extend the origin of the last pushed char to `end`.
     fn extend_last(&mut self, end: u32) {
-        let n = self.text.chars().next_back().map_or(0, char::len_utf8);
+        // Length of the last char: its bytes after the last lead byte.
+        let n = self
+            .text
+            .iter()
+            .rev()
+            .take(4)
+            .position(|&b| b & 0xC0 != 0x80)
+            .map_or(0, |i| i + 1);
         let pos = (self.text.len() - n) as u32;
-        let (start, _) = origin_at(&self.runs, pos as usize);
-        let start = start as u32;
+        let start = self.last_start;
         self.last_end = end;
         self.last_step = (n as u32, end - start);
         match self.runs.last_mut() {
@@ -990,9 +1027,10 @@ impl Assembler {
     fn new(cap: usize) -> Self {
         Assembler {
             out: Out {
-                text: String::with_capacity(cap),
+                text: Vec::with_capacity(cap),
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
+                last_start: 0,
                 last_end: u32::MAX,
                 last_step: (0, 0),
             },
@@ -1089,6 +1127,94 @@ impl Assembler {
         true
     }
 
+    /// Byte-level loop over a run of ASCII chars starting at byte `pos` of
+    /// `input`: emits them exactly as `segment_units` would one by one
+    /// through [`Assembler::try_emit`] (same text, origins, flags and
+    /// context state) and returns the byte offset after the last one (`pos`
+    /// if there is none).
+    ///
+    /// Must be called right after `try_emit` emitted a unit that ends at
+    /// `pos` (so no unit is buffered); does nothing unless that unit is
+    /// ASCII, so no dash or separator rule applies after Japanese text. The
+    /// run stops before what `try_emit` would buffer or treat specially: a
+    /// letter with neither an alphanumeric char before it nor an ASCII one
+    /// after it (a possible spaced single letter), a space after
+    /// whitespace (the run collapses), other horizontal whitespace; at the
+    /// first non-ASCII byte; and before an ASCII char whose segment a
+    /// following mark extends.
+    fn emit_ascii_run(&mut self, input: &str, pos: usize) -> usize {
+        let Some(last) = self.last.filter(char::is_ascii) else {
+            return pos;
+        };
+        if self.gap_next {
+            return pos;
+        }
+        let b = input.as_bytes();
+        let rest = b.get(pos..).unwrap_or_default();
+        let mut prev = last as u8;
+        let mut prev_space = self.run_space;
+        let mut n = 0;
+        while let Some(&c) = rest.get(n) {
+            let emit = match c {
+                b'0'..=b'9' => true,
+                b'a'..=b'z' | b'A'..=b'Z' => {
+                    prev.is_ascii_alphanumeric()
+                        || rest.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
+                }
+                b' ' => !prev_space,
+                b'\t' | 0x0B | 0x0C | 0x80.. => false,
+                _ => true,
+            };
+            if !emit {
+                break;
+            }
+            prev = c;
+            prev_space = c == b' ';
+            n += 1;
+        }
+        if n > 0
+            && rest.get(n).is_some_and(|&x| x >= 0x80)
+            && input
+                .get(pos + n..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(extends_segment)
+        {
+            // The last char's segment goes on: the general path takes it.
+            n -= 1;
+        }
+        let Some(run) = rest.get(..n).filter(|r| !r.is_empty()) else {
+            return pos;
+        };
+        let out = &mut self.out;
+        if !(out.last_end == pos as u32 && out.last_step == (1, 1)) {
+            out.runs.push(Run {
+                norm: out.text.len() as u32,
+                orig: pos as u32,
+                olen: 1,
+                nstep: 1,
+            });
+        }
+        out.text.extend(run.iter().map(u8::to_ascii_lowercase));
+        out.flags.extend(run.iter().map(|c| {
+            if c.is_ascii_alphabetic() {
+                F_LATIN_HW
+            } else {
+                0
+            }
+        }));
+        let end = pos + n;
+        out.last_start = end as u32 - 1;
+        out.last_end = end as u32;
+        out.last_step = (1, 1);
+        let last = run.last().map(|&c| char::from(c.to_ascii_lowercase()));
+        self.last = last;
+        self.left = last;
+        self.last_hira = false;
+        self.piece = 0;
+        self.run_space = last == Some(' ');
+        end
+    }
+
     /// Byte-level loop over a run of plain 3-byte characters (see
     /// [`plain3`]) starting at byte `pos` of `input`: emits them exactly as
     /// `segment_units` would one by one through [`Assembler::try_emit`]
@@ -1103,68 +1229,69 @@ impl Assembler {
     /// to the general path.
     fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
         let b = input.as_bytes();
-        let mut next = plain3(b, pos);
-        if next.is_none() {
-            return pos;
-        }
-        let out = &mut self.out;
+        // Find the end of the run first, then copy it at once.
         let mut p = pos;
-        // Start of the bytes copied unchanged but not yet appended.
-        let mut copy_from = pos;
-        let (mut prev_cp, mut last_cp) = (0, 0);
-        while let Some(cp) = next {
-            let q = p + 3;
-            next = plain3(b, q);
-            if next.is_none()
-                && b.get(q).is_some_and(|&x| x >= 0x80)
-                && input
-                    .get(q..)
-                    .and_then(|r| r.chars().next())
-                    .is_some_and(extends_segment)
-            {
-                break;
-            }
-            if p == pos && !(out.last_end == pos as u32 && out.last_step == (3, 3)) {
-                out.runs.push(Run {
-                    norm: out.text.len() as u32,
-                    orig: pos as u32,
-                    olen: 3,
-                    nstep: 3,
-                });
-            }
-            let flags = match cp {
-                0x3041..=0x3096 => {
-                    // Hiragana → katakana: the only plain char that changes.
-                    out.text.push_str(&input[copy_from..p]);
-                    copy_from = q;
-                    out.text
-                        .push(char::from_u32(cp + 0x60).unwrap_or(char::REPLACEMENT_CHARACTER));
-                    F_KANA_FW
-                }
-                0x30A1..=0x30FA | 0x30FC => F_KANA_FW,
-                _ => 0,
-            };
-            out.flags.extend_from_slice(&[flags, 0, 0]);
-            prev_cp = last_cp;
-            last_cp = cp;
-            p = q;
+        while plain3(b, p).is_some() {
+            p += 3;
         }
-        if p == pos {
+        if p > pos
+            && b.get(p).is_some_and(|&x| x >= 0x80)
+            && input
+                .get(p..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(extends_segment)
+        {
+            // The last char's segment goes on: the general path takes it.
+            p -= 3;
+        }
+        let Some(run) = b.get(pos..p).filter(|r| !r.is_empty()) else {
             return pos;
+        };
+        let out = &mut self.out;
+        if !(out.last_end == pos as u32 && out.last_step == (3, 3)) {
+            out.runs.push(Run {
+                norm: out.text.len() as u32,
+                orig: pos as u32,
+                olen: 3,
+                nstep: 3,
+            });
+        }
+        let text_start = out.text.len();
+        out.text.extend_from_slice(run);
+        let flags_start = out.flags.len();
+        out.flags.resize(flags_start + run.len(), 0);
+        let text = out.text.get_mut(text_start..).unwrap_or_default();
+        let flags = out.flags.get_mut(flags_start..).unwrap_or_default();
+        for (c, f) in text.chunks_exact_mut(3).zip(flags.chunks_exact_mut(3)) {
+            // Plain chars in U+3040..=U+30FF (lead E3, second byte 81..=83)
+            // are the kana; the others (kanji, CJK punctuation) are copied
+            // unchanged with no flags.
+            if c[0] == 0xE3 && c[1] >= 0x81 {
+                f[0] = F_KANA_FW;
+                let cp = 0x3000 | ((c[1] as u32 & 0x3F) << 6) | (c[2] as u32 & 0x3F);
+                if cp < 0x30A0 {
+                    // Hiragana → katakana (+0x60), re-encoded in place:
+                    // the lead byte stays E3.
+                    let k = cp + 0x60;
+                    c[1] = 0x80 | ((k >> 6) & 0x3F) as u8;
+                    c[2] = 0x80 | (k & 0x3F) as u8;
+                }
+            }
         }
         // The piece length (capped at 2) depends on the last two chars only.
         // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
+        let last_cp = plain3(b, p - 3).unwrap_or(0);
         self.piece = if !japanese(last_cp) {
             0
         } else if p - pos == 3 {
             (self.piece + 1).min(2)
-        } else if japanese(prev_cp) {
+        } else if japanese(plain3(b, p - 6).unwrap_or(0)) {
             2
         } else {
             1
         };
-        out.text.push_str(&input[copy_from..p]);
+        out.last_start = p as u32 - 3;
         out.last_end = p as u32;
         out.last_step = (3, 3);
         let hira = (0x3041..=0x3096).contains(&last_cp);
@@ -1944,6 +2071,70 @@ mod tests {
     /// leaves buffered: lone letters and words, whitespace and separators
     /// next to Japanese or Latin, dashes and 一 after katakana, newlines,
     /// zero-width gaps, hiragana next to 一.
+    /// Pieces around and inside runs of the ASCII byte loop
+    /// (`Assembler::emit_ascii_run`): letters with and without alphanumeric
+    /// neighbours, spaced single letters, whitespace runs, separators and
+    /// dashes, marks extending an ASCII char's segment, and the non-ASCII
+    /// chars that end a run.
+    const ASCII_RUN_PIECES: [&str; 40] = [
+        "a",
+        "Z",
+        "ab",
+        "Docomo",
+        "7",
+        "0120",
+        " ",
+        "  ",
+        "\t",
+        "\u{0B}",
+        "\r\n",
+        "\n",
+        "/",
+        "https://x.jp/a?b=c",
+        ".",
+        "-",
+        "_",
+        "+",
+        "|",
+        "*",
+        ":",
+        "@",
+        "\u{0}",
+        "\u{7F}",
+        "d o c",
+        " x ",
+        "\u{0301}",
+        "\u{3099}",
+        "\u{FE0F}",
+        "\u{200B}",
+        "ﾞ",
+        "漢字",
+        "かな",
+        "ア",
+        "ー",
+        "一",
+        "\u{3000}",
+        "・",
+        "Ａ",
+        "é",
+    ];
+
+    #[test]
+    fn ascii_run_loop_pairs_agree_with_reference() {
+        let pieces = ASCII_RUN_PIECES;
+        for prefix in ["x1", "ab ", "a.", "ア1", "漢字a"] {
+            for x in pieces {
+                for y in pieces {
+                    for s in [format!("{prefix}{x}{y}b"), format!("{prefix}{x}c{y}")] {
+                        if let Err(e) = check_reference(&s, false) {
+                            panic!("{s:?}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     const DIRECT_PIECES: [&str; 25] = [
         "a", "bc", "x y", "X", "7", " ", "  ", "\t", "\u{3000}", "・", ".", "/", "-", "－", "ー",
         "一", "ア", "かな", "漢字", "、", "\n", "\u{200B}", "ｱ", "ﾞ", "é",
@@ -1963,6 +2154,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn utf8_string_keeps_valid_text_and_never_panics() {
+        for t in [
+            "",
+            "abc",
+            "カタカナ漢字、ー",
+            "a\u{1F600}b",
+            &"ア".repeat(100),
+        ] {
+            assert_eq!(utf8_string(t.as_bytes().to_vec()), t);
+        }
+        // Never produced by the pipeline, but must not panic either.
+        assert_eq!(utf8_string(vec![b'a', 0xE3, 0x82]), "a\u{FFFD}");
+        assert_eq!(utf8_string([0xFF; 70].to_vec()), "\u{FFFD}".repeat(70));
     }
 
     #[test]
@@ -2185,6 +2392,13 @@ mod tests {
         #[test]
         fn plain_run_loop_agrees_with_reference(s in plain_run_text_strategy()) {
             check_reference(&s, false)?;
+        }
+
+        #[test]
+        fn ascii_run_loop_agrees_with_reference(
+            v in prop::collection::vec(prop::sample::select(ASCII_RUN_PIECES.to_vec()), 0..40)
+        ) {
+            check_reference(&v.concat(), false)?;
         }
 
         #[test]
