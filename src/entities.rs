@@ -194,11 +194,7 @@ fn extract_with(
     } else {
         whole_text(text)
     };
-    let bare_matches = bare_runs.into_iter().flat_map(|run| {
-        BARE_URL
-            .find_iter(&text[run.clone()])
-            .map(move |m| (run.start + m.start(), m.as_str()))
-    });
+    let bare_matches = matches_in_runs(&BARE_URL, text, bare_runs);
     for (m_start, m_str) in bare_matches {
         // Not the domain of an e-mail address, not inside a longer word.
         let before = text[..m_start].chars().next_back();
@@ -217,11 +213,7 @@ fn extract_with(
     } else {
         whole_text(text)
     };
-    let phone_matches = phone_runs.into_iter().flat_map(|run| {
-        PHONE
-            .find_iter(&text[run.clone()])
-            .map(move |m| (run.start + m.start(), m.as_str()))
-    });
+    let phone_matches = matches_in_runs(&PHONE, text, phone_runs);
     for (m_start, m_str) in phone_matches {
         let s = m_str.trim_end_matches(['-', ' ', '(', ')']);
         let range = m_start..m_start + s.len();
@@ -261,11 +253,7 @@ fn extract_with(
     } else {
         whole_text(text)
     };
-    let amount_matches = amount_runs.into_iter().flat_map(|run| {
-        AMOUNT
-            .find_iter(&text[run.clone()])
-            .map(move |m| (run.start + m.start(), m.as_str()))
-    });
+    let amount_matches = matches_in_runs(&AMOUNT, text, amount_runs);
     for (m_start, m_str) in amount_matches {
         let s = m_str.trim_end_matches([',', '.']);
         let has_yen = s.starts_with('¥') || s.ends_with('円');
@@ -516,6 +504,20 @@ fn runs_around(
         runs.push(start..end);
     }
     runs
+}
+
+/// Every match of `regex` inside the `runs` of `text`, as (byte offset in
+/// `text`, matched text).
+fn matches_in_runs<'t>(
+    regex: &'t Regex,
+    text: &'t str,
+    runs: Vec<std::ops::Range<usize>>,
+) -> impl Iterator<Item = (usize, &'t str)> {
+    runs.into_iter().flat_map(move |run| {
+        regex
+            .find_iter(&text[run.clone()])
+            .map(move |m| (run.start + m.start(), m.as_str()))
+    })
 }
 
 /// The one run that is all of `text`: the search without prefilters.

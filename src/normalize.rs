@@ -909,6 +909,25 @@ impl Out {
         }
     }
 
+    /// Origin bookkeeping for chars of `width` bytes copied one for one
+    /// (same width in the text) from `start..end` of the input, before
+    /// their bytes are appended: extends the last run or starts a new one,
+    /// as [`Out::push`] would for each char.
+    #[inline]
+    fn copy_run_origins(&mut self, start: u32, end: u32, width: u32) {
+        if !(self.last_end == start && self.last_step == (width, width)) {
+            self.runs.push(Run {
+                norm: self.text.len() as u32,
+                orig: start,
+                olen: width,
+                nstep: width,
+            });
+        }
+        self.last_start = end - width;
+        self.last_end = end;
+        self.last_step = (width, width);
+    }
+
     /// Extend the origin of the last pushed char to `end`.
     fn extend_last(&mut self, end: u32) {
         // Length of the last char: its bytes after the last lead byte.
@@ -1172,28 +1191,16 @@ impl Assembler {
             prev_space = c == b' ';
             n += 1;
         }
-        if n > 0
-            && rest.get(n).is_some_and(|&x| x >= 0x80)
-            && input
-                .get(pos + n..)
-                .and_then(|r| r.chars().next())
-                .is_some_and(extends_segment)
-        {
+        if n > 0 && next_char_extends_segment(input, pos + n) {
             // The last char's segment goes on: the general path takes it.
             n -= 1;
         }
         let Some(run) = rest.get(..n).filter(|r| !r.is_empty()) else {
             return pos;
         };
+        let end = pos + n;
         let out = &mut self.out;
-        if !(out.last_end == pos as u32 && out.last_step == (1, 1)) {
-            out.runs.push(Run {
-                norm: out.text.len() as u32,
-                orig: pos as u32,
-                olen: 1,
-                nstep: 1,
-            });
-        }
+        out.copy_run_origins(pos as u32, end as u32, 1);
         out.text.extend(run.iter().map(u8::to_ascii_lowercase));
         out.flags.extend(run.iter().map(|c| {
             if c.is_ascii_alphabetic() {
@@ -1202,10 +1209,6 @@ impl Assembler {
                 0
             }
         }));
-        let end = pos + n;
-        out.last_start = end as u32 - 1;
-        out.last_end = end as u32;
-        out.last_step = (1, 1);
         let last = run.last().map(|&c| char::from(c.to_ascii_lowercase()));
         self.last = last;
         self.left = last;
@@ -1234,13 +1237,7 @@ impl Assembler {
         while plain3(b, p).is_some() {
             p += 3;
         }
-        if p > pos
-            && b.get(p).is_some_and(|&x| x >= 0x80)
-            && input
-                .get(p..)
-                .and_then(|r| r.chars().next())
-                .is_some_and(extends_segment)
-        {
+        if p > pos && next_char_extends_segment(input, p) {
             // The last char's segment goes on: the general path takes it.
             p -= 3;
         }
@@ -1248,14 +1245,7 @@ impl Assembler {
             return pos;
         };
         let out = &mut self.out;
-        if !(out.last_end == pos as u32 && out.last_step == (3, 3)) {
-            out.runs.push(Run {
-                norm: out.text.len() as u32,
-                orig: pos as u32,
-                olen: 3,
-                nstep: 3,
-            });
-        }
+        out.copy_run_origins(pos as u32, p as u32, 3);
         let text_start = out.text.len();
         out.text.extend_from_slice(run);
         let flags_start = out.flags.len();
@@ -1291,9 +1281,6 @@ impl Assembler {
         } else {
             1
         };
-        out.last_start = p as u32 - 3;
-        out.last_end = p as u32;
-        out.last_step = (3, 3);
         let hira = (0x3041..=0x3096).contains(&last_cp);
         let last = char::from_u32(if hira { last_cp + 0x60 } else { last_cp });
         self.last = last;
@@ -1302,6 +1289,18 @@ impl Assembler {
         self.run_space = false;
         p
     }
+}
+
+/// Whether the char at byte `p` of `input` continues the segment of the
+/// char before it (a combining mark, a variation selector, ...): a byte
+/// loop must then leave that char to the general path.
+#[inline]
+fn next_char_extends_segment(input: &str, p: usize) -> bool {
+    input.as_bytes().get(p).is_some_and(|&x| x >= 0x80)
+        && input
+            .get(p..)
+            .and_then(|r| r.chars().next())
+            .is_some_and(extends_segment)
 }
 
 /// The code point of the char at byte `p` of `b` (valid UTF-8) if it is a

@@ -495,6 +495,19 @@ mod tests {
         }
     }
 
+    /// `raw` with every `\n` written as `\r\n`.
+    fn lf_to_crlf(raw: &[u8]) -> Vec<u8> {
+        raw.iter()
+            .flat_map(|&b| {
+                if b == b'\n' {
+                    vec![b'\r', b'\n']
+                } else {
+                    vec![b]
+                }
+            })
+            .collect()
+    }
+
     /// The configured parser gives mail-parser's default result but for
     /// the values of unread fields; the fast path, when taken, gives the
     /// configured parser's full result.
@@ -668,10 +681,7 @@ mod tests {
             raw.extend_from_slice(blank);
             raw.extend_from_slice(&body.concat());
             if crlf {
-                raw = raw
-                    .iter()
-                    .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
-                    .collect();
+                raw = lf_to_crlf(&raw);
             }
             check_against_mail_parser(&raw);
         }
@@ -705,10 +715,7 @@ mod tests {
             raw.extend_from_slice(close);
             raw.extend_from_slice(&epilogue.concat());
             if crlf {
-                raw = raw
-                    .iter()
-                    .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
-                    .collect();
+                raw = lf_to_crlf(&raw);
             }
             check_against_mail_parser(&raw);
         }

@@ -87,47 +87,12 @@ pub struct Record {
 }
 
 impl Record {
-    /// Build the record of an analysed message.
+    /// Build the record of an analysed message (a copy of its parts; see
+    /// [`Record::from_analysis`] to move them instead).
     pub fn new(origin: Origin, analysis: &Analysis, pack: &RulePack, lang: Lang) -> Record {
-        Record {
-            origin,
-            verdict: analysis.verdict,
-            score: analysis.score,
-            categories: analysis.categories.clone(),
-            hits: analysis.hits.clone(),
-            combos: analysis.combos.clone(),
-            contributions: analysis.contributions.clone(),
-            entities: EntitiesRecord {
-                urls: analysis
-                    .entities
-                    .urls
-                    .iter()
-                    .map(|u| u.text.clone())
-                    .collect(),
-                phones: analysis
-                    .entities
-                    .phones
-                    .iter()
-                    .map(|p| p.text.clone())
-                    .collect(),
-                amounts: analysis
-                    .entities
-                    .amounts
-                    .iter()
-                    .map(|a| AmountRecord {
-                        yen: a.yen,
-                        text: a.text.clone(),
-                    })
-                    .collect(),
-            },
-            explanation: explanation(analysis, pack, lang),
-            error: None,
-            truncated: false,
-        }
+        Record::from_analysis(origin, analysis.clone(), pack, lang)
     }
-}
 
-impl Record {
     /// Build the record of an analysed message, taking the analysis's vectors
     /// instead of copying them (for batch scans, which drop the analysis
     /// right after). Same record as [`Record::new`].
