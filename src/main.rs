@@ -9,6 +9,14 @@ mod cli;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: a scan allocates and frees small
+/// strings and vectors per message, part and hit, and glibc's
+/// malloc/free/realloc were ~14% of a scan's instructions. Built with
+/// `no_thp`: on transparent huge pages its peak RSS went past the 64 MB
+/// target (README, dependency notes; docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cli::run()
 }
