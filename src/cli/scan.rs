@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
 use sagiscan::patterns::Lang;
-use sagiscan::report::{Origin, Record, write_record_json};
+use sagiscan::report::{Origin, Record, RecordJsonWriter};
 use sagiscan::{Engine, Verdict};
 
 use super::{FailOn, PackArgs, load_engine, resolve_lang};
@@ -200,6 +200,8 @@ fn score_batches(
         out: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         summary: Summary::default(),
         rule_counts: vec![0; engine.pack().rules.len()],
+        json: RecordJsonWriter::new(engine.pack()),
+        chunk_out: Vec::new(),
         progress: progress_bar(args.quiet),
         json_first: true,
         reached: false,
@@ -207,8 +209,8 @@ fn score_batches(
     if format == ScanFormat::Json {
         state.out.write_all(b"[")?;
     }
-    for batch in rx {
-        state.score_and_write(&batch)?;
+    for mut batch in rx {
+        state.score_and_write(&mut batch)?;
     }
     if format == ScanFormat::Json {
         state.out.write_all(b"\n]\n")?;
@@ -356,6 +358,12 @@ struct ScanState<'e, W: Write> {
     /// the summary's `rules` by id at the end: no id strings or hashing
     /// per message).
     rule_counts: Vec<usize>,
+    /// Formats `jsonl` and `json` records (the pack's rules pre-escaped).
+    json: RecordJsonWriter,
+    /// One output buffer per chunk of [`CHUNK_MESSAGES`] messages, reused
+    /// from batch to batch: records are formatted into them with no
+    /// allocation per message.
+    chunk_out: Vec<Vec<u8>>,
     progress: Option<indicatif::ProgressBar>,
     json_first: bool,
     reached: bool,
@@ -370,24 +378,50 @@ struct Scored {
     /// Indices of the rules that added points (not combos), for the
     /// summary's top rules.
     rules: Vec<usize>,
-    /// The formatted record without separators or newline; empty when
-    /// `--only` hides it.
-    out: Vec<u8>,
+    /// Where the formatted record (without separators or newline) is in
+    /// its chunk's output buffer; empty when `--only` hides it.
+    out: std::ops::Range<usize>,
 }
+
+/// Messages scored by one task, formatted into one reused buffer: small
+/// enough that two threads share a batch evenly.
+const CHUNK_MESSAGES: usize = 8;
 
 impl<W: Write> ScanState<'_, W> {
     /// Score and format the batch in parallel, then write its records in
     /// input order.
-    fn score_and_write(&mut self, batch: &[Pending]) -> Result<()> {
+    fn score_and_write(&mut self, batch: &mut [Pending]) -> Result<()> {
         let (engine, limits, lang) = (self.engine, &self.limits, self.lang);
-        let (format, only) = (self.format, self.only);
-        let scored: Vec<Scored> = self.pool.install(|| {
+        let (format, only, json) = (self.format, self.only, &self.json);
+        let chunks = batch.len().div_ceil(CHUNK_MESSAGES);
+        if self.chunk_out.len() < chunks {
+            self.chunk_out.resize_with(chunks, Vec::new);
+        }
+        let chunk_out = &mut self.chunk_out;
+        let scored: Vec<Vec<Scored>> = self.pool.install(|| {
             batch
-                .par_iter()
-                .map(|p| score_one(engine, p, limits, lang, format, only))
+                .par_chunks_mut(CHUNK_MESSAGES)
+                .zip(chunk_out.par_iter_mut())
+                .map(|(messages, out)| {
+                    out.clear();
+                    messages
+                        .iter_mut()
+                        .map(|p| score_one(engine, p, limits, lang, format, only, json, out))
+                        .collect()
+                })
                 .collect()
         });
-        for (p, scored) in batch.iter().zip(scored) {
+        let records = batch
+            .chunks(CHUNK_MESSAGES)
+            .zip(scored)
+            .zip(&self.chunk_out)
+            .flat_map(|((messages, scored), out)| {
+                messages
+                    .iter()
+                    .zip(scored)
+                    .map(move |(p, s)| (p, out.get(s.out.clone()).unwrap_or_default(), s))
+            });
+        for (p, record, scored) in records {
             let s = &mut self.summary;
             s.messages += 1;
             s.bytes += p.bytes.len() as u64;
@@ -411,7 +445,7 @@ impl<W: Write> ScanState<'_, W> {
             }
             match self.format {
                 ScanFormat::Table | ScanFormat::Jsonl => {
-                    self.out.write_all(&scored.out)?;
+                    self.out.write_all(record)?;
                     self.out.write_all(b"\n")?;
                 }
                 ScanFormat::Json => {
@@ -420,7 +454,7 @@ impl<W: Write> ScanState<'_, W> {
                     }
                     self.json_first = false;
                     self.out.write_all(b"\n")?;
-                    self.out.write_all(&scored.out)?;
+                    self.out.write_all(record)?;
                 }
             }
         }
@@ -453,21 +487,26 @@ fn read_capped(path: &std::path::Path, cap: usize) -> std::io::Result<(Vec<u8>, 
     Ok((bytes, truncated))
 }
 
-/// Decode, analyse and format one message (runs on a worker thread).
+/// Decode, analyse and format one message (runs on a worker thread),
+/// appending its record to `out`. The message's origin is moved into the
+/// record (only its bytes are needed afterwards).
+#[allow(clippy::too_many_arguments)]
 fn score_one(
     engine: &Engine,
-    p: &Pending,
+    p: &mut Pending,
     limits: &Limits,
     lang: Lang,
     format: ScanFormat,
     only: Option<Verdict>,
+    json: &RecordJsonWriter,
+    out: &mut Vec<u8>,
 ) -> Scored {
     let mut decoded = if p.force_mail {
         input::Decoded::from_mail(mail::parse_message(&p.bytes, limits))
     } else {
         input::decode_bytes(&p.bytes, limits)
     };
-    let mut origin = p.origin.clone();
+    let mut origin = std::mem::take(&mut p.origin);
     origin.message_id = decoded.message_id.take();
     origin.from = decoded.from.take();
     origin.subject = decoded.subject.take();
@@ -475,14 +514,11 @@ fn score_one(
     let mut record = Record::from_analysis(origin, analysis, engine.pack(), lang);
     record.error = decoded.error;
     record.truncated = decoded.truncated || p.truncated;
-    let mut out = Vec::new();
+    let start = out.len();
     if only.is_none_or(|o| record.verdict >= o) {
         match format {
-            ScanFormat::Table => out = table_row(&record).into_bytes(),
-            ScanFormat::Jsonl | ScanFormat::Json => {
-                out.reserve(2048);
-                write_record_json(&mut out, &record);
-            }
+            ScanFormat::Table => out.extend_from_slice(table_row(&record).as_bytes()),
+            ScanFormat::Jsonl | ScanFormat::Json => json.write(out, &record),
         }
     }
     Scored {
@@ -495,7 +531,7 @@ fn score_one(
             .filter(|c| c.points > 0.0 && c.category != "combo")
             .filter_map(|c| c.rule_index)
             .collect(),
-        out,
+        out: start..out.len(),
     }
 }
 

@@ -11,7 +11,7 @@ mod human;
 mod json;
 
 pub use human::{HumanOptions, render_human};
-pub use json::write_record_json;
+pub use json::{RecordJsonWriter, write_record_json};
 
 use serde::Serialize;
 
@@ -235,11 +235,44 @@ fn push_tenths(out: &mut String, x: f64, plus: bool) {
         }
         out.push('.');
         out.push(char::from(b'0' + (n % 10) as u8));
-    } else if plus {
-        let _ = write!(out, "{x:+.1}");
     } else {
-        let _ = write!(out, "{x:.1}");
+        // Points are often not whole tenths (a second rule of a category
+        // adds a fraction of its weight), and the formatter's exact decimal
+        // rounding costs ~600 instructions. A message's points come from a
+        // few weights, so the formatter's text is remembered per value.
+        FORMATTED_TENTHS.with_borrow_mut(|cache| {
+            let bits = x.to_bits();
+            let slot = &mut cache[tenths_slot(bits, plus)];
+            if slot.0 != bits || slot.1 != plus || slot.2.is_empty() {
+                slot.2.clear();
+                if plus {
+                    let _ = write!(slot.2, "{x:+.1}");
+                } else {
+                    let _ = write!(slot.2, "{x:.1}");
+                }
+                slot.0 = bits;
+                slot.1 = plus;
+            }
+            out.push_str(&slot.2);
+        });
     }
+}
+
+/// Slots of the per-thread cache of formatted values in [`push_tenths`].
+const TENTHS_SLOTS: usize = 64;
+
+thread_local! {
+    /// What `{x:.1}` (`{x:+.1}` with the flag) printed for the value with
+    /// these bits, direct-mapped by [`tenths_slot`]; an empty text is an
+    /// unused slot (the formatter never prints nothing).
+    static FORMATTED_TENTHS: std::cell::RefCell<Vec<(u64, bool, String)>> =
+        std::cell::RefCell::new(vec![(0, false, String::new()); TENTHS_SLOTS]);
+}
+
+/// The cache slot of a value's bits and sign flag.
+fn tenths_slot(bits: u64, plus: bool) -> usize {
+    let h = (bits ^ (bits >> 32) ^ (bits >> 47)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((h >> 58) as usize ^ usize::from(plus)) % TENTHS_SLOTS
 }
 
 /// Make a link unclickable: `hxxps://example[.]top/...`.
@@ -306,8 +339,12 @@ mod tests {
             values.push(f64::from(n) * 0.1);
             values.push(f64::from(n) / 100.0);
         }
-        for x in values {
-            for plus in [false, true] {
+        // Each value twice, with both flags, in two orders: the second
+        // time comes from the per-thread cache of formatted values unless
+        // another value took its slot.
+        let reversed: Vec<f64> = values.iter().rev().copied().collect();
+        for x in values.iter().chain(&values).chain(&reversed).copied() {
+            for plus in [false, true, false, true] {
                 let mut got = String::new();
                 push_tenths(&mut got, x, plus);
                 let want = if plus {
