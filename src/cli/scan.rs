@@ -23,8 +23,7 @@ use rayon::prelude::*;
 
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
-use sagiscan::patterns::Lang;
-use sagiscan::report::{Origin, Record, write_record_json};
+use sagiscan::report::{Origin, Record, RecordJsonWriter};
 use sagiscan::{Engine, Verdict};
 
 use super::{FailOn, PackArgs, load_engine, resolve_lang};
@@ -83,10 +82,25 @@ pub struct ScanArgs {
 /// A message waiting to be scored.
 struct Pending {
     origin: Origin,
-    bytes: Vec<u8>,
+    /// Where its bytes are in its batch's [`Batch::bytes`].
+    bytes: std::ops::Range<usize>,
     truncated: bool,
     force_mail: bool,
 }
+
+/// Messages read, in order, with their bytes in one buffer: the mbox
+/// reader appends each message there directly (no vector, allocation and
+/// copy per message), and the buffer goes back to the reader for the next
+/// batch once the batch is written.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<Pending>,
+    bytes: Vec<u8>,
+}
+
+/// A used batch buffer larger than this is freed instead of reused (one
+/// huge message must not pin its memory for the rest of the scan).
+const RECYCLED_BYTES_MAX: usize = 2 * BATCH_BYTES;
 
 /// Messages per batch, and bytes per batch: the bound on memory in flight.
 /// Up to [`QUEUED_BATCHES`] + 2 batches exist at once (one being filled by
@@ -124,13 +138,14 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
         // the engine loads, and then while the previous batch is scored), so
         // reading is never a serial step between batches.
         let (tx, rx) = mpsc::sync_channel(QUEUED_BATCHES);
+        let (recycle, recycled) = mpsc::channel();
         let reader = std::thread::Builder::new()
             .name("sagiscan-reader".into())
             .spawn_scoped(scope, move || {
                 Reader {
                     tx,
-                    batch: Vec::new(),
-                    batch_bytes: 0,
+                    recycled,
+                    batch: Batch::default(),
                     unreadable: Vec::new(),
                 }
                 .read_all(&args.paths, args.max_message_size)
@@ -138,7 +153,7 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
             .context("cannot start the reader thread")?;
         // `rx` is dropped when this returns, early or not, so the reader
         // stops at its next batch instead of blocking the scope's join.
-        let scored = score_batches(args, format, only, rx);
+        let scored = score_batches(args, format, only, rx, recycle);
         let unreadable = reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
@@ -167,7 +182,8 @@ fn score_batches(
     args: &ScanArgs,
     format: ScanFormat,
     only: Option<Verdict>,
-    rx: mpsc::Receiver<Vec<Pending>>,
+    rx: mpsc::Receiver<Batch>,
+    recycle: mpsc::Sender<Batch>,
 ) -> Result<(bool, Summary, Option<indicatif::ProgressBar>)> {
     let engine = load_engine(&args.pack)?;
     let lang = resolve_lang(args.pack.lang);
@@ -191,7 +207,6 @@ fn score_batches(
         engine,
         pool,
         limits,
-        lang,
         format,
         only,
         fail_on: args.fail_on,
@@ -200,6 +215,8 @@ fn score_batches(
         out: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         summary: Summary::default(),
         rule_counts: vec![0; engine.pack().rules.len()],
+        json: RecordJsonWriter::new(engine.pack(), lang),
+        chunk_out: Vec::new(),
         progress: progress_bar(args.quiet),
         json_first: true,
         reached: false,
@@ -207,8 +224,14 @@ fn score_batches(
     if format == ScanFormat::Json {
         state.out.write_all(b"[")?;
     }
-    for batch in rx {
-        state.score_and_write(&batch)?;
+    for mut batch in rx {
+        state.score_and_write(&mut batch)?;
+        if batch.bytes.capacity() <= RECYCLED_BYTES_MAX {
+            batch.messages.clear();
+            batch.bytes.clear();
+            // The reader may have finished: then the batch is just freed.
+            let _ = recycle.send(batch);
+        }
     }
     if format == ScanFormat::Json {
         state.out.write_all(b"\n]\n")?;
@@ -228,9 +251,11 @@ fn score_batches(
 
 /// The reader thread: turns the paths into batches of messages, in order.
 struct Reader {
-    tx: mpsc::SyncSender<Vec<Pending>>,
-    batch: Vec<Pending>,
-    batch_bytes: usize,
+    tx: mpsc::SyncSender<Batch>,
+    /// Written batches coming back, emptied, for their buffers.
+    recycled: mpsc::Receiver<Batch>,
+    /// The batch being filled.
+    batch: Batch,
     /// Paths and streams that could not be read (already reported on stderr).
     unreadable: Vec<String>,
 }
@@ -265,16 +290,20 @@ impl Reader {
                     Err(e) => self.unreadable(&name, &e),
                 },
                 _ => match read_capped(&source.path, cap) {
-                    Ok((bytes, truncated)) => self.push(Pending {
-                        origin: Origin {
-                            source: name,
-                            index: Some(0),
-                            ..Origin::default()
-                        },
-                        bytes,
-                        truncated,
-                        force_mail: source.kind == InputKind::Eml,
-                    })?,
+                    Ok((bytes, truncated)) => {
+                        let start = self.batch.bytes.len();
+                        self.batch.bytes.extend_from_slice(&bytes);
+                        self.push(Pending {
+                            origin: Origin {
+                                source: name,
+                                index: Some(0),
+                                ..Origin::default()
+                            },
+                            bytes: start..self.batch.bytes.len(),
+                            truncated,
+                            force_mail: source.kind == InputKind::Eml,
+                        })?;
+                    }
                     Err(e) => self.unreadable(&name, &e),
                 },
             }
@@ -287,10 +316,10 @@ impl Reader {
         eprintln!("sagiscan: error: cannot read {name}: {e}");
     }
 
+    /// Add a message whose bytes were just appended to the batch's buffer.
     fn push(&mut self, p: Pending) -> Result<(), Stopped> {
-        self.batch_bytes += p.bytes.len();
-        self.batch.push(p);
-        if self.batch.len() >= BATCH_MESSAGES || self.batch_bytes >= BATCH_BYTES {
+        self.batch.messages.push(p);
+        if self.batch.messages.len() >= BATCH_MESSAGES || self.batch.bytes.len() >= BATCH_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -298,11 +327,14 @@ impl Reader {
 
     /// Hand the batch to the scorers (waiting while the queue is full).
     fn flush(&mut self) -> Result<(), Stopped> {
-        if self.batch.is_empty() {
+        if self.batch.messages.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MESSAGES));
-        self.batch_bytes = 0;
+        let next = self.recycled.try_recv().unwrap_or_else(|_| Batch {
+            messages: Vec::with_capacity(BATCH_MESSAGES),
+            bytes: Vec::new(),
+        });
+        let batch = std::mem::replace(&mut self.batch, next);
         self.tx.send(batch).map_err(|_| Stopped)
     }
 
@@ -312,9 +344,12 @@ impl Reader {
         source: String,
         cap: usize,
     ) -> Result<(), Stopped> {
-        let mbox =
+        let mut mbox =
             MboxReader::with_max_message_size(BufReader::with_capacity(256 * 1024, reader), cap);
-        for (index, m) in mbox.enumerate() {
+        let mut index: u64 = 0;
+        // Each message is appended to the batch's buffer (which may be a
+        // new one after `push`).
+        while let Some(m) = mbox.next_into(&mut self.batch.bytes) {
             let m = match m {
                 Ok(m) => m,
                 Err(e) => {
@@ -326,7 +361,7 @@ impl Reader {
             self.push(Pending {
                 origin: Origin {
                     source: source.clone(),
-                    index: Some(index as u64),
+                    index: Some(index),
                     offset: Some(m.offset),
                     ..Origin::default()
                 },
@@ -334,6 +369,7 @@ impl Reader {
                 truncated: m.truncated,
                 force_mail: !m.preamble,
             })?;
+            index += 1;
         }
         Ok(())
     }
@@ -344,7 +380,6 @@ struct ScanState<'e, W: Write> {
     engine: &'e Engine,
     pool: rayon::ThreadPool,
     limits: Limits,
-    lang: Lang,
     format: ScanFormat,
     only: Option<Verdict>,
     fail_on: FailOn,
@@ -356,6 +391,12 @@ struct ScanState<'e, W: Write> {
     /// the summary's `rules` by id at the end: no id strings or hashing
     /// per message).
     rule_counts: Vec<usize>,
+    /// Formats `jsonl` and `json` records (the pack's rules pre-escaped).
+    json: RecordJsonWriter<'e>,
+    /// One output buffer per chunk of [`CHUNK_MESSAGES`] messages, reused
+    /// from batch to batch: records are formatted into them with no
+    /// allocation per message.
+    chunk_out: Vec<Vec<u8>>,
     progress: Option<indicatif::ProgressBar>,
     json_first: bool,
     reached: bool,
@@ -370,27 +411,59 @@ struct Scored {
     /// Indices of the rules that added points (not combos), for the
     /// summary's top rules.
     rules: Vec<usize>,
-    /// The formatted record without separators or newline; empty when
-    /// `--only` hides it.
-    out: Vec<u8>,
+    /// Where the formatted record (without separators or newline) is in
+    /// its chunk's output buffer; empty when `--only` hides it.
+    out: std::ops::Range<usize>,
 }
+
+/// Messages scored by one task, formatted into one reused buffer: small
+/// enough that two threads share a batch evenly.
+const CHUNK_MESSAGES: usize = 8;
 
 impl<W: Write> ScanState<'_, W> {
     /// Score and format the batch in parallel, then write its records in
     /// input order.
-    fn score_and_write(&mut self, batch: &[Pending]) -> Result<()> {
-        let (engine, limits, lang) = (self.engine, &self.limits, self.lang);
-        let (format, only) = (self.format, self.only);
-        let scored: Vec<Scored> = self.pool.install(|| {
-            batch
-                .par_iter()
-                .map(|p| score_one(engine, p, limits, lang, format, only))
+    fn score_and_write(&mut self, batch: &mut Batch) -> Result<()> {
+        let Batch { messages, bytes } = batch;
+        let bytes: &[u8] = bytes;
+        let (engine, limits) = (self.engine, &self.limits);
+        let (format, only, json) = (self.format, self.only, &self.json);
+        let chunks = messages.len().div_ceil(CHUNK_MESSAGES);
+        if self.chunk_out.len() < chunks {
+            self.chunk_out.resize_with(chunks, Vec::new);
+        }
+        let chunk_out = &mut self.chunk_out;
+        let scored: Vec<Vec<Scored>> = self.pool.install(|| {
+            messages
+                .par_chunks_mut(CHUNK_MESSAGES)
+                .zip(chunk_out.par_iter_mut())
+                .map(|(messages, out)| {
+                    out.clear();
+                    messages
+                        .iter_mut()
+                        .map(|p| {
+                            let message = bytes.get(p.bytes.clone()).unwrap_or_default();
+                            score_one(engine, p, message, limits, format, only, json, out)
+                        })
+                        .collect()
+                })
                 .collect()
         });
-        for (p, scored) in batch.iter().zip(scored) {
+        let records = messages
+            .chunks(CHUNK_MESSAGES)
+            .zip(scored)
+            .zip(&self.chunk_out)
+            .flat_map(|((messages, scored), out)| {
+                messages
+                    .iter()
+                    .zip(scored)
+                    .map(move |(p, s)| (p, out.get(s.out.clone()).unwrap_or_default(), s))
+            });
+        for (p, record, scored) in records {
             let s = &mut self.summary;
             s.messages += 1;
             s.bytes += p.bytes.len() as u64;
+            let message = bytes.get(p.bytes.clone()).unwrap_or_default();
             s.counts[scored.verdict as usize] += 1;
             s.errors += usize::from(scored.error);
             s.truncated += usize::from(scored.truncated);
@@ -404,14 +477,14 @@ impl<W: Write> ScanState<'_, W> {
                 && scored.verdict != Verdict::Clean
                 && let Some(q) = self.quarantine.as_mut()
             {
-                write_mbox_message(q, &p.bytes).context("cannot write the quarantine mbox")?;
+                write_mbox_message(q, message).context("cannot write the quarantine mbox")?;
             }
             if self.only.is_some_and(|o| scored.verdict < o) {
                 continue;
             }
             match self.format {
                 ScanFormat::Table | ScanFormat::Jsonl => {
-                    self.out.write_all(&scored.out)?;
+                    self.out.write_all(record)?;
                     self.out.write_all(b"\n")?;
                 }
                 ScanFormat::Json => {
@@ -420,12 +493,12 @@ impl<W: Write> ScanState<'_, W> {
                     }
                     self.json_first = false;
                     self.out.write_all(b"\n")?;
-                    self.out.write_all(&scored.out)?;
+                    self.out.write_all(record)?;
                 }
             }
         }
         if let Some(pb) = &self.progress {
-            pb.inc(batch.len() as u64);
+            pb.inc(messages.len() as u64);
         }
         Ok(())
     }
@@ -453,35 +526,42 @@ fn read_capped(path: &std::path::Path, cap: usize) -> std::io::Result<(Vec<u8>, 
     Ok((bytes, truncated))
 }
 
-/// Decode, analyse and format one message (runs on a worker thread).
+/// Decode, analyse and format one message (runs on a worker thread),
+/// appending its record to `out`. The message's origin is moved into the
+/// record (only its bytes are needed afterwards).
+#[allow(clippy::too_many_arguments)]
 fn score_one(
     engine: &Engine,
-    p: &Pending,
+    p: &mut Pending,
+    bytes: &[u8],
     limits: &Limits,
-    lang: Lang,
     format: ScanFormat,
     only: Option<Verdict>,
+    json: &RecordJsonWriter<'_>,
+    out: &mut Vec<u8>,
 ) -> Scored {
     let mut decoded = if p.force_mail {
-        input::Decoded::from_mail(mail::parse_message(&p.bytes, limits))
+        input::Decoded::from_mail(mail::parse_message(bytes, limits))
     } else {
-        input::decode_bytes(&p.bytes, limits)
+        input::decode_bytes(bytes, limits)
     };
-    let mut origin = p.origin.clone();
+    let mut origin = std::mem::take(&mut p.origin);
     origin.message_id = decoded.message_id.take();
     origin.from = decoded.from.take();
     origin.subject = decoded.subject.take();
     let analysis = engine.analyze(&decoded.message);
-    let mut record = Record::from_analysis(origin, analysis, engine.pack(), lang);
+    let thresholds = (analysis.suspicious_threshold, analysis.scam_threshold);
+    // The explanation is written by the JSON writer, straight from the
+    // pack's prepared sentences; the table shows none.
+    let mut record = Record::unexplained(origin, analysis);
     record.error = decoded.error;
     record.truncated = decoded.truncated || p.truncated;
-    let mut out = Vec::new();
+    let start = out.len();
     if only.is_none_or(|o| record.verdict >= o) {
         match format {
-            ScanFormat::Table => out = table_row(&record).into_bytes(),
+            ScanFormat::Table => out.extend_from_slice(table_row(&record).as_bytes()),
             ScanFormat::Jsonl | ScanFormat::Json => {
-                out.reserve(2048);
-                write_record_json(&mut out, &record);
+                json.write_explained(out, &record, thresholds.0, thresholds.1);
             }
         }
     }
@@ -495,7 +575,7 @@ fn score_one(
             .filter(|c| c.points > 0.0 && c.category != "combo")
             .filter_map(|c| c.rule_index)
             .collect(),
-        out,
+        out: start..out.len(),
     }
 }
 

@@ -31,6 +31,21 @@ pub struct RawMessage {
     pub preamble: bool,
 }
 
+/// A message cut out of an mbox by [`MboxReader::next_into`]: its bytes
+/// were appended to the caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedMessage {
+    /// As [`RawMessage::offset`].
+    pub offset: u64,
+    /// Where the message's bytes are in the buffer given to
+    /// [`MboxReader::next_into`] (the same bytes as [`RawMessage::bytes`]).
+    pub bytes: std::ops::Range<usize>,
+    /// As [`RawMessage::truncated`].
+    pub truncated: bool,
+    /// As [`RawMessage::preamble`].
+    pub preamble: bool,
+}
+
 /// Iterator over the messages of an mbox (mboxo or mboxrd) read from any
 /// [`BufRead`].
 ///
@@ -48,10 +63,14 @@ pub struct MboxReader<R> {
     prev_blank: bool,
     /// The message being collected; `None` once the last one was yielded.
     current: Option<Current>,
-    /// The bytes of `current` so far. Reused from message to message, so
-    /// that each yielded message gets one exactly sized copy instead of a
-    /// vector grown by doubling.
+    /// The bytes of `current` so far, from `buf[base..]`. Reused from
+    /// message to message, so that each yielded message gets one exactly
+    /// sized copy instead of a vector grown by doubling; or, during
+    /// [`next_into`](Self::next_into), the caller's buffer, so that the
+    /// message needs no copy of its own.
     buf: Vec<u8>,
+    /// Where the current message starts in `buf`.
+    base: usize,
     done: bool,
 }
 
@@ -88,8 +107,41 @@ impl<R: BufRead> MboxReader<R> {
                 preamble: true,
             }),
             buf: Vec::new(),
+            base: 0,
             done: false,
         }
+    }
+
+    /// The next message, its bytes appended to `out` (after what `out`
+    /// holds already) instead of copied into a vector of their own: a
+    /// batch of messages can share one buffer. Same messages as the
+    /// iterator.
+    pub fn next_into(&mut self, out: &mut Vec<u8>) -> Option<io::Result<AppendedMessage>> {
+        std::mem::swap(&mut self.buf, out);
+        self.base = self.buf.len();
+        let result = self.next_message();
+        let message = match result {
+            Some(Ok((cur, end))) => {
+                self.buf.truncate(end);
+                Some(Ok(AppendedMessage {
+                    offset: cur.offset,
+                    bytes: self.base..end,
+                    truncated: cur.truncated,
+                    preamble: cur.preamble,
+                }))
+            }
+            Some(Err(e)) => {
+                self.buf.truncate(self.base);
+                Some(Err(e))
+            }
+            None => {
+                self.buf.truncate(self.base);
+                None
+            }
+        };
+        std::mem::swap(&mut self.buf, out);
+        self.base = 0;
+        message
     }
 
     /// Read the next line fragment into `self.line`. Returns
@@ -136,7 +188,7 @@ impl<R: BufRead> MboxReader<R> {
     /// Stops after a separator that completes a message, which is returned.
     /// Lines that do not end inside the buffer are left to
     /// [`read_fragment`](Self::read_fragment); the rules are the same.
-    fn whole_lines(&mut self) -> io::Result<Option<RawMessage>> {
+    fn whole_lines(&mut self) -> io::Result<Option<(Current, usize)>> {
         let Self {
             reader,
             pos,
@@ -144,9 +196,10 @@ impl<R: BufRead> MboxReader<R> {
             prev_blank,
             current,
             buf: msg,
+            base,
             ..
         } = self;
-        let max = *max_message_size;
+        let (max, base) = (*max_message_size, *base);
         let data = loop {
             match reader.fill_buf() {
                 Ok(b) => break b,
@@ -169,7 +222,7 @@ impl<R: BufRead> MboxReader<R> {
                 && (*prev_blank || looks_like_postmark(line))
             {
                 if let Some(cur) = current.as_mut() {
-                    append(msg, cur, max, &data[run..start]);
+                    append(msg, base, cur, max, &data[run..start]);
                 }
                 *prev_blank = false;
                 let previous = current.replace(Current {
@@ -177,7 +230,7 @@ impl<R: BufRead> MboxReader<R> {
                     truncated: false,
                     preamble: false,
                 });
-                done = previous.and_then(|m| take_message(msg, m));
+                done = previous.and_then(|m| take_message(msg, base, m));
                 start = end;
                 run = end;
                 if done.is_some() {
@@ -187,8 +240,8 @@ impl<R: BufRead> MboxReader<R> {
             }
             if line[0] == b'>' && is_quoted_from(head) {
                 if let Some(cur) = current.as_mut() {
-                    append(msg, cur, max, &data[run..start]);
-                    append(msg, cur, max, &line[1..]);
+                    append(msg, base, cur, max, &data[run..start]);
+                    append(msg, base, cur, max, &line[1..]);
                 }
                 run = end;
             }
@@ -196,7 +249,7 @@ impl<R: BufRead> MboxReader<R> {
             start = end;
         }
         if let Some(cur) = current.as_mut() {
-            append(msg, cur, max, &data[run..start]);
+            append(msg, base, cur, max, &data[run..start]);
         }
         reader.consume(start);
         *pos += start as u64;
@@ -204,9 +257,9 @@ impl<R: BufRead> MboxReader<R> {
     }
 }
 
-/// Append `data` to the message, up to the size cap.
-fn append(msg: &mut Vec<u8>, cur: &mut Current, max: usize, data: &[u8]) {
-    let room = max.saturating_sub(msg.len());
+/// Append `data` to the message in `msg[base..]`, up to the size cap.
+fn append(msg: &mut Vec<u8>, base: usize, cur: &mut Current, max: usize, data: &[u8]) {
+    let room = max.saturating_sub(msg.len() - base);
     if data.len() > room {
         msg.extend_from_slice(&data[..room]);
         cur.truncated = true;
@@ -215,35 +268,24 @@ fn append(msg: &mut Vec<u8>, cur: &mut Current, max: usize, data: &[u8]) {
     }
 }
 
-/// The finished message collected in `msg` (which is left empty), or `None`
-/// for a whitespace-only preamble. The blank line that separates a message
-/// from the next `From ` is removed.
-fn take_message(msg: &mut Vec<u8>, cur: Current) -> Option<RawMessage> {
-    if cur.preamble && msg.iter().all(|b| b.is_ascii_whitespace()) {
-        msg.clear();
+/// The finished message collected in `msg[base..]`, as the message and
+/// where its bytes end in `msg` (the blank line that separates a message
+/// from the next `From ` is not part of them, and is dropped from `msg`
+/// by the caller), or `None` for a whitespace-only preamble (dropped here).
+fn take_message(msg: &mut Vec<u8>, base: usize, cur: Current) -> Option<(Current, usize)> {
+    let bytes = &msg[base..];
+    if cur.preamble && bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        msg.truncate(base);
         return None;
     }
-    let len = if msg.ends_with(b"\r\n\r\n") {
+    let end = if bytes.ends_with(b"\r\n\r\n") {
         msg.len() - 2
-    } else if msg.ends_with(b"\n\n") {
+    } else if bytes.ends_with(b"\n\n") {
         msg.len() - 1
     } else {
         msg.len()
     };
-    let bytes = if len > REUSE_LIMIT {
-        msg.truncate(len);
-        std::mem::take(msg)
-    } else {
-        let bytes = msg[..len].to_vec();
-        msg.clear();
-        bytes
-    };
-    Some(RawMessage {
-        offset: cur.offset,
-        bytes,
-        truncated: cur.truncated,
-        preamble: cur.preamble,
-    })
+    Some((cur, end))
 }
 
 /// `From sender Mon Jul  1 10:00:00 2024`: a sender token and a time.
@@ -266,10 +308,10 @@ fn is_quoted_from(line: &[u8]) -> bool {
     n > 0 && line[n..].starts_with(b"From ")
 }
 
-impl<R: BufRead> Iterator for MboxReader<R> {
-    type Item = io::Result<RawMessage>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: BufRead> MboxReader<R> {
+    /// Collect the next message in `self.buf[self.base..]`: the message and
+    /// where its bytes end.
+    fn next_message(&mut self) -> Option<io::Result<(Current, usize)>> {
         if self.done {
             return None;
         }
@@ -290,7 +332,7 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                 Ok(None) => {
                     self.done = true;
                     let cur = self.current.take()?;
-                    return take_message(&mut self.buf, cur).map(Ok);
+                    return take_message(&mut self.buf, self.base, cur).map(Ok);
                 }
                 Err(e) => {
                     self.done = true;
@@ -301,7 +343,13 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                 continue;
             };
             if !starts_line {
-                append(&mut self.buf, cur, self.max_message_size, &self.line);
+                append(
+                    &mut self.buf,
+                    self.base,
+                    cur,
+                    self.max_message_size,
+                    &self.line,
+                );
                 continue;
             }
             let blank = ends_line && (self.line == b"\n" || self.line == b"\r\n");
@@ -315,7 +363,7 @@ impl<R: BufRead> Iterator for MboxReader<R> {
                     truncated: false,
                     preamble: false,
                 });
-                if let Some(m) = previous.and_then(|m| take_message(&mut self.buf, m)) {
+                if let Some(m) = previous.and_then(|m| take_message(&mut self.buf, self.base, m)) {
                     return Some(Ok(m));
                 }
                 continue;
@@ -325,8 +373,33 @@ impl<R: BufRead> Iterator for MboxReader<R> {
             } else {
                 &self.line[..]
             };
-            append(&mut self.buf, cur, self.max_message_size, data);
+            append(&mut self.buf, self.base, cur, self.max_message_size, data);
         }
+    }
+}
+
+impl<R: BufRead> Iterator for MboxReader<R> {
+    type Item = io::Result<RawMessage>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (cur, end) = match self.next_message()? {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e)),
+        };
+        let bytes = if end > REUSE_LIMIT {
+            self.buf.truncate(end);
+            std::mem::take(&mut self.buf)
+        } else {
+            let bytes = self.buf[..end].to_vec();
+            self.buf.clear();
+            bytes
+        };
+        Some(Ok(RawMessage {
+            offset: cur.offset,
+            bytes,
+            truncated: cur.truncated,
+            preamble: cur.preamble,
+        }))
     }
 }
 
@@ -536,6 +609,54 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
             proptest::prop_assert_eq!(got, reference_split(&data, buf_size, max));
+        }
+
+        /// Messages appended to one shared buffer by `next_into` are the
+        /// iterator's messages, at the ranges reported, with nothing else
+        /// in the buffer.
+        #[test]
+        fn next_into_appends_the_iterators_messages(
+            pieces in proptest::collection::vec(0usize..8, 0..40),
+            buf_size in 1usize..300,
+            max in proptest::prop_oneof![proptest::strategy::Just(usize::MAX), 0usize..200],
+        ) {
+            let vocabulary: [&str; 8] = [
+                "From a@x Mon Jul  1 10:00:00 2024\n",
+                "\n",
+                "\r\n",
+                ">From x\n",
+                "本文のテキスト\n",
+                "no newline",
+                "  \n",
+                "From me to you\n",
+            ];
+            let data: Vec<u8> = pieces.iter().flat_map(|&i| vocabulary[i].bytes()).collect();
+            let want: Vec<RawMessage> = MboxReader::with_max_message_size(
+                BufReader::with_capacity(buf_size, Cursor::new(&data)),
+                max,
+            )
+            .map(|r| r.unwrap())
+            .collect();
+            let mut reader = MboxReader::with_max_message_size(
+                BufReader::with_capacity(buf_size, Cursor::new(&data)),
+                max,
+            );
+            let mut shared = b"already here".to_vec();
+            let mut got = Vec::new();
+            while let Some(m) = reader.next_into(&mut shared) {
+                let m = m.unwrap();
+                proptest::prop_assert_eq!(m.bytes.end, shared.len());
+                got.push(RawMessage {
+                    offset: m.offset,
+                    bytes: shared[m.bytes].to_vec(),
+                    truncated: m.truncated,
+                    preamble: m.preamble,
+                });
+            }
+            proptest::prop_assert!(shared.starts_with(b"already here"));
+            let total: usize = want.iter().map(|m| m.bytes.len()).sum();
+            proptest::prop_assert_eq!(shared.len(), b"already here".len() + total);
+            proptest::prop_assert_eq!(got, want);
         }
     }
 

@@ -45,7 +45,7 @@ pub use charset::{
 };
 pub use filter::{FILTER_HEADER_PREFIX, add_filter_headers, strip_filter_headers};
 pub use html::{HtmlText, decode_entities, html_to_text};
-pub use mbox::{MboxReader, RawMessage};
+pub use mbox::{AppendedMessage, MboxReader, RawMessage};
 pub use message::{MailMessage, ParseLimits, looks_like_rfc5322, parse_message};
 pub use source::{
     Collected, InputKind, Source, SourceError, collect_sources, detect_kind, sniff_kind,

@@ -11,7 +11,7 @@ mod human;
 mod json;
 
 pub use human::{HumanOptions, render_human};
-pub use json::write_record_json;
+pub use json::{RecordJsonWriter, write_record_json};
 
 use serde::Serialize;
 
@@ -103,6 +103,16 @@ impl Record {
         lang: Lang,
     ) -> Record {
         let explanation = explanation(&analysis, pack, lang);
+        Record {
+            explanation,
+            ..Record::unexplained(origin, analysis)
+        }
+    }
+
+    /// [`Record::from_analysis`] with an empty `explanation`, for a writer
+    /// that writes the explanation itself
+    /// ([`RecordJsonWriter::write_explained`]).
+    pub fn unexplained(origin: Origin, analysis: Analysis) -> Record {
         let Analysis {
             verdict,
             score,
@@ -133,7 +143,7 @@ impl Record {
                     })
                     .collect(),
             },
-            explanation,
+            explanation: String::new(),
             error: None,
             truncated: false,
         }
@@ -157,89 +167,201 @@ pub fn explanation(analysis: &Analysis, pack: &RulePack, lang: Lang) -> String {
     // Written into one string (this runs once per message of a batch scan);
     // the text is what `format!("{head}; {}", parts.join("; "))` gave.
     let mut out = String::with_capacity(96 + 128 * analysis.contributions.len());
-    let (score, suspicious, scam) = (
-        analysis.score,
-        analysis.suspicious_threshold,
-        analysis.scam_threshold,
+    write_explanation(
+        &mut out,
+        &Explained {
+            score: analysis.score,
+            suspicious_threshold: analysis.suspicious_threshold,
+            scam_threshold: analysis.scam_threshold,
+            verdict: analysis.verdict,
+            contributions: &analysis.contributions,
+        },
+        pack,
+        lang,
     );
-    let (before_score, before_suspicious, before_scam, after_scam) = match lang {
-        Lang::Ja => ("スコア ", "(注意 ", " / 詐欺 ", " 以上): "),
-        Lang::En => ("score ", " (suspicious at ", ", scam at ", "): "),
-    };
-    out.push_str(before_score);
-    push_tenths(&mut out, score, false);
-    out.push_str(before_suspicious);
-    push_tenths(&mut out, suspicious, false);
-    out.push_str(before_scam);
-    push_tenths(&mut out, scam, false);
-    out.push_str(after_scam);
-    out.push_str(verdict_label(analysis.verdict, lang));
-    for c in &analysis.contributions {
-        let what = if c.category == "combo" {
-            pack.combos
-                .iter()
-                .find(|x| x.id == c.id)
-                .map(|x| x.description.get(lang))
-        } else {
-            // The rule at the contribution's index, checked by id (a
-            // contribution built by hand may carry no or a stale index).
-            c.rule_index
-                .and_then(|i| pack.rules.get(i))
-                .filter(|r| r.id == c.id)
-                .or_else(|| pack.rules.iter().find(|r| r.id == c.id))
-                .map(|r| r.description.get(lang))
-        };
-        out.push_str("; ");
-        push_tenths(&mut out, c.points, true);
-        out.push(' ');
-        out.push_str(&c.id);
-        out.push_str(" (");
-        out.push_str(what.unwrap_or_default());
-        out.push(')');
-    }
     out
 }
 
+/// What an explanation is made of.
+struct Explained<'a> {
+    score: f64,
+    suspicious_threshold: f64,
+    scam_threshold: f64,
+    verdict: Verdict,
+    contributions: &'a [Contribution],
+}
+
+/// Where an explanation is written: a `String`, or (in `json.rs`) the
+/// inside of a JSON string, escaped.
+trait ExplanationOut {
+    /// Append text.
+    fn text(&mut self, s: &str);
+    /// Append one of the explanation's fixed pieces ([`EXPLANATION_HEADS`],
+    /// [`verdict_label`], `"; "`), none of which holds a byte that JSON
+    /// escapes (a test checks them all).
+    fn fixed(&mut self, s: &'static str) {
+        self.text(s);
+    }
+    /// Append a number as [`tenths_text`] prints it: ASCII digits, signs,
+    /// `.`, `NaN` or `inf`, nothing that JSON escapes.
+    fn number(&mut self, ascii: &[u8]);
+    /// Append ` ID (WHAT)`, the end of a contribution's sentence; `rule` is
+    /// the index of the pack rule whose id and description these are.
+    fn rule_sentence_end(&mut self, rule: Option<usize>, id: &str, what: &str) {
+        let _ = rule;
+        self.text(" ");
+        self.text(id);
+        self.text(" (");
+        self.text(what);
+        self.text(")");
+    }
+}
+
+impl ExplanationOut for String {
+    fn text(&mut self, s: &str) {
+        self.push_str(s);
+    }
+
+    fn number(&mut self, ascii: &[u8]) {
+        self.extend(ascii.iter().map(|&b| char::from(b)));
+    }
+}
+
+/// The fixed text of an explanation's head, by language: before the
+/// score, before the suspicious threshold, before the scam threshold,
+/// before the verdict.
+const EXPLANATION_HEADS: [(Lang, [&str; 4]); 2] = [
+    (Lang::Ja, ["スコア ", "(注意 ", " / 詐欺 ", " 以上): "]),
+    (
+        Lang::En,
+        ["score ", " (suspicious at ", ", scam at ", "): "],
+    ),
+];
+
+/// The explanation text, piece by piece.
+fn write_explanation(
+    out: &mut impl ExplanationOut,
+    e: &Explained<'_>,
+    pack: &RulePack,
+    lang: Lang,
+) {
+    let [before_score, before_suspicious, before_scam, after_scam] = match lang {
+        Lang::Ja => EXPLANATION_HEADS[0].1,
+        Lang::En => EXPLANATION_HEADS[1].1,
+    };
+    out.fixed(before_score);
+    tenths_text(e.score, false, |t| out.number(t));
+    out.fixed(before_suspicious);
+    tenths_text(e.suspicious_threshold, false, |t| out.number(t));
+    out.fixed(before_scam);
+    tenths_text(e.scam_threshold, false, |t| out.number(t));
+    out.fixed(after_scam);
+    out.fixed(verdict_label(e.verdict, lang));
+    for c in e.contributions {
+        out.fixed("; ");
+        tenths_text(c.points, true, |t| out.number(t));
+        if c.category == "combo" {
+            let what = pack
+                .combos
+                .iter()
+                .find(|x| x.id == c.id)
+                .map(|x| x.description.get(lang));
+            out.rule_sentence_end(None, &c.id, what.unwrap_or_default());
+        } else {
+            // The rule at the contribution's index, checked by id (a
+            // contribution built by hand may carry no or a stale index).
+            let rule = c
+                .rule_index
+                .filter(|&i| pack.rules.get(i).is_some_and(|r| r.id == c.id))
+                .or_else(|| pack.rules.iter().position(|r| r.id == c.id));
+            let what = rule
+                .and_then(|i| pack.rules.get(i))
+                .map(|r| r.description.get(lang));
+            out.rule_sentence_end(rule, &c.id, what.unwrap_or_default());
+        }
+    }
+}
+
 /// Append `x` as `format!("{x:.1}")` would (`{x:+.1}` with `plus`).
+#[cfg(test)]
+fn push_tenths(out: &mut String, x: f64, plus: bool) {
+    tenths_text(x, plus, |t| out.number(t));
+}
+
+/// Hand `x` as `format!("{x:.1}")` would print it (`{x:+.1}` with `plus`)
+/// to `out`, as (ASCII) bytes.
 ///
 /// Scores and points are whole tenths; those are written from their integer
 /// value, which is exact: when `x * 10.0` is an integer `n` below 2^50, `x`
 /// is within `n * 2^-53` of `n / 10`, far from any rounding boundary of the
 /// exact decimal printing `{:.1}` does. Everything else (other fractions,
 /// huge values, NaN, infinities) goes through the formatter.
-fn push_tenths(out: &mut String, x: f64, plus: bool) {
+fn tenths_text(x: f64, plus: bool, out: impl FnOnce(&[u8])) {
     use std::fmt::Write as _;
     let tenths = x * 10.0;
     if tenths == tenths.trunc() && tenths.abs() < 1e15 {
         let n = tenths.abs() as u64;
-        if x.is_sign_negative() {
-            out.push('-');
-        } else if plus {
-            out.push('+');
-        }
-        // `n / 10`, `.`, `n % 10` without the formatter (~10× fewer
+        // Sign, `n / 10`, `.`, `n % 10` without the formatter (~10× fewer
         // instructions; this runs a few times per message of a batch scan).
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
+        let mut text = [0u8; 24];
+        let mut at = text.len() - 2;
+        text[at] = b'.';
+        text[at + 1] = b'0' + (n % 10) as u8;
         let mut whole = n / 10;
         loop {
             at -= 1;
-            digits[at] = b'0' + (whole % 10) as u8;
+            text[at] = b'0' + (whole % 10) as u8;
             whole /= 10;
             if whole == 0 {
                 break;
             }
         }
-        for &d in &digits[at..] {
-            out.push(char::from(d));
+        if x.is_sign_negative() {
+            at -= 1;
+            text[at] = b'-';
+        } else if plus {
+            at -= 1;
+            text[at] = b'+';
         }
-        out.push('.');
-        out.push(char::from(b'0' + (n % 10) as u8));
-    } else if plus {
-        let _ = write!(out, "{x:+.1}");
+        out(&text[at..]);
     } else {
-        let _ = write!(out, "{x:.1}");
+        // Points are often not whole tenths (a second rule of a category
+        // adds a fraction of its weight), and the formatter's exact decimal
+        // rounding costs ~600 instructions. A message's points come from a
+        // few weights, so the formatter's text is remembered per value.
+        FORMATTED_TENTHS.with_borrow_mut(|cache| {
+            let bits = x.to_bits();
+            let slot = &mut cache[tenths_slot(bits, plus)];
+            if slot.0 != bits || slot.1 != plus || slot.2.is_empty() {
+                slot.2.clear();
+                if plus {
+                    let _ = write!(slot.2, "{x:+.1}");
+                } else {
+                    let _ = write!(slot.2, "{x:.1}");
+                }
+                slot.0 = bits;
+                slot.1 = plus;
+            }
+            out(slot.2.as_bytes());
+        });
     }
+}
+
+/// Slots of the per-thread cache of formatted values in [`push_tenths`].
+const TENTHS_SLOTS: usize = 64;
+
+thread_local! {
+    /// What `{x:.1}` (`{x:+.1}` with the flag) printed for the value with
+    /// these bits, direct-mapped by [`tenths_slot`]; an empty text is an
+    /// unused slot (the formatter never prints nothing).
+    static FORMATTED_TENTHS: std::cell::RefCell<Vec<(u64, bool, String)>> =
+        std::cell::RefCell::new(vec![(0, false, String::new()); TENTHS_SLOTS]);
+}
+
+/// The cache slot of a value's bits and sign flag.
+fn tenths_slot(bits: u64, plus: bool) -> usize {
+    let h = (bits ^ (bits >> 32) ^ (bits >> 47)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((h >> 58) as usize ^ usize::from(plus)) % TENTHS_SLOTS
 }
 
 /// Make a link unclickable: `hxxps://example[.]top/...`.
@@ -306,8 +428,12 @@ mod tests {
             values.push(f64::from(n) * 0.1);
             values.push(f64::from(n) / 100.0);
         }
-        for x in values {
-            for plus in [false, true] {
+        // Each value twice, with both flags, in two orders: the second
+        // time comes from the per-thread cache of formatted values unless
+        // another value took its slot.
+        let reversed: Vec<f64> = values.iter().rev().copied().collect();
+        for x in values.iter().chain(&values).chain(&reversed).copied() {
+            for plus in [false, true, false, true] {
                 let mut got = String::new();
                 push_tenths(&mut got, x, plus);
                 let want = if plus {
@@ -317,6 +443,27 @@ mod tests {
                 };
                 assert_eq!(got, want, "{x:e} plus={plus}");
             }
+        }
+    }
+
+    /// `ExplanationOut::fixed` pieces are copied into JSON strings as they
+    /// are: none may hold a byte that JSON escapes.
+    #[test]
+    fn fixed_explanation_pieces_need_no_json_escaping() {
+        use crate::score::Verdict;
+        let mut pieces: Vec<&str> = vec!["; "];
+        for (lang, heads) in super::EXPLANATION_HEADS {
+            pieces.extend(heads);
+            for v in [Verdict::Clean, Verdict::Suspicious, Verdict::Scam] {
+                pieces.push(super::verdict_label(v, lang));
+            }
+        }
+        assert!(pieces.len() >= 15);
+        for p in pieces {
+            assert!(
+                !p.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'),
+                "{p:?}"
+            );
         }
     }
 
