@@ -32,6 +32,8 @@ use mail_parser::{
     PartType,
 };
 
+use super::japanese::{decode_japanese, japanese_charset};
+
 /// Parse `raw` with `parser` if it has one of the shapes described in the
 /// module documentation; `None` means "use `parser.parse(raw)`". A returned
 /// message equals what `parser.parse(raw)` returns in `parts` (headers,
@@ -215,7 +217,8 @@ fn transfer_encoding(headers: &[Header<'_>]) -> Encoding {
     }
 }
 
-/// The same charset conversions as mail-parser's `parse_`. Text without a
+/// The same charset conversions as mail-parser's `parse_`. ISO-2022-JP,
+/// Shift_JIS and EUC-JP go through [`decode_japanese`] first. Text without a
 /// charset mail-parser knows is taken as UTF-8 (invalid bytes become
 /// U+FFFD); valid UTF-8, by far the common case, is checked with simdutf8
 /// instead of std's byte-at-a-time validation (same verdict, and the
@@ -224,9 +227,13 @@ fn charset_decode<'x>(
     content_type: Option<&ContentType<'_>>,
     bytes: Cow<'x, [u8]>,
 ) -> Cow<'x, str> {
-    let decoder = content_type
-        .and_then(|ct| ct.attribute("charset"))
-        .and_then(|c| charset_decoder(c.as_bytes()));
+    let label = content_type.and_then(|ct| ct.attribute("charset"));
+    if let Some(charset) = label.and_then(|c| japanese_charset(c.as_bytes()))
+        && let Some(text) = decode_japanese(charset, &bytes)
+    {
+        return Cow::Owned(text);
+    }
+    let decoder = label.and_then(|c| charset_decoder(c.as_bytes()));
     match (bytes, decoder) {
         (Cow::Owned(vec), Some(decode)) => decode(&vec).into(),
         (Cow::Owned(vec), None) => match simdutf8::basic::from_utf8(&vec) {
