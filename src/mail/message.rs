@@ -9,6 +9,7 @@
 //! cannot know: mislabelled charsets and raw 8-bit or ISO-2022-JP headers
 //! are re-sniffed with [`decode_unlabelled`](super::decode_unlabelled).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -182,7 +183,8 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         attachments: Vec::new(),
         errors: Vec::new(),
     };
-    let body = walker.message_body(&msg, 0);
+    let mut msg = msg;
+    let body = walker.message_body(&mut msg, 0);
     let (from_name, from_address) = from_parts(&msg);
     let from = match (&from_name, &from_address) {
         (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
@@ -459,9 +461,9 @@ fn visible_len(s: &str) -> usize {
 }
 
 /// `text` with CRLF line ends turned into LF; no copy when there is no CR.
-fn lf_line_ends(text: String) -> String {
+fn lf_line_ends(text: Cow<'_, str>) -> String {
     if memchr::memchr(b'\r', text.as_bytes()).is_none() {
-        return text;
+        return text.into_owned();
     }
     text.replace("\r\n", "\n")
 }
@@ -492,7 +494,8 @@ impl Walker<'_> {
         }
     }
 
-    fn message_body(&mut self, msg: &Message<'_>, depth: usize) -> String {
+    /// The text of a message (its bodies are moved out of `msg`).
+    fn message_body(&mut self, msg: &mut Message<'_>, depth: usize) -> String {
         if msg.parts.is_empty() {
             return String::new();
         }
@@ -501,7 +504,10 @@ impl Walker<'_> {
         text
     }
 
-    fn part(&mut self, msg: &Message<'_>, id: u32, depth: usize) -> Piece {
+    /// The text of part `id` and its subparts. Each part is visited once
+    /// (mail-parser lists a part among its parent's children only), so its
+    /// body is moved out of `msg` instead of copied.
+    fn part(&mut self, msg: &mut Message<'_>, id: u32, depth: usize) -> Piece {
         let Some(part) = msg.parts.get(id as usize) else {
             return Piece::empty();
         };
@@ -535,7 +541,14 @@ impl Walker<'_> {
         let is_attachment = part
             .content_disposition()
             .is_some_and(|d| d.is_attachment());
-        match &part.body {
+        let body = match msg.parts.get_mut(id as usize) {
+            Some(part) => std::mem::take(&mut part.body),
+            None => return Piece::empty(),
+        };
+        let Some(part) = msg.parts.get(id as usize) else {
+            return Piece::empty();
+        };
+        match body {
             PartType::Text(t) => {
                 // Plain text, untyped text, or a message/rfc822 mail-parser
                 // could not parse (its raw text is still worth scoring).
@@ -578,13 +591,13 @@ impl Walker<'_> {
                 self.attachment(part);
                 Piece::empty()
             }
-            PartType::Message(inner) => {
+            PartType::Message(mut inner) => {
                 if let Some(name) = part.attachment_name() {
                     self.attachments.push(name.to_owned());
                 }
-                let body = self.message_body(inner, depth + 1);
+                let body = self.message_body(&mut inner, depth + 1);
                 let mut pieces = Vec::new();
-                if let Some(s) = subject_of(inner) {
+                if let Some(s) = subject_of(&inner) {
                     pieces.push(Piece {
                         text: s,
                         html: false,
@@ -634,20 +647,23 @@ impl Walker<'_> {
     /// Repair text whose declared charset is wrong: re-sniff the
     /// transfer-decoded bytes when mail-parser's result has U+FFFD or stray
     /// ESC characters, or when a Latin/ASCII label hides Japanese bytes.
-    fn fix_charset(
+    fn fix_charset<'x>(
         &mut self,
         msg: &Message<'_>,
         part: &MessagePart<'_>,
         id: u32,
-        decoded: &str,
-    ) -> String {
+        decoded: Cow<'x, str>,
+    ) -> Cow<'x, str> {
         let declared = part
             .content_type()
             .and_then(|ct| ct.attribute("charset"))
             .map(|c| c.trim().to_ascii_lowercase());
         let is_2022 = declared.as_deref().is_some_and(|c| c.contains("2022"));
-        let has_fffd = decoded.contains('\u{fffd}');
-        let has_esc = !is_2022 && decoded.contains('\u{1b}');
+        // memchr's memmem, not `str::contains`: std's char search looks
+        // for the last byte of U+FFFD, 0xBD, which Japanese UTF-8 is full
+        // of.
+        let has_fffd = memchr::memmem::find(decoded.as_bytes(), "\u{fffd}".as_bytes()).is_some();
+        let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
         let latin_label = declared.as_deref().is_some_and(|c| {
             c.contains("8859")
                 || c.contains("ascii")
@@ -657,7 +673,7 @@ impl Walker<'_> {
         });
         let high_chars = latin_label && !decoded.is_ascii();
         if !(has_fffd || has_esc || high_chars) {
-            return decoded.to_owned();
+            return decoded;
         }
         let bytes = self.part_bytes(msg, part);
         let resniffed = bytes.as_deref().and_then(|b| decode_unlabelled(b).ok());
@@ -666,14 +682,15 @@ impl Walker<'_> {
                 if has_fffd && d.text.contains('\u{fffd}') {
                     self.error(format!("part {id}: text is not valid in any supported charset; undecodable bytes replaced"));
                 }
-                d.text
+                Cow::Owned(d.text)
             }
             Some(d)
-                if kana_count(&d.text) > 0 && japanese_score(&d.text) > japanese_score(decoded) =>
+                if kana_count(&d.text) > 0
+                    && japanese_score(&d.text) > japanese_score(&decoded) =>
             {
-                d.text
+                Cow::Owned(d.text)
             }
-            Some(_) => decoded.to_owned(),
+            Some(_) => decoded,
             None => {
                 if has_fffd {
                     let label = declared.as_deref().unwrap_or("utf-8");
@@ -683,7 +700,7 @@ impl Walker<'_> {
                 } else if has_esc && bytes.as_deref().is_some_and(has_iso2022jp_escape) {
                     self.error(format!("part {id}: malformed ISO-2022-JP text"));
                 }
-                decoded.to_owned()
+                decoded
             }
         }
     }
