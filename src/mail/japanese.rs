@@ -9,7 +9,7 @@
 //! UTF-8 bytes, written into a buffer sized once for the worst case.
 //!
 //! The table is filled from encoding_rs itself (every Shift_JIS byte pair,
-//! decoded in one call) the first time it is needed, so there is no second
+//! decoded in one call, ~1 M instructions) the first time it is needed, so there is no second
 //! copy of the mapping to get wrong. The decoders here accept only what
 //! decodes cleanly and without state surprises: ASCII, the pairs the table
 //! maps, half-width katakana, and in ISO-2022-JP the ASCII and JIS X 0208
@@ -119,22 +119,26 @@ fn shift_jis_pair(pointer: usize) -> [u8; 2] {
 fn pointer_table() -> &'static [Utf8] {
     static TABLE: OnceLock<Box<[Utf8]>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        // One call for all pairs, each followed by a line feed: a mapped
-        // pair decodes to one character, an unmapped one to U+FFFD (and,
-        // with an ASCII trail byte, that byte again), never to a line feed.
-        let mut raw = Vec::with_capacity(POINTERS * 3);
+        // One call for all pairs: each decodes to one character, or (not
+        // mapped) to U+FFFD followed, when the trail byte is ASCII, by that
+        // byte again. Mapped pairs are never ASCII, so the characters line
+        // up with the pointers.
+        let mut raw = Vec::with_capacity(POINTERS * 2);
         for pointer in 0..POINTERS {
             raw.extend_from_slice(&shift_jis_pair(pointer));
-            raw.push(b'\n');
         }
-        let (text, _, _) = SHIFT_JIS.decode(&raw);
+        let (text, _) = SHIFT_JIS.decode_without_bom_handling(&raw);
+        let mut chars = text.chars();
         let mut table = vec![[0u8; 4]; POINTERS];
-        for (slot, piece) in table.iter_mut().zip(text.split('\n')) {
-            let mut chars = piece.chars();
-            if let (Some(c), None) = (chars.next(), chars.next())
-                && c != '\u{fffd}'
-            {
-                *slot = utf8_of(c);
+        for (pointer, slot) in table.iter_mut().enumerate() {
+            match chars.next() {
+                Some('\u{fffd}') => {
+                    if shift_jis_pair(pointer)[1] < 0x80 {
+                        chars.next();
+                    }
+                }
+                Some(c) => *slot = utf8_of(c),
+                None => break,
             }
         }
         table.into_boxed_slice()

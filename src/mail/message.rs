@@ -127,18 +127,21 @@ fn starts_like_text(data: &[u8]) -> bool {
 /// offsets and body boundaries are unchanged.
 pub(crate) fn parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
-    PARSER.get_or_init(|| {
-        MessageParser::new()
-            .header_address(HeaderName::From)
-            .header_address(HeaderName::ReplyTo)
-            .header_id(HeaderName::ReturnPath)
-            .header_id(HeaderName::MessageId)
-            .header_text(HeaderName::Subject)
-            .header_content_type(HeaderName::ContentType)
-            .header_content_type(HeaderName::ContentDisposition)
-            .header_text(HeaderName::ContentTransferEncoding)
-            .default_header_ignore()
-    })
+    PARSER.get_or_init(new_parser)
+}
+
+/// A new [`parser`] configuration (the fast path adjusts its own copy).
+pub(crate) fn new_parser() -> MessageParser {
+    MessageParser::new()
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::ReplyTo)
+        .header_id(HeaderName::ReturnPath)
+        .header_id(HeaderName::MessageId)
+        .header_text(HeaderName::Subject)
+        .header_content_type(HeaderName::ContentType)
+        .header_content_type(HeaderName::ContentDisposition)
+        .header_text(HeaderName::ContentTransferEncoding)
+        .default_header_ignore()
 }
 
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
@@ -150,7 +153,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let parsed = if starts_like_text(data) {
         None
     } else {
-        match parse_fast(parser, data) {
+        match parse_fast(data) {
             Some(msg) => {
                 transfer_clean = true;
                 Some(msg)
