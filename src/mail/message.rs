@@ -429,11 +429,19 @@ impl Piece {
 /// bytes: Japanese text is nearly all multi-byte characters, and decoding
 /// each one to look it up in the White_Space table cost more than the rest
 /// of choosing an alternative.
+#[cfg(test)]
 fn visible_len(s: &str) -> usize {
+    visible_len_up_to(s, usize::MAX)
+}
+
+/// [`visible_len`] when it is below `limit`; otherwise some count of at
+/// least `limit` (counting stops there: the choice of an alternative only
+/// needs to know whether a text reaches a length).
+fn visible_len_up_to(s: &str, limit: usize) -> usize {
     let b = s.as_bytes();
     let mut n = 0;
     let mut i = 0;
-    while i < b.len() {
+    while i < b.len() && n < limit {
         let c = b[i];
         if c < 0x80 {
             n += usize::from(!matches!(c, b'\t'..=b'\r' | b' '));
@@ -824,11 +832,16 @@ fn choose_alternative(pieces: Vec<Piece>) -> Piece {
     }
     match (plain, html) {
         (Some(p), Some(h)) => {
-            // The HTML's character count bounds its visible length and is
-            // much cheaper to get: only count visible characters when it
-            // could tip the choice.
-            let plain_visible = visible_len(&p.text) * 3;
-            if plain_visible < h.text.chars().count() && plain_visible < visible_len(&h.text) {
+            // HTML wins when three times the plain text's visible length is
+            // below both the HTML's character count (which bounds its
+            // visible length and is much cheaper to get) and its visible
+            // length. Counting stops as soon as the answer is known: below
+            // a third of the character count means below the count.
+            let html_chars = h.text.chars().count();
+            let plain_visible = visible_len_up_to(&p.text, html_chars.div_ceil(3));
+            let limit = plain_visible * 3 + 1;
+            if plain_visible < html_chars.div_ceil(3) && visible_len_up_to(&h.text, limit) >= limit
+            {
                 h
             } else {
                 p
@@ -920,6 +933,54 @@ pub(crate) fn field_name(line: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    proptest::proptest! {
+        /// The alternative chosen with counts that stop early is the one
+        /// the full counts choose (HTML when 3 × plain's visible length is
+        /// below both its character count and its visible length).
+        #[test]
+        fn alternative_choice_agrees_with_full_counts(
+            plain in proptest::collection::vec(proptest::sample::select(vec!['a', ' ', 'お', '\u{3000}', '\n']), 1..30),
+            html in proptest::collection::vec(proptest::sample::select(vec!['a', ' ', 'お', '\u{3000}', '\n']), 1..90),
+        ) {
+            let (plain, html): (String, String) = (plain.into_iter().collect(), html.into_iter().collect());
+            let slow = |s: &str| s.chars().filter(|c| !c.is_whitespace()).count();
+            let choose_html = !plain.trim().is_empty()
+                && (html.trim().is_empty()
+                    || (slow(&plain) * 3 < html.chars().count() && slow(&plain) * 3 < slow(&html)));
+            let pieces = vec![
+                Piece { text: plain.clone(), html: false },
+                Piece { text: html.clone(), html: true },
+            ];
+            let chosen = choose_alternative(pieces);
+            if !html.trim().is_empty() && !plain.trim().is_empty() {
+                proptest::prop_assert_eq!(chosen.html, choose_html);
+            }
+        }
+    }
+
+    /// Counting up to a limit gives the exact count below it, and at
+    /// least the limit otherwise.
+    #[test]
+    fn visible_len_up_to_stops_at_the_limit_only() {
+        for s in [
+            "",
+            " ",
+            "お知らせ\u{3000}です。\r\n a",
+            "a b c d e f",
+            "\u{3000}\u{3000}x",
+        ] {
+            let full = visible_len(s);
+            for limit in 0..=full + 2 {
+                let counted = visible_len_up_to(s, limit);
+                if full < limit {
+                    assert_eq!(counted, full, "{s:?} {limit}");
+                } else {
+                    assert!(counted >= limit, "{s:?} {limit}");
+                }
+            }
+        }
+    }
 
     /// `visible_len` reads UTF-8 bytes instead of decoding characters; it
     /// must agree with `char::is_whitespace` on every character.
