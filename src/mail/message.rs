@@ -9,6 +9,7 @@
 //! cannot know: mislabelled charsets and raw 8-bit or ISO-2022-JP headers
 //! are re-sniffed with [`decode_unlabelled`](super::decode_unlabelled).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -126,18 +127,21 @@ fn starts_like_text(data: &[u8]) -> bool {
 /// offsets and body boundaries are unchanged.
 pub(crate) fn parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
-    PARSER.get_or_init(|| {
-        MessageParser::new()
-            .header_address(HeaderName::From)
-            .header_address(HeaderName::ReplyTo)
-            .header_id(HeaderName::ReturnPath)
-            .header_id(HeaderName::MessageId)
-            .header_text(HeaderName::Subject)
-            .header_content_type(HeaderName::ContentType)
-            .header_content_type(HeaderName::ContentDisposition)
-            .header_text(HeaderName::ContentTransferEncoding)
-            .default_header_ignore()
-    })
+    PARSER.get_or_init(new_parser)
+}
+
+/// A new [`parser`] configuration (the fast path adjusts its own copy).
+pub(crate) fn new_parser() -> MessageParser {
+    MessageParser::new()
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::ReplyTo)
+        .header_id(HeaderName::ReturnPath)
+        .header_id(HeaderName::MessageId)
+        .header_text(HeaderName::Subject)
+        .header_content_type(HeaderName::ContentType)
+        .header_content_type(HeaderName::ContentDisposition)
+        .header_text(HeaderName::ContentTransferEncoding)
+        .default_header_ignore()
 }
 
 fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
@@ -149,7 +153,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let parsed = if starts_like_text(data) {
         None
     } else {
-        match parse_fast(parser, data) {
+        match parse_fast(data) {
             Some(msg) => {
                 transfer_clean = true;
                 Some(msg)
@@ -182,7 +186,8 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         attachments: Vec::new(),
         errors: Vec::new(),
     };
-    let body = walker.message_body(&msg, 0);
+    let mut msg = msg;
+    let body = walker.message_body(&mut msg, 0);
     let (from_name, from_address) = from_parts(&msg);
     let from = match (&from_name, &from_address) {
         (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
@@ -424,11 +429,19 @@ impl Piece {
 /// bytes: Japanese text is nearly all multi-byte characters, and decoding
 /// each one to look it up in the White_Space table cost more than the rest
 /// of choosing an alternative.
+#[cfg(test)]
 fn visible_len(s: &str) -> usize {
+    visible_len_up_to(s, usize::MAX)
+}
+
+/// [`visible_len`] when it is below `limit`; otherwise some count of at
+/// least `limit` (counting stops there: the choice of an alternative only
+/// needs to know whether a text reaches a length).
+fn visible_len_up_to(s: &str, limit: usize) -> usize {
     let b = s.as_bytes();
     let mut n = 0;
     let mut i = 0;
-    while i < b.len() {
+    while i < b.len() && n < limit {
         let c = b[i];
         if c < 0x80 {
             n += usize::from(!matches!(c, b'\t'..=b'\r' | b' '));
@@ -459,9 +472,9 @@ fn visible_len(s: &str) -> usize {
 }
 
 /// `text` with CRLF line ends turned into LF; no copy when there is no CR.
-fn lf_line_ends(text: String) -> String {
+fn lf_line_ends(text: Cow<'_, str>) -> String {
     if memchr::memchr(b'\r', text.as_bytes()).is_none() {
-        return text;
+        return text.into_owned();
     }
     text.replace("\r\n", "\n")
 }
@@ -492,7 +505,8 @@ impl Walker<'_> {
         }
     }
 
-    fn message_body(&mut self, msg: &Message<'_>, depth: usize) -> String {
+    /// The text of a message (its bodies are moved out of `msg`).
+    fn message_body(&mut self, msg: &mut Message<'_>, depth: usize) -> String {
         if msg.parts.is_empty() {
             return String::new();
         }
@@ -501,7 +515,10 @@ impl Walker<'_> {
         text
     }
 
-    fn part(&mut self, msg: &Message<'_>, id: u32, depth: usize) -> Piece {
+    /// The text of part `id` and its subparts. Each part is visited once
+    /// (mail-parser lists a part among its parent's children only), so its
+    /// body is moved out of `msg` instead of copied.
+    fn part(&mut self, msg: &mut Message<'_>, id: u32, depth: usize) -> Piece {
         let Some(part) = msg.parts.get(id as usize) else {
             return Piece::empty();
         };
@@ -535,7 +552,14 @@ impl Walker<'_> {
         let is_attachment = part
             .content_disposition()
             .is_some_and(|d| d.is_attachment());
-        match &part.body {
+        let body = match msg.parts.get_mut(id as usize) {
+            Some(part) => std::mem::take(&mut part.body),
+            None => return Piece::empty(),
+        };
+        let Some(part) = msg.parts.get(id as usize) else {
+            return Piece::empty();
+        };
+        match body {
             PartType::Text(t) => {
                 // Plain text, untyped text, or a message/rfc822 mail-parser
                 // could not parse (its raw text is still worth scoring).
@@ -578,13 +602,13 @@ impl Walker<'_> {
                 self.attachment(part);
                 Piece::empty()
             }
-            PartType::Message(inner) => {
+            PartType::Message(mut inner) => {
                 if let Some(name) = part.attachment_name() {
                     self.attachments.push(name.to_owned());
                 }
-                let body = self.message_body(inner, depth + 1);
+                let body = self.message_body(&mut inner, depth + 1);
                 let mut pieces = Vec::new();
-                if let Some(s) = subject_of(inner) {
+                if let Some(s) = subject_of(&inner) {
                     pieces.push(Piece {
                         text: s,
                         html: false,
@@ -634,20 +658,23 @@ impl Walker<'_> {
     /// Repair text whose declared charset is wrong: re-sniff the
     /// transfer-decoded bytes when mail-parser's result has U+FFFD or stray
     /// ESC characters, or when a Latin/ASCII label hides Japanese bytes.
-    fn fix_charset(
+    fn fix_charset<'x>(
         &mut self,
         msg: &Message<'_>,
         part: &MessagePart<'_>,
         id: u32,
-        decoded: &str,
-    ) -> String {
+        decoded: Cow<'x, str>,
+    ) -> Cow<'x, str> {
         let declared = part
             .content_type()
             .and_then(|ct| ct.attribute("charset"))
             .map(|c| c.trim().to_ascii_lowercase());
         let is_2022 = declared.as_deref().is_some_and(|c| c.contains("2022"));
-        let has_fffd = decoded.contains('\u{fffd}');
-        let has_esc = !is_2022 && decoded.contains('\u{1b}');
+        // memchr's memmem, not `str::contains`: std's char search looks
+        // for the last byte of U+FFFD, 0xBD, which Japanese UTF-8 is full
+        // of.
+        let has_fffd = memchr::memmem::find(decoded.as_bytes(), "\u{fffd}".as_bytes()).is_some();
+        let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
         let latin_label = declared.as_deref().is_some_and(|c| {
             c.contains("8859")
                 || c.contains("ascii")
@@ -657,7 +684,7 @@ impl Walker<'_> {
         });
         let high_chars = latin_label && !decoded.is_ascii();
         if !(has_fffd || has_esc || high_chars) {
-            return decoded.to_owned();
+            return decoded;
         }
         let bytes = self.part_bytes(msg, part);
         let resniffed = bytes.as_deref().and_then(|b| decode_unlabelled(b).ok());
@@ -666,14 +693,15 @@ impl Walker<'_> {
                 if has_fffd && d.text.contains('\u{fffd}') {
                     self.error(format!("part {id}: text is not valid in any supported charset; undecodable bytes replaced"));
                 }
-                d.text
+                Cow::Owned(d.text)
             }
             Some(d)
-                if kana_count(&d.text) > 0 && japanese_score(&d.text) > japanese_score(decoded) =>
+                if kana_count(&d.text) > 0
+                    && japanese_score(&d.text) > japanese_score(&decoded) =>
             {
-                d.text
+                Cow::Owned(d.text)
             }
-            Some(_) => decoded.to_owned(),
+            Some(_) => decoded,
             None => {
                 if has_fffd {
                     let label = declared.as_deref().unwrap_or("utf-8");
@@ -683,7 +711,7 @@ impl Walker<'_> {
                 } else if has_esc && bytes.as_deref().is_some_and(has_iso2022jp_escape) {
                     self.error(format!("part {id}: malformed ISO-2022-JP text"));
                 }
-                decoded.to_owned()
+                decoded
             }
         }
     }
@@ -804,11 +832,16 @@ fn choose_alternative(pieces: Vec<Piece>) -> Piece {
     }
     match (plain, html) {
         (Some(p), Some(h)) => {
-            // The HTML's character count bounds its visible length and is
-            // much cheaper to get: only count visible characters when it
-            // could tip the choice.
-            let plain_visible = visible_len(&p.text) * 3;
-            if plain_visible < h.text.chars().count() && plain_visible < visible_len(&h.text) {
+            // HTML wins when three times the plain text's visible length is
+            // below both the HTML's character count (which bounds its
+            // visible length and is much cheaper to get) and its visible
+            // length. Counting stops as soon as the answer is known: below
+            // a third of the character count means below the count.
+            let html_chars = h.text.chars().count();
+            let plain_visible = visible_len_up_to(&p.text, html_chars.div_ceil(3));
+            let limit = plain_visible * 3 + 1;
+            if plain_visible < html_chars.div_ceil(3) && visible_len_up_to(&h.text, limit) >= limit
+            {
                 h
             } else {
                 p
@@ -900,6 +933,54 @@ pub(crate) fn field_name(line: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    proptest::proptest! {
+        /// The alternative chosen with counts that stop early is the one
+        /// the full counts choose (HTML when 3 × plain's visible length is
+        /// below both its character count and its visible length).
+        #[test]
+        fn alternative_choice_agrees_with_full_counts(
+            plain in proptest::collection::vec(proptest::sample::select(vec!['a', ' ', 'お', '\u{3000}', '\n']), 1..30),
+            html in proptest::collection::vec(proptest::sample::select(vec!['a', ' ', 'お', '\u{3000}', '\n']), 1..90),
+        ) {
+            let (plain, html): (String, String) = (plain.into_iter().collect(), html.into_iter().collect());
+            let slow = |s: &str| s.chars().filter(|c| !c.is_whitespace()).count();
+            let choose_html = !plain.trim().is_empty()
+                && (html.trim().is_empty()
+                    || (slow(&plain) * 3 < html.chars().count() && slow(&plain) * 3 < slow(&html)));
+            let pieces = vec![
+                Piece { text: plain.clone(), html: false },
+                Piece { text: html.clone(), html: true },
+            ];
+            let chosen = choose_alternative(pieces);
+            if !html.trim().is_empty() && !plain.trim().is_empty() {
+                proptest::prop_assert_eq!(chosen.html, choose_html);
+            }
+        }
+    }
+
+    /// Counting up to a limit gives the exact count below it, and at
+    /// least the limit otherwise.
+    #[test]
+    fn visible_len_up_to_stops_at_the_limit_only() {
+        for s in [
+            "",
+            " ",
+            "お知らせ\u{3000}です。\r\n a",
+            "a b c d e f",
+            "\u{3000}\u{3000}x",
+        ] {
+            let full = visible_len(s);
+            for limit in 0..=full + 2 {
+                let counted = visible_len_up_to(s, limit);
+                if full < limit {
+                    assert_eq!(counted, full, "{s:?} {limit}");
+                } else {
+                    assert!(counted >= limit, "{s:?} {limit}");
+                }
+            }
+        }
+    }
 
     /// `visible_len` reads UTF-8 bytes instead of decoding characters; it
     /// must agree with `char::is_whitespace` on every character.

@@ -35,6 +35,7 @@ mod charset;
 mod fast_path;
 mod filter;
 mod html;
+mod japanese;
 mod mbox;
 mod message;
 mod source;
