@@ -32,6 +32,10 @@ use crate::score::{self, Analysis};
 /// phrase appears without letting a 20 MB repetition balloon the report).
 const MAX_HITS_PER_RULE_PART: usize = 32;
 
+/// Hits a message's vector has room for from the start (the bench mbox
+/// averages about 9 per message).
+const HITS_PER_MESSAGE: usize = 16;
+
 /// Errors building an engine from a pack that loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -562,7 +566,9 @@ impl Engine {
                 brands: Default::default(),
             })
             .collect();
-        let mut hits = Vec::new();
+        // Room for the hits of most messages at once: growing a vector of
+        // `Hit`s 4 → 8 → 16 moved them twice (0.3% of a scan).
+        let mut hits = Vec::with_capacity(HITS_PER_MESSAGE);
         let mut entities = Entities::default();
         for part in &parts {
             if matches!(
@@ -1371,6 +1377,31 @@ mod tests {
             let mut found = Vec::new();
             leftmost_longest(&mut at, &mut found);
             proptest::prop_assert_eq!(found, expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// Anchored searches at every start of a regex's trigger, skipping
+        /// the starts inside the match before (what `matches_at` does with
+        /// one lock of the cache), find what a whole-text `find_iter`
+        /// finds, for a regex whose matches all start with one of its
+        /// triggers.
+        #[test]
+        fn anchored_searches_at_triggers_match_a_whole_text_search(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "確認", "確認確認", "ヲ", "オ願イ", "シテ", "下サイ", "x", "。", " ",
+                ]),
+                0..30,
+            ),
+        ) {
+            let text: String = pieces.concat();
+            let source = "確認(ヲ|確認)*(オ願イ)?.{0,3}";
+            let regex = CompiledRegex::forward(source).expect("a forward lazy DFA");
+            let starts = text.match_indices("確認").map(|(at, _)| at);
+            let mut found = Vec::new();
+            regex.matches_at(&text, starts, |range| found.push(range));
+            proptest::prop_assert_eq!(found, reference_matches(source, &text));
         }
     }
 
