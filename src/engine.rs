@@ -858,19 +858,32 @@ impl Engine {
                     }
                 }
                 Signal::BrandLookalikeDomain => {
-                    let found = entities.urls.iter().find(|u| {
-                        let folded = fold_lookalike_host(&u.host);
-                        self.pack
-                            .brands
-                            .iter()
-                            .zip(&self.brand_labels)
-                            .any(|(b, labels)| {
-                                !b.domains
-                                    .iter()
-                                    .any(|d| entities::host_is_under(&u.host, d))
-                                    && labels.iter().any(|l| folded.contains(l.as_str()))
-                            })
-                    });
+                    let found =
+                        entities.urls.iter().find(|u| {
+                            let folded = fold_lookalike_host(&u.host);
+                            let disguised = self.pack.brands.iter().zip(&self.brand_labels).any(
+                                |(b, labels)| {
+                                    !b.domains
+                                        .iter()
+                                        .any(|d| entities::host_is_under(&u.host, d))
+                                        && labels.iter().any(|l| folded.contains(l.as_str()))
+                                },
+                            );
+                            // A one-letter typo of a brand the message names
+                            // ("amazom" in a mail signed Amazon). Only for named
+                            // brands: unnamed, "mizuno" would pass for "mizuho".
+                            disguised
+                                || brands.iter().any(|(bi, _, _)| {
+                                    let brand = &self.pack.brands[*bi];
+                                    !brand
+                                        .domains
+                                        .iter()
+                                        .any(|d| entities::host_is_under(&u.host, d))
+                                        && self.brand_labels[*bi]
+                                            .iter()
+                                            .any(|l| host_has_typo_of(&u.host, l))
+                                })
+                        });
                     if let Some(u) = found {
                         fire(u.part, u.start, u.end, &u.text);
                     }
@@ -1129,6 +1142,42 @@ fn fold_lookalike_host(host: &str) -> String {
         .collect()
 }
 
+/// Shortest brand label checked for one-letter typos: shorter labels
+/// ("line", "ntt", "jcb") are one edit away from too many real words.
+const TYPO_MIN_LABEL_LEN: usize = 6;
+
+/// Some `.`- or `-`-separated label of `host` (digit look-alikes read as
+/// letters) is one substitution, insertion, deletion or swap of adjacent
+/// letters away from the brand label `label`, and not `label` itself.
+fn host_has_typo_of(host: &str, label: &str) -> bool {
+    if label.len() < TYPO_MIN_LABEL_LEN || !label.is_ascii() {
+        return false;
+    }
+    host.split(['.', '-']).any(|part| {
+        let folded: Vec<u8> = fold_lookalike_host(part).into_bytes();
+        folded.as_slice() != label.as_bytes() && within_one_edit(&folded, label.as_bytes())
+    })
+}
+
+/// `a` and `b` differ by at most one substitution, insertion, deletion or
+/// swap of two adjacent bytes (optimal string alignment distance ≤ 1).
+fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match a.len().abs_diff(b.len()) {
+        0 => {
+            a.len() <= 1
+                || a[1..] == b[1..]
+                || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+        }
+        1 => {
+            let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+            short == &long[1..]
+        }
+        _ => false,
+    }
+}
+
 /// `host` ends with the top-level domain `tld` (given as `top` or `.top`).
 fn host_has_tld(host: &str, tld: &str) -> bool {
     let tld = tld.trim_start_matches('.');
@@ -1159,6 +1208,63 @@ mod tests {
         assert!(!host_has_tld("top", "top"));
         assert!(!host_has_tld("", ".top"));
         assert!(host_has_tld("a.b.xyz", "xyz"));
+    }
+
+    #[test]
+    fn within_one_edit_matches_a_plain_distance_reference() {
+        // Reference: optimal string alignment distance by dynamic programming.
+        fn osa(a: &[u8], b: &[u8]) -> usize {
+            let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+            for (i, row) in d.iter_mut().enumerate() {
+                row[0] = i;
+            }
+            for j in 0..=b.len() {
+                d[0][j] = j;
+            }
+            for i in 1..=a.len() {
+                for j in 1..=b.len() {
+                    let cost = usize::from(a[i - 1] != b[j - 1]);
+                    let mut v = (d[i - 1][j] + 1)
+                        .min(d[i][j - 1] + 1)
+                        .min(d[i - 1][j - 1] + cost);
+                    if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                        v = v.min(d[i - 2][j - 2] + 1);
+                    }
+                    d[i][j] = v;
+                }
+            }
+            d[a.len()][b.len()]
+        }
+        let alphabet = [b'a', b'm', b'z', b'o'];
+        let mut words: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=4 {
+            let start = words.len();
+            for w in words.clone().into_iter().filter(|w| w.len() == len - 1) {
+                for c in alphabet {
+                    let mut w = w.clone();
+                    w.push(c);
+                    words.push(w);
+                }
+            }
+            assert!(words.len() > start);
+        }
+        for a in &words {
+            for b in &words {
+                assert_eq!(within_one_edit(a, b), osa(a, b) <= 1, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn typo_of_a_brand_label_needs_a_long_label() {
+        assert!(host_has_typo_of(
+            "amazom-co-jp.account-verify.xyz",
+            "amazon"
+        ));
+        assert!(host_has_typo_of("rakuetn.example", "rakuten"));
+        assert!(!host_has_typo_of("amazon.co.jp", "amazon"));
+        assert!(!host_has_typo_of("lime.example", "line"));
+        assert!(!host_has_typo_of("example.com", "amazon"));
     }
 
     #[test]
