@@ -129,9 +129,30 @@ struct Run {
 /// (`p` < text length, `runs` non-empty).
 #[inline]
 fn origin_at(runs: &[Run], p: usize) -> (usize, usize) {
+    origin_in(runs, run_index(runs, p as u32, 0), p)
+}
+
+/// Index of the run containing normalized byte `p`, given that it is not
+/// before run `from` (`runs[0].norm` is 0). A hit is short: the run of its
+/// last byte is usually the run of its first byte or the next one, so those
+/// are tried before a binary search.
+#[inline]
+fn run_index(runs: &[Run], p: u32, from: usize) -> usize {
+    if runs.get(from + 1).is_none_or(|r| r.norm > p) {
+        return from;
+    }
+    let rest = runs.get(from..).unwrap_or_default();
+    from + rest.partition_point(|r| r.norm <= p).saturating_sub(1)
+}
+
+/// Origin (start, end) of the normalized character containing byte `p`,
+/// in run `i` (see [`run_index`]).
+#[inline]
+fn origin_in(runs: &[Run], i: usize, p: usize) -> (usize, usize) {
+    let Some(&r) = runs.get(i) else {
+        return (0, 0);
+    };
     let p = p as u32;
-    let i = runs.partition_point(|r| r.norm <= p) - 1;
-    let r = runs[i];
     let start = r.orig + (p - r.norm) / r.nstep * r.olen;
     (start as usize, (start + r.olen) as usize)
 }
@@ -162,8 +183,10 @@ impl Normalized {
                     };
                     return p..p;
                 }
-                let a = origin_at(runs, s).0;
-                let b = origin_at(runs, e - 1).1.max(a);
+                let first = run_index(runs, s as u32, 0);
+                let a = origin_in(runs, first, s).0;
+                let last = run_index(runs, (e - 1) as u32, first);
+                let b = origin_in(runs, last, e - 1).1.max(a);
                 a..b
             }
         }
@@ -2406,6 +2429,12 @@ mod tests {
     #[test]
     fn char_classes_agree_with_reference() {
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            // The byte-level shortcut never says "does not extend" wrongly.
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            if never_extends_segment(bytes, 0) {
+                assert!(!extends_segment(c), "U+{:04X}", c as u32);
+            }
             assert_eq!(
                 extends_segment(c),
                 reference::extends_segment(c),
