@@ -46,26 +46,32 @@
 //! # Performance
 //!
 //! The common characters (ASCII, kana, kanji, CJK punctuation, full-width
-//! ASCII, half-width katakana with or without a voicing mark) are folded by
-//! range tests and a small table; only the rest goes through
-//! `icu_normalizer`. Folded characters are written out at once unless a
-//! context rule needs to see what follows them (whitespace or a separator
-//! after a Japanese character, a dash or 一 after katakana, a possible lone
-//! Latin letter — see `Assembler::try_emit`); only those, and what follows
-//! them up to the next safe cut, are buffered and assembled by chunk. After
-//! a plain character (kanji, kana, CJK punctuation that no context rule
-//! touches) written out at once, the plain ones that follow are classified
-//! on bytes, three at a time, and the whole run is copied at once into the
-//! byte buffer the text is assembled in, its hiragana then shifted to
-//! katakana in place and the origin map extended by one run (see
+//! ASCII, half-width katakana with or without a voicing mark, and symbols
+//! that NFKC leaves alone: ※, arrows, box drawing, geometric shapes,
+//! dingbats, pictographs) are folded by range tests and a small table; only
+//! the rest goes through `icu_normalizer`. Folded characters are written
+//! out at once unless a context rule needs to see what follows them
+//! (whitespace or a separator after a Japanese character, a dash or 一
+//! after katakana, a possible lone Latin letter — see
+//! `Assembler::try_emit`); only those, and what follows them up to the next
+//! safe cut, are buffered and assembled by chunk. Wherever nothing is
+//! buffered, a run of plain characters (kanji, kana, CJK punctuation that
+//! no context rule touches) is classified on bytes, three at a time (a
+//! range test for kanji, a bit table for U+3000..=U+30FF), and copied at
+//! once into the byte buffer the text is assembled in; its kana then get
+//! their folded bytes (hiragana → katakana) and flags from a table, in
+//! place, and the origin map is extended by one run (see
 //! `Assembler::emit_plain3_run`); the first character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
-//! per-character path. Likewise, after an ASCII character written out at
+//! per-character path, which decodes the next char only when its first
+//! bytes do not already say that it cannot extend a segment. Likewise, after an ASCII character written out at
 //! once, the ASCII ones that follow are copied on bytes until one that a
 //! context rule may need (a possible lone letter, a second space, a tab;
 //! see `Assembler::emit_ascii_run`). The buffer holds whole characters
 //! only and is checked as UTF-8 once at the end (simdutf8, far cheaper
-//! than `String::from_utf8` on Japanese text). The tests compare the whole
+//! than `String::from_utf8` on Japanese text). The unit buffer, the fold
+//! scratch and that byte buffer are kept per thread between calls (see
+//! `Reused`). The tests compare the whole
 //! pipeline (text, origin ranges, obfuscation flags) against the original,
 //! slower implementation kept in the test module.
 
