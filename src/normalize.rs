@@ -46,26 +46,32 @@
 //! # Performance
 //!
 //! The common characters (ASCII, kana, kanji, CJK punctuation, full-width
-//! ASCII, half-width katakana with or without a voicing mark) are folded by
-//! range tests and a small table; only the rest goes through
-//! `icu_normalizer`. Folded characters are written out at once unless a
-//! context rule needs to see what follows them (whitespace or a separator
-//! after a Japanese character, a dash or 一 after katakana, a possible lone
-//! Latin letter — see `Assembler::try_emit`); only those, and what follows
-//! them up to the next safe cut, are buffered and assembled by chunk. After
-//! a plain character (kanji, kana, CJK punctuation that no context rule
-//! touches) written out at once, the plain ones that follow are classified
-//! on bytes, three at a time, and the whole run is copied at once into the
-//! byte buffer the text is assembled in, its hiragana then shifted to
-//! katakana in place and the origin map extended by one run (see
+//! ASCII, half-width katakana with or without a voicing mark, and symbols
+//! that NFKC leaves alone: ※, arrows, box drawing, geometric shapes,
+//! dingbats, pictographs) are folded by range tests and a small table; only
+//! the rest goes through `icu_normalizer`. Folded characters are written
+//! out at once unless a context rule needs to see what follows them
+//! (whitespace or a separator after a Japanese character, a dash or 一
+//! after katakana, a possible lone Latin letter — see
+//! `Assembler::try_emit`); only those, and what follows them up to the next
+//! safe cut, are buffered and assembled by chunk. Wherever nothing is
+//! buffered, a run of plain characters (kanji, kana, CJK punctuation that
+//! no context rule touches) is classified on bytes, three at a time (a
+//! range test for kanji, a bit table for U+3000..=U+30FF), and copied at
+//! once into the byte buffer the text is assembled in; its kana then get
+//! their folded bytes (hiragana → katakana) and flags from a table, in
+//! place, and the origin map is extended by one run (see
 //! `Assembler::emit_plain3_run`); the first character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
-//! per-character path. Likewise, after an ASCII character written out at
+//! per-character path, which decodes the next char only when its first
+//! bytes do not already say that it cannot extend a segment. Likewise, after an ASCII character written out at
 //! once, the ASCII ones that follow are copied on bytes until one that a
 //! context rule may need (a possible lone letter, a second space, a tab;
 //! see `Assembler::emit_ascii_run`). The buffer holds whole characters
 //! only and is checked as UTF-8 once at the end (simdutf8, far cheaper
-//! than `String::from_utf8` on Japanese text). The tests compare the whole
+//! than `String::from_utf8` on Japanese text). The unit buffer, the fold
+//! scratch and that byte buffer are kept per thread between calls (see
+//! `Reused`). The tests compare the whole
 //! pipeline (text, origin ranges, obfuscation flags) against the original,
 //! slower implementation kept in the test module.
 
@@ -129,9 +135,30 @@ struct Run {
 /// (`p` < text length, `runs` non-empty).
 #[inline]
 fn origin_at(runs: &[Run], p: usize) -> (usize, usize) {
+    origin_in(runs, run_index(runs, p as u32, 0), p)
+}
+
+/// Index of the run containing normalized byte `p`, given that it is not
+/// before run `from` (`runs[0].norm` is 0). A hit is short: the run of its
+/// last byte is usually the run of its first byte or the next one, so those
+/// are tried before a binary search.
+#[inline]
+fn run_index(runs: &[Run], p: u32, from: usize) -> usize {
+    if runs.get(from + 1).is_none_or(|r| r.norm > p) {
+        return from;
+    }
+    let rest = runs.get(from..).unwrap_or_default();
+    from + rest.partition_point(|r| r.norm <= p).saturating_sub(1)
+}
+
+/// Origin (start, end) of the normalized character containing byte `p`,
+/// in run `i` (see [`run_index`]).
+#[inline]
+fn origin_in(runs: &[Run], i: usize, p: usize) -> (usize, usize) {
+    let Some(&r) = runs.get(i) else {
+        return (0, 0);
+    };
     let p = p as u32;
-    let i = runs.partition_point(|r| r.norm <= p) - 1;
-    let r = runs[i];
     let start = r.orig + (p - r.norm) / r.nstep * r.olen;
     (start as usize, (start + r.olen) as usize)
 }
@@ -162,8 +189,10 @@ impl Normalized {
                     };
                     return p..p;
                 }
-                let a = origin_at(runs, s).0;
-                let b = origin_at(runs, e - 1).1.max(a);
+                let first = run_index(runs, s as u32, 0);
+                let a = origin_in(runs, first, s).0;
+                let last = run_index(runs, (e - 1) as u32, first);
+                let b = origin_in(runs, last, e - 1).1.max(a);
                 a..b
             }
         }
@@ -226,28 +255,70 @@ pub fn normalize(input: &str) -> Normalized {
 /// cannot break `str` invariants, and a failure is replaced lossily rather
 /// than panicking. Checked with simdutf8 and copied: `String::from_utf8`
 /// validates Japanese text several times slower than the copy costs.
-fn utf8_string(text: Vec<u8>) -> String {
-    match simdutf8::basic::from_utf8(&text) {
+fn utf8_string(text: &[u8]) -> String {
+    match simdutf8::basic::from_utf8(text) {
         Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(&text).into_owned(),
+        Err(_) => String::from_utf8_lossy(text).into_owned(),
     }
+}
+
+/// Working buffers of [`normalize_general`] that are not part of its
+/// result, kept per thread so that normalizing a message part costs no
+/// allocation for them once they have grown (one part after another, the
+/// unit buffer, the fold scratch and the byte buffer the text is assembled
+/// in would otherwise be allocated, grown and freed every time).
+#[derive(Default)]
+struct Reused {
+    scratch: Scratch,
+    units: Vec<Unit>,
+    text: Vec<u8>,
+}
+
+/// Buffers larger than this (bytes) are not kept for the next call, so a
+/// huge message does not pin its buffers for the life of the thread.
+const REUSE_MAX_BYTES: usize = 1 << 20;
+
+thread_local! {
+    static REUSED: std::cell::Cell<Reused> = const {
+        std::cell::Cell::new(Reused {
+            scratch: Scratch {
+                pre: String::new(),
+                nfkc: String::new(),
+                out: String::new(),
+            },
+            units: Vec::new(),
+            text: Vec::new(),
+        })
+    };
 }
 
 /// The full pipeline, without the identity shortcuts.
 fn normalize_general(input: &str) -> Normalized {
-    let mut scratch = Scratch::default();
-    let mut asm = Assembler::new(input.len() + input.len() / 4);
-    segment_units(input, &mut asm, &mut scratch);
+    // `try_with` fails only while the thread is being torn down: then fresh
+    // buffers do.
+    let mut reused = REUSED.try_with(std::cell::Cell::take).unwrap_or_default();
+    let mut text = std::mem::take(&mut reused.text);
+    text.clear();
+    text.reserve(input.len() + input.len() / 4);
+    let mut asm = Assembler::new(text, input.len() + input.len() / 4);
+    reused.units.clear();
+    segment_units(input, &mut asm, &mut reused.units, &mut reused.scratch);
     let Out {
         text, runs, flags, ..
     } = asm.out;
-    let (text, map) = if text == input.as_bytes() {
+    let (out_text, map) = if text == input.as_bytes() {
         (input.to_owned(), Map::Identity)
     } else {
-        (utf8_string(text), Map::Runs { runs, flags })
+        (utf8_string(&text), Map::Runs { runs, flags })
     };
+    if text.capacity() <= REUSE_MAX_BYTES
+        && reused.units.capacity() * std::mem::size_of::<Unit>() <= REUSE_MAX_BYTES
+    {
+        reused.text = text;
+        let _ = REUSED.try_with(|r| r.set(reused));
+    }
     Normalized {
-        text,
+        text: out_text,
         orig_len: input.len(),
         map,
     }
@@ -585,6 +656,14 @@ fn fast_char(c: char) -> Option<(char, u8)> {
         '\u{FF21}'..='\u{FF3A}' => (char::from_u32(u - 0xFEE0 + 0x20)?, F_LATIN_FW),
         '\u{FF41}'..='\u{FF5A}' => (char::from_u32(u - 0xFEE0)?, F_LATIN_FW),
         '\u{FF01}'..='\u{FF5E}' => (char::from_u32(u - 0xFEE0)?, 0),
+        // Symbols common in Japanese mail that NFKC and the per-char
+        // folding leave alone: ※, arrows, box drawing, block elements,
+        // geometric shapes (○ ■ △ ◆), miscellaneous symbols and dingbats
+        // (★ ☆ ✓), pictographs and emoticons.
+        '\u{203B}'
+        | '\u{2190}'..='\u{21FF}'
+        | '\u{2500}'..='\u{27BF}'
+        | '\u{1F300}'..='\u{1F64F}' => (c, 0),
         _ => return None,
     })
 }
@@ -739,15 +818,31 @@ fn fold_segment(seg: &str, scratch: &mut Scratch) -> (u8, bool) {
 /// assembled a chunk at a time by [`Assembler::feed`]. A buffered chunk is
 /// cut right after a newline, or when a quiet unit follows two quiet ones
 /// (see [`is_quiet`]): no context rule looks across those cuts.
-fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
+fn segment_units(input: &str, asm: &mut Assembler, units: &mut Vec<Unit>, scratch: &mut Scratch) {
     let b = input.as_bytes();
-    let mut units: Vec<Unit> = Vec::new();
     let mut pending_gap = false;
     // Number of consecutive "quiet" units (see `is_quiet`) just before the
     // current position, buffered or already emitted (only `>= 2` matters).
     let mut quiet_tail = 0usize;
     let mut s = 0;
     while let Some(&lead) = b.get(s) {
+        if lead >= 0xE3
+            && units.is_empty()
+            && !pending_gap
+            && !asm.gap_next
+            && plain3(b, s).is_some()
+        {
+            // Nothing buffered and no gap pending: a plain 3-byte char here
+            // would be emitted at once by `try_emit`, and so would the plain
+            // ones after it, so the run goes through the byte-level loop
+            // straight away.
+            let end = asm.emit_plain3_run(input, s);
+            if end > s {
+                quiet_tail = (quiet_tail + (end - s) / 3).min(2);
+                s = end;
+                continue;
+            }
+        }
         let c = if lead < 0x80 {
             char::from(lead)
         } else {
@@ -760,10 +855,9 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
         // never extends a segment.
         let mut e = s + c.len_utf8();
         let mut single = true;
-        while let Some(d) = b
-            .get(e)
-            .filter(|&&x| x >= 0x80)
-            .and_then(|_| input.get(e..))
+        while let Some(d) = Some(e)
+            .filter(|&e| !never_extends_segment(b, e))
+            .and_then(|e| input.get(e..))
             .and_then(|r| r.chars().next())
             .filter(|&d| extends_segment(d))
         {
@@ -802,12 +896,12 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
             let quiet = is_quiet(ch);
             if quiet && quiet_tail >= 2 && !units.is_empty() {
                 // A cut: what is buffered can be assembled now.
-                asm.feed(&units);
+                asm.feed(units);
                 units.clear();
             }
             quiet_tail = if quiet { quiet_tail + 1 } else { 0 };
             if units.is_empty() && asm.try_emit(unit) {
-                if quiet && single {
+                if quiet && single && plain3(b, e).is_some() {
                     // The plain 3-byte chars that follow go through the
                     // byte-level loop.
                     let end = asm.emit_plain3_run(input, e);
@@ -824,7 +918,7 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
             }
             units.push(unit);
             if ch == '\n' {
-                asm.feed(&units);
+                asm.feed(units);
                 units.clear();
             }
             continue;
@@ -842,7 +936,7 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
             };
             let quiet = is_quiet(ch);
             if quiet && quiet_tail >= 2 && !units.is_empty() {
-                asm.feed(&units);
+                asm.feed(units);
                 units.clear();
             }
             quiet_tail = if quiet { quiet_tail + 1 } else { 0 };
@@ -851,13 +945,13 @@ fn segment_units(input: &str, asm: &mut Assembler, scratch: &mut Scratch) {
             }
             units.push(unit);
             if ch == '\n' {
-                asm.feed(&units);
+                asm.feed(units);
                 units.clear();
             }
         }
         pending_gap |= trailing_zw;
     }
-    asm.feed(&units);
+    asm.feed(units);
 }
 
 // ---------------------------------------------------------------------------
@@ -897,15 +991,30 @@ impl Out {
                 nstep: n,
             });
         }
-        self.text
-            .extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
-        // One flag byte per text byte, 0 after the first byte of a char
-        // (see `Normalized::is_obfuscated`; `resize` would call memset).
+        // Fixed-size copies (a slice of the char's length would be a
+        // `memcpy` call). One flag byte per text byte, 0 after the first
+        // byte of a char (see `Normalized::is_obfuscated`; `resize` would
+        // call memset).
+        let mut buf = [0; 4];
+        ch.encode_utf8(&mut buf);
+        let [b0, b1, b2, _] = buf;
         match n {
-            1 => self.flags.push(flags),
-            2 => self.flags.extend_from_slice(&[flags, 0]),
-            3 => self.flags.extend_from_slice(&[flags, 0, 0]),
-            _ => self.flags.extend_from_slice(&[flags, 0, 0, 0]),
+            1 => {
+                self.text.push(b0);
+                self.flags.push(flags);
+            }
+            2 => {
+                self.text.extend_from_slice(&[b0, b1]);
+                self.flags.extend_from_slice(&[flags, 0]);
+            }
+            3 => {
+                self.text.extend_from_slice(&[b0, b1, b2]);
+                self.flags.extend_from_slice(&[flags, 0, 0]);
+            }
+            _ => {
+                self.text.extend_from_slice(&buf);
+                self.flags.extend_from_slice(&[flags, 0, 0, 0]);
+            }
         }
     }
 
@@ -1043,10 +1152,12 @@ struct Assembler {
 }
 
 impl Assembler {
-    fn new(cap: usize) -> Self {
+    /// An assembler writing the text into `text` (empty; its capacity is
+    /// reused), with room for about `cap` bytes of text.
+    fn new(text: Vec<u8>, cap: usize) -> Self {
         Assembler {
             out: Out {
-                text: Vec::with_capacity(cap),
+                text,
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
                 last_start: 0,
@@ -1224,19 +1335,26 @@ impl Assembler {
     /// (same text, origins, flags and context state) and returns the byte
     /// offset after the last one (`pos` if there is none).
     ///
-    /// Must be called right after [`Assembler::try_emit`] emitted the
-    /// quiet unit that ends at `pos` (so no unit is buffered and no gap is
-    /// pending): quiet units are always emitted at once then. A char
+    /// Must be called with no unit buffered and no gap pending (right after
+    /// [`Assembler::try_emit`] emitted the quiet unit that ends at `pos`, or
+    /// at a char boundary where `segment_units` has nothing buffered): a
+    /// quiet unit is always emitted at once then, so the run is emitted
+    /// exactly as `try_emit` would emit its chars one by one. A char
     /// followed by something that extends its segment (a voicing mark, a
     /// variation selector, a zero-width char...) ends the run and is left
     /// to the general path.
     fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
-        let mut p = pos;
-        while plain3(b, p).is_some() {
-            p += 3;
-        }
+        let rest = b.get(pos..).unwrap_or_default();
+        let plain_chars = rest
+            .chunks_exact(3)
+            .take_while(|c| match **c {
+                [b0, b1, b2] => is_plain3_bytes(b0, b1, b2),
+                _ => false,
+            })
+            .count();
+        let mut p = pos + 3 * plain_chars;
         if p > pos && next_char_extends_segment(input, p) {
             // The last char's segment goes on: the general path takes it.
             p -= 3;
@@ -1253,19 +1371,15 @@ impl Assembler {
         let text = out.text.get_mut(text_start..).unwrap_or_default();
         let flags = out.flags.get_mut(flags_start..).unwrap_or_default();
         for (c, f) in text.chunks_exact_mut(3).zip(flags.chunks_exact_mut(3)) {
-            // Plain chars in U+3040..=U+30FF (lead E3, second byte 81..=83)
-            // are the kana; the others (kanji, CJK punctuation) are copied
-            // unchanged with no flags.
-            if c[0] == 0xE3 && c[1] >= 0x81 {
-                f[0] = F_KANA_FW;
-                let cp = 0x3000 | ((c[1] as u32 & 0x3F) << 6) | (c[2] as u32 & 0x3F);
-                if cp < 0x30A0 {
-                    // Hiragana → katakana (+0x60), re-encoded in place:
-                    // the lead byte stays E3.
-                    let k = cp + 0x60;
-                    c[1] = 0x80 | ((k >> 6) & 0x3F) as u8;
-                    c[2] = 0x80 | (k & 0x3F) as u8;
-                }
+            // Plain chars with lead byte E3 (U+3000..=U+30FF) are kana and
+            // CJK punctuation: their last two bytes and flags come from the
+            // table; the others (kanji) are copied unchanged with no flags.
+            if let [0xE3, b1, b2] = c
+                && let Some(&[n1, n2, flag]) = PLAIN_30XX_FOLD.get(plain_30xx_index(*b1, *b2))
+            {
+                *b1 = n1;
+                *b2 = n2;
+                f[0] = flag;
             }
         }
         // The piece length (capped at 2) depends on the last two chars only.
@@ -1296,11 +1410,100 @@ impl Assembler {
 /// loop must then leave that char to the general path.
 #[inline]
 fn next_char_extends_segment(input: &str, p: usize) -> bool {
-    input.as_bytes().get(p).is_some_and(|&x| x >= 0x80)
+    !never_extends_segment(input.as_bytes(), p)
         && input
             .get(p..)
             .and_then(|r| r.chars().next())
             .is_some_and(extends_segment)
+}
+
+/// True when the char starting at byte `p` of `b` (valid UTF-8, `p` a char
+/// boundary) is known from its first bytes not to extend the segment of the
+/// char before it (see [`extends_segment`]), or when there is no char
+/// there: ASCII, kanji U+4000..=U+9FFF, CJK punctuation U+3000..=U+3029,
+/// kana except the voicing marks U+3099..=U+309C, full-width forms and
+/// half-width katakana U+FF00..=U+FF9D. False means "decode and ask
+/// `extends_segment`".
+#[inline(always)]
+fn never_extends_segment(b: &[u8], p: usize) -> bool {
+    let Some(&b0) = b.get(p) else {
+        return true;
+    };
+    match b0 {
+        0x00..=0x7F | 0xE4..=0xE9 => true,
+        0xE3 => match b.get(p + 1) {
+            Some(0x81 | 0x83) => true,
+            Some(0x80) => b.get(p + 2).is_some_and(|&b2| b2 <= 0xA9),
+            Some(0x82) => b.get(p + 2).is_some_and(|&b2| !(0x99..=0x9C).contains(&b2)),
+            _ => false,
+        },
+        0xEF => match b.get(p + 1) {
+            Some(0xBC | 0xBD) => true,
+            Some(0xBE) => b.get(p + 2).is_some_and(|&b2| b2 <= 0x9D),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Plain chars among U+3000..=U+30FF (see [`plain3`]), one bit each.
+const PLAIN_30XX: [u64; 4] = {
+    let mut bits = [0u64; 4];
+    let mut u = 0x3000u32;
+    while u < 0x3100 {
+        if matches!(u, 0x3001..=0x3011 | 0x3013..=0x301F | 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
+        {
+            bits[((u - 0x3000) >> 6) as usize] |= 1 << (u & 63);
+        }
+        u += 1;
+    }
+    bits
+};
+
+/// Index of U+3000..=U+30FF (lead byte E3, second byte 80..=83) in the
+/// 256-entry tables below, from the last two bytes.
+#[inline(always)]
+fn plain_30xx_index(b1: u8, b2: u8) -> usize {
+    ((b1 as usize & 0x03) << 6) | (b2 as usize & 0x3F)
+}
+
+/// For the plain chars of U+3000..=U+30FF: the last two UTF-8 bytes of the
+/// folded char (hiragana → katakana, +0x60; the lead byte stays E3) and its
+/// flags (`F_KANA_FW` for kana, 0 for CJK punctuation), as
+/// `fast_char` folds them. Other entries keep the char with no flags
+/// (never used: they are not plain).
+const PLAIN_30XX_FOLD: [[u8; 3]; 256] = {
+    let mut table = [[0u8; 3]; 256];
+    let mut u = 0x3000u32;
+    while u < 0x3100 {
+        let hiragana = matches!(u, 0x3041..=0x3096);
+        let kana = hiragana || matches!(u, 0x30A1..=0x30FA | 0x30FC);
+        let folded = if hiragana { u + 0x60 } else { u };
+        table[(u - 0x3000) as usize] = [
+            0x80 | ((folded >> 6) & 0x3F) as u8,
+            0x80 | (folded & 0x3F) as u8,
+            if kana { F_KANA_FW } else { 0 },
+        ];
+        u += 1;
+    }
+    table
+};
+
+/// Whether the 3 bytes at a char boundary of valid UTF-8 are a plain
+/// 3-byte char (see [`plain3`]), tested on bytes: E5..=E9 lead U+5000..=U+9FFF
+/// (kanji), E4 leads U+4000..=U+4FFF (kanji from U+4E01 = E4 B8 81), E3
+/// leads U+3000..=U+3FFF (kana and CJK punctuation by table).
+#[inline(always)]
+fn is_plain3_bytes(b0: u8, b1: u8, b2: u8) -> bool {
+    match b0 {
+        0xE5..=0xE9 => true,
+        0xE4 => b1 > 0xB8 || (b1 == 0xB8 && b2 >= 0x81),
+        0xE3 => {
+            let i = plain_30xx_index(b1, b2);
+            (0x80..=0x83).contains(&b1) && (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0
+        }
+        _ => false,
+    }
 }
 
 /// The code point of the char at byte `p` of `b` (valid UTF-8) if it is a
@@ -1314,18 +1517,12 @@ fn plain3(b: &[u8], p: usize) -> Option<u32> {
     let &[b0, b1, b2] = b.get(p..p + 3)? else {
         return None;
     };
-    // In valid UTF-8, E3..=E9 lead a 3-byte sequence (U+3000..=U+9FFF).
-    if !(0xE3..=0xE9).contains(&b0) {
+    // In valid UTF-8, E3..=E9 lead a 3-byte sequence (U+3000..=U+9FFF); a
+    // continuation byte (not a char boundary) is never accepted.
+    if !is_plain3_bytes(b0, b1, b2) {
         return None;
     }
-    let cp = ((b0 as u32 & 0x0F) << 12) | ((b1 as u32 & 0x3F) << 6) | (b2 as u32 & 0x3F);
-    let plain = if b0 >= 0xE4 {
-        // U+4000..=U+9FFF: kanji from U+4E01 (not 一, Extension A, Yijing).
-        cp >= 0x4E01
-    } else {
-        matches!(cp, 0x3001..=0x3011 | 0x3013..=0x301F | 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC)
-    };
-    plain.then_some(cp)
+    Some(((b0 as u32 & 0x0F) << 12) | ((b1 as u32 & 0x3F) << 6) | (b2 as u32 & 0x3F))
 }
 
 fn feed_units(
@@ -1731,18 +1928,15 @@ mod tests {
 
     #[test]
     fn fast_char_agrees_with_general_path() {
-        let ranges = [
-            0u32..0x80,
-            0x3001..0x3100,
-            0x3400..0x4DC0,
-            0x4E00..0xA000,
-            0xFF01..0xFF5F,
-        ];
-        for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
-            if let Some((fast, _)) = fast_char(c) {
-                let mut sc = Scratch::default();
-                fold_segment(c.encode_utf8(&mut [0; 4]), &mut sc);
+        // Every char `fast_char` folds: same char and same flags as the
+        // general path (NFKC and per-char folding).
+        let mut sc = Scratch::default();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if let Some((fast, flags)) = fast_char(c) {
+                sc.out.clear();
+                let (general_flags, _) = fold_segment(c.encode_utf8(&mut [0; 4]), &mut sc);
                 assert_eq!(sc.out, fast.to_string(), "U+{:04X}", c as u32);
+                assert_eq!(flags, general_flags, "flags of U+{:04X}", c as u32);
             }
         }
     }
@@ -2164,11 +2358,11 @@ mod tests {
             "a\u{1F600}b",
             &"ア".repeat(100),
         ] {
-            assert_eq!(utf8_string(t.as_bytes().to_vec()), t);
+            assert_eq!(utf8_string(t.as_bytes()), t);
         }
         // Never produced by the pipeline, but must not panic either.
-        assert_eq!(utf8_string(vec![b'a', 0xE3, 0x82]), "a\u{FFFD}");
-        assert_eq!(utf8_string([0xFF; 70].to_vec()), "\u{FFFD}".repeat(70));
+        assert_eq!(utf8_string(&[b'a', 0xE3, 0x82]), "a\u{FFFD}");
+        assert_eq!(utf8_string(&[0xFF; 70]), "\u{FFFD}".repeat(70));
     }
 
     #[test]
@@ -2184,6 +2378,16 @@ mod tests {
                 .is_some();
             assert_eq!(plain3(bytes, 0).is_some(), expected, "U+{u:04X}");
             assert_eq!(plain3(bytes, 1), None);
+            // The in-place fold of the byte loop: same bytes and flags as
+            // `fast_char` (without the internal hiragana flag).
+            if let (true, Some((folded, flags)), &[0xE3, b1, b2]) = (expected, fast_char(c), bytes)
+            {
+                let mut want = [0; 4];
+                folded.encode_utf8(&mut want);
+                let got = PLAIN_30XX_FOLD[plain_30xx_index(b1, b2)];
+                assert_eq!([0xE3, got[0], got[1]], want[..3], "U+{u:04X}");
+                assert_eq!(got[2], flags & !F_HIRA, "flags of U+{u:04X}");
+            }
         }
     }
 
@@ -2231,6 +2435,12 @@ mod tests {
     #[test]
     fn char_classes_agree_with_reference() {
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            // The byte-level shortcut never says "does not extend" wrongly.
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            if never_extends_segment(bytes, 0) {
+                assert!(!extends_segment(c), "U+{:04X}", c as u32);
+            }
             assert_eq!(
                 extends_segment(c),
                 reference::extends_segment(c),
