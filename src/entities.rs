@@ -197,10 +197,17 @@ fn extract_with(
     let bare_matches = matches_in_runs(&BARE_URL, text, bare_runs);
     for (m_start, m_str) in bare_matches {
         // Not the domain of an e-mail address, not inside a longer word.
-        let before = text[..m_start].chars().next_back();
-        if before.is_some_and(|c| {
-            c == '@' || c == '.' || c == '/' || c.is_ascii_alphanumeric() || c == '-'
-        }) {
+        // A dot after a Japanese label is a host written with a Japanese
+        // first label (`年金機構.jp-kiroku.cn`): the ASCII rest is the link.
+        let mut preceding = text[..m_start].chars().rev();
+        let before = preceding.next();
+        let dot_after_japanese_label =
+            before == Some('.') && preceding.next().is_some_and(is_japanese_label_char);
+        if !dot_after_japanese_label
+            && before.is_some_and(|c| {
+                c == '@' || c == '.' || c == '/' || c.is_ascii_alphanumeric() || c == '-'
+            })
+        {
             continue;
         }
         push_url(m_start, m_str, out, &mut url_ranges);
@@ -344,6 +351,12 @@ fn dotted(b: &[u8]) -> Dots {
         }
     }
     dots
+}
+
+/// A character of a Japanese host label: kana or kanji (the normalized
+/// text has katakana for hiragana, but both are accepted).
+fn is_japanese_label_char(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// Whether `c` can be part of a `BARE_URL` match.
@@ -784,6 +797,18 @@ mod tests {
             ]
         );
         assert!(e.urls[0].obfuscated && e.urls[1].obfuscated && !e.urls[2].obfuscated);
+    }
+
+    #[test]
+    fn regression_host_with_a_japanese_first_label_is_a_link() {
+        let e = entities("ご確認は下記から 年金機構.jp-kiroku.cn");
+        let hosts: Vec<_> = e.urls.iter().map(|u| u.host.as_str()).collect();
+        assert_eq!(hosts, vec!["jp-kiroku.cn"]);
+        // Still not the middle of an ASCII host or an e-mail domain.
+        assert!(entities("abc@mail.example.com").urls.is_empty());
+        let e = entities("sub.example.com");
+        assert_eq!(e.urls.len(), 1);
+        assert_eq!(e.urls[0].host, "sub.example.com");
     }
 
     #[test]
