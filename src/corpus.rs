@@ -290,3 +290,23 @@ pub fn compare(baseline: &CorpusRun, now: &CorpusRun) -> Vec<Regression> {
     }
     out
 }
+
+/// The repository's seed reports and corpus messages (`tests/seed`,
+/// `tests/corpus/{scam,ham,suspicious}`) read as text, with their paths:
+/// the real input that differential tests of fast paths run on.
+#[cfg(test)]
+pub(crate) fn sample_texts() -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut texts = Vec::new();
+    for dir in ["seed", "corpus/scam", "corpus/ham", "corpus/suspicious"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                texts.push((entry.path(), text));
+            }
+        }
+    }
+    texts
+}

@@ -741,103 +741,94 @@ mod tests {
         let engine = crate::Engine::builtin().unwrap();
         let pack = engine.pack();
         let writer = RecordJsonWriter::new(pack, crate::patterns::Lang::Ja);
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
         let mut records = 0;
         let mut hits = 0;
-        for dir in ["seed", "corpus/scam", "corpus/ham", "corpus/suspicious"] {
-            let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(text) = std::fs::read_to_string(entry.path()) else {
-                    continue;
-                };
-                let analysis = engine.analyze_text(&text);
-                let mut record = Record::new(
-                    Origin {
-                        source: entry.path().display().to_string(),
-                        ..Origin::default()
-                    },
-                    &analysis,
-                    pack,
-                    crate::patterns::Lang::Ja,
-                );
-                hits += record.hits.len();
-                let check = |record: &Record| {
-                    let mut ours = Vec::new();
-                    writer.write(&mut ours, record);
-                    let theirs = serde_json::to_vec(record).unwrap();
-                    assert_eq!(
-                        String::from_utf8_lossy(&ours),
-                        String::from_utf8_lossy(&theirs)
-                    );
-                };
-                check(&record);
-                // The explanation written from the prepared sentences.
-                for lang in [crate::patterns::Lang::Ja, crate::patterns::Lang::En] {
-                    let explaining = RecordJsonWriter::new(pack, lang);
-                    let want =
-                        Record::from_analysis(record.origin.clone(), analysis.clone(), pack, lang);
-                    let mut ours = Vec::new();
-                    let unexplained = Record::unexplained(want.origin.clone(), analysis.clone());
-                    explaining.write_explained(
-                        &mut ours,
-                        &unexplained,
-                        analysis.suspicious_threshold,
-                        analysis.scam_threshold,
-                    );
-                    assert_eq!(
-                        String::from_utf8_lossy(&ours),
-                        String::from_utf8_lossy(&serde_json::to_vec(&want).unwrap())
-                    );
-                }
-                // The same hits with what the prepared bytes do not say.
-                for (i, h) in record.hits.iter_mut().enumerate() {
-                    match i % 4 {
-                        0 => h.rule = format!("{}\"x", h.rule).into(),
-                        1 => h.category = "other".into(),
-                        2 => {
-                            h.weight = if h.weight == 0.0 {
-                                -0.0
-                            } else {
-                                h.weight + 0.5
-                            }
-                        }
-                        _ => h.rule_index = h.rule_index.wrapping_add(1),
-                    }
-                }
-                for (i, c) in record.contributions.iter_mut().enumerate() {
-                    match i % 3 {
-                        0 => c.id.push('\u{1}'),
-                        1 => c.category.push('"'),
-                        _ => c.rule_index = c.rule_index.map(|r| r + 1),
-                    }
-                }
-                check(&record);
-                // And explained: unknown ids, stale indices and combos
-                // take the slow path, with the same text as `explanation`.
-                let mut changed = analysis.clone();
-                changed.contributions = record.contributions.clone();
-                changed.hits = record.hits.clone();
-                let want = Record::from_analysis(
-                    record.origin.clone(),
-                    changed.clone(),
-                    pack,
-                    crate::patterns::Lang::Ja,
-                );
+        for (path, text) in crate::corpus::sample_texts() {
+            let analysis = engine.analyze_text(&text);
+            let mut record = Record::new(
+                Origin {
+                    source: path.display().to_string(),
+                    ..Origin::default()
+                },
+                &analysis,
+                pack,
+                crate::patterns::Lang::Ja,
+            );
+            hits += record.hits.len();
+            let check = |record: &Record| {
                 let mut ours = Vec::new();
-                writer.write_explained(
+                writer.write(&mut ours, record);
+                let theirs = serde_json::to_vec(record).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&theirs)
+                );
+            };
+            check(&record);
+            // The explanation written from the prepared sentences.
+            for lang in [crate::patterns::Lang::Ja, crate::patterns::Lang::En] {
+                let explaining = RecordJsonWriter::new(pack, lang);
+                let want =
+                    Record::from_analysis(record.origin.clone(), analysis.clone(), pack, lang);
+                let mut ours = Vec::new();
+                let unexplained = Record::unexplained(want.origin.clone(), analysis.clone());
+                explaining.write_explained(
                     &mut ours,
-                    &Record::unexplained(want.origin.clone(), changed.clone()),
-                    changed.suspicious_threshold,
-                    changed.scam_threshold,
+                    &unexplained,
+                    analysis.suspicious_threshold,
+                    analysis.scam_threshold,
                 );
                 assert_eq!(
                     String::from_utf8_lossy(&ours),
                     String::from_utf8_lossy(&serde_json::to_vec(&want).unwrap())
                 );
-                records += 1;
             }
+            // The same hits with what the prepared bytes do not say.
+            for (i, h) in record.hits.iter_mut().enumerate() {
+                match i % 4 {
+                    0 => h.rule = format!("{}\"x", h.rule).into(),
+                    1 => h.category = "other".into(),
+                    2 => {
+                        h.weight = if h.weight == 0.0 {
+                            -0.0
+                        } else {
+                            h.weight + 0.5
+                        }
+                    }
+                    _ => h.rule_index = h.rule_index.wrapping_add(1),
+                }
+            }
+            for (i, c) in record.contributions.iter_mut().enumerate() {
+                match i % 3 {
+                    0 => c.id.push('\u{1}'),
+                    1 => c.category.push('"'),
+                    _ => c.rule_index = c.rule_index.map(|r| r + 1),
+                }
+            }
+            check(&record);
+            // And explained: unknown ids, stale indices and combos
+            // take the slow path, with the same text as `explanation`.
+            let mut changed = analysis.clone();
+            changed.contributions = record.contributions.clone();
+            changed.hits = record.hits.clone();
+            let want = Record::from_analysis(
+                record.origin.clone(),
+                changed.clone(),
+                pack,
+                crate::patterns::Lang::Ja,
+            );
+            let mut ours = Vec::new();
+            writer.write_explained(
+                &mut ours,
+                &Record::unexplained(want.origin.clone(), changed.clone()),
+                changed.suspicious_threshold,
+                changed.scam_threshold,
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&serde_json::to_vec(&want).unwrap())
+            );
+            records += 1;
         }
         assert!(
             records > 100 && hits > 100,
