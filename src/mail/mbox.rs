@@ -72,6 +72,8 @@ pub struct MboxReader<R> {
     /// Where the current message starts in `buf`.
     base: usize,
     done: bool,
+    /// Searchers for `\nFrom ` and `\n>`, built once per reader.
+    finders: LineStartFinders,
 }
 
 /// What is known about the message being collected, besides its bytes.
@@ -109,6 +111,7 @@ impl<R: BufRead> MboxReader<R> {
             buf: Vec::new(),
             base: 0,
             done: false,
+            finders: LineStartFinders::new(),
         }
     }
 
@@ -197,6 +200,7 @@ impl<R: BufRead> MboxReader<R> {
             current,
             buf: msg,
             base,
+            finders,
             ..
         } = self;
         let (max, base) = (*max_message_size, *base);
@@ -213,7 +217,7 @@ impl<R: BufRead> MboxReader<R> {
         let lines = &data[..limit];
         // Only lines starting with `From ` or `>` need a look: the others
         // are appended in runs without being visited one by one.
-        let mut candidates = LineStartCandidates::new(lines);
+        let mut candidates = LineStartCandidates::new(lines, finders);
         let mut start = 0;
         let mut run = 0;
         let mut done = None;
@@ -280,10 +284,25 @@ impl<R: BufRead> MboxReader<R> {
 /// Whether the last line of `lines` (complete lines, at least one) is blank
 /// (`\n` or `\r\n`).
 fn ends_with_blank_line(lines: &[u8]) -> bool {
-    match lines {
-        [.., b'\n', b'\n'] | [b'\n'] => true,
-        [b'\r', b'\n'] | [.., b'\n', b'\r', b'\n'] => true,
-        _ => false,
+    matches!(
+        lines,
+        [.., b'\n', b'\n'] | [b'\n'] | [b'\r', b'\n'] | [.., b'\n', b'\r', b'\n']
+    )
+}
+
+/// The substring searchers of [`LineStartCandidates`] (building one costs
+/// more than a typical search).
+struct LineStartFinders {
+    from: memchr::memmem::Finder<'static>,
+    quote: memchr::memmem::Finder<'static>,
+}
+
+impl LineStartFinders {
+    fn new() -> Self {
+        LineStartFinders {
+            from: memchr::memmem::Finder::new(b"\nFrom "),
+            quote: memchr::memmem::Finder::new(b"\n>"),
+        }
     }
 }
 
@@ -292,8 +311,7 @@ fn ends_with_blank_line(lines: &[u8]) -> bool {
 /// vectorised substring searches instead of a visit to every line.
 struct LineStartCandidates<'a> {
     lines: &'a [u8],
-    from_finder: memchr::memmem::Finder<'static>,
-    quote_finder: memchr::memmem::Finder<'static>,
+    finders: &'a LineStartFinders,
     /// Next line start at or after the last query whose line begins with
     /// `From ` (`usize::MAX`: none left); `None`: not searched yet.
     next_from: Option<usize>,
@@ -303,11 +321,10 @@ struct LineStartCandidates<'a> {
 }
 
 impl<'a> LineStartCandidates<'a> {
-    fn new(lines: &'a [u8]) -> Self {
+    fn new(lines: &'a [u8], finders: &'a LineStartFinders) -> Self {
         LineStartCandidates {
             lines,
-            from_finder: memchr::memmem::Finder::new(b"\nFrom "),
-            quote_finder: memchr::memmem::Finder::new(b"\n>"),
+            finders,
             next_from: None,
             next_quote: None,
         }
@@ -316,7 +333,7 @@ impl<'a> LineStartCandidates<'a> {
     /// The first candidate line start at or after `at` (a line start).
     fn next_from(&mut self, at: usize) -> Option<usize> {
         if self.next_from.is_none_or(|p| p < at) {
-            self.next_from = Some(find_line_start(self.lines, at, &self.from_finder));
+            self.next_from = Some(find_line_start(self.lines, at, &self.finders.from));
         }
         let next_from = self.next_from.unwrap_or(usize::MAX);
         if self.next_quote.is_none_or(|p| p < at) {
@@ -325,7 +342,7 @@ impl<'a> LineStartCandidates<'a> {
             // large buffer for each message would make splitting quadratic.
             // "None before it" is noted as that line, a candidate anyway.
             let bound = next_from.min(self.lines.len());
-            let quote = find_line_start(&self.lines[..bound], at, &self.quote_finder);
+            let quote = find_line_start(&self.lines[..bound], at, &self.finders.quote);
             self.next_quote = Some(quote.min(next_from));
         }
         let next = next_from.min(self.next_quote.unwrap_or(usize::MAX));
