@@ -412,6 +412,30 @@ static BASE64_VALUE: [u8; 256] = {
     table
 };
 
+/// Marks an invalid byte in [`BASE64_SHIFTED`] (above the 24 data bits).
+const BASE64_INVALID: u32 = 1 << 31;
+
+/// [`BASE64_VALUE`] already shifted into place for each position of a
+/// four-character group (`v << 18`, `v << 12`, `v << 6`, `v`), or
+/// [`BASE64_INVALID`]: a group decodes with four lookups ORed together, and
+/// one test of the OR rejects any non-alphabet byte.
+static BASE64_SHIFTED: [[u32; 256]; 4] = {
+    let mut tables = [[BASE64_INVALID; 256]; 4];
+    let mut c = 0;
+    while c < 256 {
+        let v = BASE64_VALUE[c];
+        if v < 64 {
+            let mut k = 0;
+            while k < 4 {
+                tables[k][c] = (v as u32) << (18 - 6 * k);
+                k += 1;
+            }
+        }
+        c += 1;
+    }
+    tables
+};
+
 /// Decode a whole base64 body the way mail-parser's
 /// `MessageStream::decode_base64_mime` does with no boundary, for bodies
 /// made of alphabet characters and line white space (space, tab, CR, LF)
@@ -429,17 +453,20 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
     while i < raw.len() {
         if filled == 0 {
             // Eight at a time (two groups, six bytes) first.
-            while let Some(chunk) = raw.get(i..i + 8) {
-                let mut word = 0u64;
-                let mut invalid = 0u8;
-                for &c in chunk {
-                    let v = BASE64_VALUE[c as usize];
-                    invalid |= v;
-                    word = (word << 6) | u64::from(v & 0x3F);
-                }
-                if invalid & 0xC0 != 0 {
+            while let Some(&[c0, c1, c2, c3, c4, c5, c6, c7]) = raw.get(i..i + 8) {
+                let [t0, t1, t2, t3] = &BASE64_SHIFTED;
+                let first = t0[usize::from(c0)]
+                    | t1[usize::from(c1)]
+                    | t2[usize::from(c2)]
+                    | t3[usize::from(c3)];
+                let second = t0[usize::from(c4)]
+                    | t1[usize::from(c5)]
+                    | t2[usize::from(c6)]
+                    | t3[usize::from(c7)];
+                if (first | second) & BASE64_INVALID != 0 {
                     break;
                 }
+                let word = (u64::from(first) << 24) | u64::from(second);
                 out.extend_from_slice(&word.to_be_bytes()[2..]);
                 i += 8;
             }

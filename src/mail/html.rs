@@ -285,6 +285,24 @@ fn parse_tag(html: &str, start: usize) -> Option<Tag> {
     }
 }
 
+/// Bytes that can start a white-space character (`char::is_whitespace`):
+/// ASCII `\t`..=`\r` and space, and the UTF-8 lead bytes of U+0085/U+00A0
+/// (0xC2), U+1680 (0xE1) and U+2000.. (0xE2) (U+3000 too, 0xE3, is not
+/// collapsed). A table lookup is cheaper per byte than the comparisons.
+static SPACE_LEAD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = b'\t';
+    while b <= b'\r' {
+        table[b as usize] = true;
+        b += 1;
+    }
+    table[b' ' as usize] = true;
+    table[0xC2] = true;
+    table[0xE1] = true;
+    table[0xE2] = true;
+    table
+};
+
 /// Output builder: collapses whitespace, limits blank lines.
 #[derive(Default)]
 struct Writer {
@@ -311,10 +329,10 @@ impl Writer {
         let mut run_start = 0;
         let mut i = 0;
         while i < bytes.len() {
-            let b = bytes[i];
-            if !matches!(b, b'\t'..=b'\r' | b' ' | 0xC2 | 0xE1 | 0xE2) {
-                i += 1;
-                continue;
+            // Skip to the next byte that can start white space.
+            match bytes[i..].iter().position(|&b| SPACE_LEAD[usize::from(b)]) {
+                Some(p) => i += p,
+                None => break,
             }
             let c = s[i..].chars().next().unwrap_or_default();
             if c.is_whitespace() && c != '\u{3000}' {

@@ -72,6 +72,8 @@ pub struct MboxReader<R> {
     /// Where the current message starts in `buf`.
     base: usize,
     done: bool,
+    /// Searchers for `\nFrom ` and `\n>`, built once per reader.
+    finders: LineStartFinders,
 }
 
 /// What is known about the message being collected, besides its bytes.
@@ -109,6 +111,7 @@ impl<R: BufRead> MboxReader<R> {
             buf: Vec::new(),
             base: 0,
             done: false,
+            finders: LineStartFinders::new(),
         }
     }
 
@@ -197,6 +200,7 @@ impl<R: BufRead> MboxReader<R> {
             current,
             buf: msg,
             base,
+            finders,
             ..
         } = self;
         let (max, base) = (*max_message_size, *base);
@@ -207,12 +211,28 @@ impl<R: BufRead> MboxReader<R> {
                 Err(e) => return Err(e),
             }
         };
+        // Only complete lines are handled here; the rest is left to the
+        // line reader.
+        let limit = memchr::memrchr(b'\n', data).map_or(0, |i| i + 1);
+        let lines = &data[..limit];
+        // Only lines starting with `From ` or `>` need a look: the others
+        // are appended in runs without being visited one by one.
+        let mut candidates = LineStartCandidates::new(lines, finders);
         let mut start = 0;
         let mut run = 0;
         let mut done = None;
-        while let Some(nl) = memchr::memchr(b'\n', &data[start..]) {
+        while let Some(line_start) = candidates.next_from(start) {
+            // Lines skipped since `start` were ordinary; the blank-line
+            // state is that of the line just before this one.
+            if line_start > start {
+                *prev_blank = ends_with_blank_line(&lines[start..line_start]);
+            }
+            start = line_start;
+            let Some(nl) = memchr::memchr(b'\n', &lines[start..]) else {
+                break;
+            };
             let end = start + nl + 1;
-            let line = &data[start..end];
+            let line = &lines[start..end];
             // A line longer than LINE_CAP is a fragment to the line reader:
             // never a separator, and only its first LINE_CAP bytes are
             // looked at.
@@ -248,12 +268,98 @@ impl<R: BufRead> MboxReader<R> {
             *prev_blank = line == b"\n" || line == b"\r\n";
             start = end;
         }
+        if done.is_none() && limit > start {
+            *prev_blank = ends_with_blank_line(&lines[start..limit]);
+            start = limit;
+        }
         if let Some(cur) = current.as_mut() {
             append(msg, base, cur, max, &data[run..start]);
         }
         reader.consume(start);
         *pos += start as u64;
         Ok(done)
+    }
+}
+
+/// Whether the last line of `lines` (complete lines, at least one) is blank
+/// (`\n` or `\r\n`).
+fn ends_with_blank_line(lines: &[u8]) -> bool {
+    matches!(
+        lines,
+        [.., b'\n', b'\n'] | [b'\n'] | [b'\r', b'\n'] | [.., b'\n', b'\r', b'\n']
+    )
+}
+
+/// The substring searchers of [`LineStartCandidates`] (building one costs
+/// more than a typical search).
+struct LineStartFinders {
+    from: memchr::memmem::Finder<'static>,
+    quote: memchr::memmem::Finder<'static>,
+}
+
+impl LineStartFinders {
+    fn new() -> Self {
+        LineStartFinders {
+            from: memchr::memmem::Finder::new(b"\nFrom "),
+            quote: memchr::memmem::Finder::new(b"\n>"),
+        }
+    }
+}
+
+/// Finds, in a run of complete lines, the starts of the lines that begin
+/// with `From ` or `>` (the only ones the splitter must look at), with two
+/// vectorised substring searches instead of a visit to every line.
+struct LineStartCandidates<'a> {
+    lines: &'a [u8],
+    finders: &'a LineStartFinders,
+    /// Next line start at or after the last query whose line begins with
+    /// `From ` (`usize::MAX`: none left); `None`: not searched yet.
+    next_from: Option<usize>,
+    /// The same for lines beginning with `>`, searched no further than
+    /// `next_from` (a line start found there may be that line).
+    next_quote: Option<usize>,
+}
+
+impl<'a> LineStartCandidates<'a> {
+    fn new(lines: &'a [u8], finders: &'a LineStartFinders) -> Self {
+        LineStartCandidates {
+            lines,
+            finders,
+            next_from: None,
+            next_quote: None,
+        }
+    }
+
+    /// The first candidate line start at or after `at` (a line start).
+    fn next_from(&mut self, at: usize) -> Option<usize> {
+        if self.next_from.is_none_or(|p| p < at) {
+            self.next_from = Some(find_line_start(self.lines, at, &self.finders.from));
+        }
+        let next_from = self.next_from.unwrap_or(usize::MAX);
+        if self.next_quote.is_none_or(|p| p < at) {
+            // Searched only up to the next `From ` line: the splitter often
+            // stops there (end of a message), and a search to the end of a
+            // large buffer for each message would make splitting quadratic.
+            // "None before it" is noted as that line, a candidate anyway.
+            let bound = next_from.min(self.lines.len());
+            let quote = find_line_start(&self.lines[..bound], at, &self.finders.quote);
+            self.next_quote = Some(quote.min(next_from));
+        }
+        let next = next_from.min(self.next_quote.unwrap_or(usize::MAX));
+        (next != usize::MAX).then_some(next)
+    }
+}
+
+/// The first line start at or after `at` (itself a line start) whose line
+/// begins with the finder's needle minus its leading `\n`, or `usize::MAX`.
+fn find_line_start(lines: &[u8], at: usize, finder: &memchr::memmem::Finder<'_>) -> usize {
+    let prefix = &finder.needle()[1..];
+    if lines.get(at..).is_some_and(|rest| rest.starts_with(prefix)) {
+        return at;
+    }
+    match lines.get(at..).and_then(|rest| finder.find(rest)) {
+        Some(i) => at + i + 1,
+        None => usize::MAX,
     }
 }
 
@@ -602,6 +708,37 @@ mod tests {
                 ">Fromage\n",
             ];
             let data: Vec<u8> = pieces.iter().flat_map(|&i| vocabulary[i].bytes()).collect();
+            let got: Vec<RawMessage> = MboxReader::with_max_message_size(
+                BufReader::with_capacity(buf_size, Cursor::new(&data)),
+                max,
+            )
+            .map(|r| r.unwrap())
+            .collect();
+            proptest::prop_assert_eq!(got, reference_split(&data, buf_size, max));
+        }
+
+        /// Regression guard for the candidate-line search (lines starting
+        /// with `From ` or `>` found by substring search, others skipped):
+        /// random bytes over a small alphabet make `From `, `>`, blank and
+        /// CRLF lines in every arrangement, at every buffer boundary.
+        #[test]
+        fn candidate_line_search_matches_the_line_by_line_reader_on_random_bytes(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"From \n\n\n>\r1:2x".to_vec()),
+                0..400,
+            ),
+            buf_size in proptest::prop_oneof![1usize..64, 64usize..600],
+            max in proptest::prop_oneof![proptest::strategy::Just(usize::MAX), 0usize..100],
+        ) {
+            // Splice whole words in too: random letters rarely spell them.
+            let mut data = Vec::new();
+            for (i, &b) in bytes.iter().enumerate() {
+                match (b, i % 3) {
+                    (b'F', 0) => data.extend_from_slice(b"From "),
+                    (b'1', 0) => data.extend_from_slice(b"From a 10:00:00 2024\n"),
+                    _ => data.push(b),
+                }
+            }
             let got: Vec<RawMessage> = MboxReader::with_max_message_size(
                 BufReader::with_capacity(buf_size, Cursor::new(&data)),
                 max,
