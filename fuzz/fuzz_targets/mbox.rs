@@ -1,6 +1,8 @@
 #![no_main]
 //! MboxReader over arbitrary bytes: no panic, offsets increase and stay in
-//! the input, and no message holds more bytes than the input had.
+//! the input, and no message holds more bytes than the input had; the
+//! batch interface `next_into` (what `sagiscan scan` uses, appending into a
+//! shared buffer) gives exactly the iterator's messages.
 
 use std::io::{BufReader, Cursor};
 
@@ -28,5 +30,28 @@ fuzz_target!(|data: &[u8]| {
             total += m.bytes.len();
         }
         assert!(total <= data.len(), "{total} bytes out of {}", data.len());
+
+        let expected: Vec<_> = MboxReader::with_max_message_size(
+            BufReader::with_capacity(buf, Cursor::new(data)),
+            reader_cap,
+        )
+        .map(|m| m.expect("in-memory reads do not fail"))
+        .collect();
+        let mut reader = MboxReader::with_max_message_size(
+            BufReader::with_capacity(buf, Cursor::new(data)),
+            reader_cap,
+        );
+        // A shared buffer that already holds bytes, as in a batch.
+        let mut shared = b"earlier message".to_vec();
+        let mut got = 0;
+        while let Some(m) = reader.next_into(&mut shared) {
+            let m = m.expect("in-memory reads do not fail");
+            let want = &expected[got];
+            assert_eq!(m.offset, want.offset);
+            assert_eq!(&shared[m.bytes.clone()], &want.bytes[..]);
+            assert_eq!((m.truncated, m.preamble), (want.truncated, want.preamble));
+            got += 1;
+        }
+        assert_eq!(got, expected.len());
     }
 });
