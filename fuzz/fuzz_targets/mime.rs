@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let m = parse_message(data, &limits);
     assert!(
-        !m.error.as_deref().is_some_and(|e| e.contains("internal error")),
+        !m.error
+            .as_deref()
+            .is_some_and(|e| e.contains("internal error")),
         "MIME parser panicked: {:?}",
         m.error
     );

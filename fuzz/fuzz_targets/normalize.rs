@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     for (k, &s) in bounds.iter().enumerate() {
         for &e in bounds[k..].iter().take(4) {
             let r = n.original_range(s..e);
-            assert!(r.start <= r.end && r.end <= input.len(), "{r:?} for {s}..{e}");
+            assert!(
+                r.start <= r.end && r.end <= input.len(),
+                "{r:?} for {s}..{e}"
+            );
             assert!(input.is_char_boundary(r.start) && input.is_char_boundary(r.end));
             let _ = n.is_obfuscated(s..e);
         }
