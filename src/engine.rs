@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::entities::{self, Entities};
 use crate::message::{Message, PartKind};
 use crate::normalize::{self, Normalized};
-use crate::patterns::{PackError, RulePack, Signal, Target, limits};
+use crate::patterns::{Brand, PackError, RulePack, Signal, Target, limits};
 use crate::prepared::{self, Action, PhraseAutomaton, Prepared};
 use crate::score::{self, Analysis};
 
@@ -845,10 +845,7 @@ impl Engine {
                     for (bi, _, _) in &brands {
                         let brand = &self.pack.brands[*bi];
                         let foreign = entities.urls.iter().find(|u| {
-                            !brand
-                                .domains
-                                .iter()
-                                .any(|d| entities::host_is_under(&u.host, d))
+                            !brand_owns_host(brand, &u.host)
                                 && !is_common_official(&self.pack, &u.host)
                         });
                         if let Some(u) = foreign {
@@ -860,25 +857,21 @@ impl Engine {
                 Signal::BrandLookalikeDomain => {
                     let found =
                         entities.urls.iter().find(|u| {
+                            // A brand label inside a host that is not the
+                            // brand's, digits read as letters ("amaz0n-jp")…
                             let folded = fold_lookalike_host(&u.host);
                             let disguised = self.pack.brands.iter().zip(&self.brand_labels).any(
                                 |(b, labels)| {
-                                    !b.domains
-                                        .iter()
-                                        .any(|d| entities::host_is_under(&u.host, d))
+                                    !brand_owns_host(b, &u.host)
                                         && labels.iter().any(|l| folded.contains(l.as_str()))
                                 },
                             );
-                            // A one-letter typo of a brand the message names
+                            // …or a one-letter typo of a brand the message names
                             // ("amazom" in a mail signed Amazon). Only for named
                             // brands: unnamed, "mizuno" would pass for "mizuho".
                             disguised
                                 || brands.iter().any(|(bi, _, _)| {
-                                    let brand = &self.pack.brands[*bi];
-                                    !brand
-                                        .domains
-                                        .iter()
-                                        .any(|d| entities::host_is_under(&u.host, d))
+                                    !brand_owns_host(&self.pack.brands[*bi], &u.host)
                                         && self.brand_labels[*bi]
                                             .iter()
                                             .any(|l| host_has_typo_of(&u.host, l))
@@ -920,12 +913,7 @@ impl Engine {
                     let mut claim: Option<Range<usize>> = brands
                         .iter()
                         .filter(|(_, p, _)| *p == pi)
-                        .find(|(bi, _, _)| {
-                            !self.pack.brands[*bi]
-                                .domains
-                                .iter()
-                                .any(|d| entities::host_is_under(&domain, d))
-                        })
+                        .find(|(bi, _, _)| !brand_owns_host(&self.pack.brands[*bi], &domain))
                         .map(|(_, _, r)| r.clone());
                     // Or an organisation word in the name, sent from a free-mail/carrier domain.
                     if claim.is_none()
@@ -1121,9 +1109,15 @@ fn search_windows(
 /// A host of any brand in the pack counts as official for mismatch purposes
 /// (a bank notice that links to the bank's card company is not a mismatch).
 fn is_common_official(pack: &RulePack, host: &str) -> bool {
-    pack.brands
+    pack.brands.iter().any(|b| brand_owns_host(b, host))
+}
+
+/// `host` is one of `brand`'s official domains or under one.
+fn brand_owns_host(brand: &Brand, host: &str) -> bool {
+    brand
+        .domains
         .iter()
-        .any(|b| b.domains.iter().any(|d| entities::host_is_under(host, d)))
+        .any(|d| entities::host_is_under(host, d))
 }
 
 /// `host` with digit look-alikes read as letters and hyphens dropped, so

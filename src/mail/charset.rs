@@ -323,26 +323,7 @@ mod tests {
     fn encoded_words() {
         // A character split across two words, and Shift_JIS bytes labelled UTF-8.
         let (sj, _, _) = SHIFT_JIS.encode("還付金");
-        let b64 = |b: &[u8]| {
-            use std::fmt::Write;
-            let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            let mut s = String::new();
-            for ch in b.chunks(3) {
-                let n = (u32::from(ch[0]) << 16)
-                    | (u32::from(*ch.get(1).unwrap_or(&0)) << 8)
-                    | u32::from(*ch.get(2).unwrap_or(&0));
-                for i in 0..4 {
-                    if i <= ch.len() {
-                        s.write_char(table[(n >> (18 - 6 * i) & 63) as usize] as char)
-                            .unwrap();
-                    } else {
-                        s.push('=');
-                    }
-                }
-            }
-            s
-        };
-        let text = format!("Re: =?UTF-8?B?{}?=", b64(&sj));
+        let text = format!("Re: =?UTF-8?B?{}?=", crate::mail::filter::base64(&sj));
         assert_eq!(decode_encoded_words(&text), "Re: 還付金");
         let split = "=?UTF-8?Q?=E9=82?= =?utf-8?Q?=84=E4=BB=98?= tail =?x?Q?bad";
         assert_eq!(decode_encoded_words(split), "還付 tail =?x?Q?bad");

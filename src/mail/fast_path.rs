@@ -1128,20 +1128,7 @@ mod tests {
     }
 
     fn encode_base64_lines(data: &[u8], nl: &str) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut text = String::new();
-        for chunk in data.chunks(3) {
-            let n = (u32::from(chunk[0]) << 16)
-                | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*chunk.get(2).unwrap_or(&0));
-            for k in 0..4 {
-                if k <= chunk.len() {
-                    text.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
-                } else {
-                    text.push('=');
-                }
-            }
-        }
+        let text = crate::mail::filter::base64(data);
         let mut lines = String::new();
         for (k, c) in text.chars().enumerate() {
             if k > 0 && k % 76 == 0 {

@@ -164,7 +164,8 @@ fn encode_value(value: &str, eol: &str) -> String {
     words.join(&format!("{eol} "))
 }
 
-fn base64(data: &[u8]) -> String {
+/// Standard base64 (RFC 4648, with padding) of `data`.
+pub(crate) fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for ch in data.chunks(3) {

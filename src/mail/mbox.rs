@@ -594,6 +594,17 @@ mod tests {
     /// The line-by-line reader this module had before the whole-line fast
     /// path: every line copied into a line buffer, then appended. Kept as
     /// the reference the fast path must agree with.
+    /// The messages `MboxReader` reads from `data` through a buffer of
+    /// `buf_size` bytes, with messages capped at `max`.
+    fn split_buffered(data: &[u8], buf_size: usize, max: usize) -> Vec<RawMessage> {
+        MboxReader::with_max_message_size(
+            BufReader::with_capacity(buf_size, Cursor::new(data)),
+            max,
+        )
+        .map(|r| r.unwrap())
+        .collect()
+    }
+
     fn reference_split(data: &[u8], buf_size: usize, max: usize) -> Vec<RawMessage> {
         let mut reader = BufReader::with_capacity(buf_size, Cursor::new(data));
         let (mut pos, mut at_line_start, mut prev_blank) = (0u64, true, true);
@@ -708,13 +719,10 @@ mod tests {
                 ">Fromage\n",
             ];
             let data: Vec<u8> = pieces.iter().flat_map(|&i| vocabulary[i].bytes()).collect();
-            let got: Vec<RawMessage> = MboxReader::with_max_message_size(
-                BufReader::with_capacity(buf_size, Cursor::new(&data)),
-                max,
-            )
-            .map(|r| r.unwrap())
-            .collect();
-            proptest::prop_assert_eq!(got, reference_split(&data, buf_size, max));
+            proptest::prop_assert_eq!(
+                split_buffered(&data, buf_size, max),
+                reference_split(&data, buf_size, max)
+            );
         }
 
         /// Regression guard for the candidate-line search (lines starting
@@ -739,13 +747,10 @@ mod tests {
                     _ => data.push(b),
                 }
             }
-            let got: Vec<RawMessage> = MboxReader::with_max_message_size(
-                BufReader::with_capacity(buf_size, Cursor::new(&data)),
-                max,
-            )
-            .map(|r| r.unwrap())
-            .collect();
-            proptest::prop_assert_eq!(got, reference_split(&data, buf_size, max));
+            proptest::prop_assert_eq!(
+                split_buffered(&data, buf_size, max),
+                reference_split(&data, buf_size, max)
+            );
         }
 
         /// Messages appended to one shared buffer by `next_into` are the
