@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::entities::{self, Entities};
 use crate::message::{Message, PartKind};
+use crate::negation;
 use crate::normalize::{self, Normalized};
 use crate::patterns::{Brand, PackError, RulePack, Signal, Target, limits};
 use crate::prepared::{self, Action, PhraseAutomaton, Prepared};
@@ -577,7 +578,9 @@ impl Engine {
             ) {
                 entities::extract(part.kind, part.original, &part.normalized, &mut entities);
             }
+            let first = hits.len();
             self.scan_phrases(part, &mut hits);
+            negation::drop_negated_hits(&self.pack, part.normalized.text(), &mut hits, first);
         }
         self.scan_signals(message, &parts, &entities, &mut hits);
         (hits, entities)

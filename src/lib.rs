@@ -25,6 +25,7 @@ pub mod input;
 pub mod lint;
 pub mod mail;
 pub mod message;
+mod negation;
 pub mod normalize;
 pub mod patterns;
 pub mod prepared;

@@ -150,6 +150,11 @@ pub struct Rule {
     pub classes: Vec<String>,
     /// Minimum amount parameter of the `amount` signal.
     pub min_yen: Option<u64>,
+    /// A negative rule that denies what its sentence says ("we never ask
+    /// for X", "「X」という電話は詐欺です"): positive phrase hits earlier in
+    /// the same sentence are dropped, because the sentence quotes or negates
+    /// them instead of asking for them.
+    pub negates_sentence: bool,
     /// Messages this rule must fire on.
     pub examples: Vec<String>,
     /// Messages this rule must not fire on.
@@ -387,6 +392,8 @@ struct RawRule {
     classes: Vec<Spanned<String>>,
     #[serde(default)]
     min_yen: Option<u64>,
+    #[serde(default)]
+    negates_sentence: Option<Spanned<bool>>,
     #[serde(default)]
     examples: Vec<String>,
     #[serde(default)]
@@ -644,6 +651,17 @@ pub fn load_sources_checked(
                     });
                 }
             }
+            let negates_sentence = match &r.negates_sentence {
+                Some(flag) if *flag.get_ref() && weight >= 0.0 => {
+                    issues.push(PackIssue {
+                        location: loc(flag.span()),
+                        message: "`negates_sentence` is for negative rules (a genuine notice or warning that denies the phrases before it); remove it or give the rule a negative weight".into(),
+                    });
+                    false
+                }
+                Some(flag) => *flag.get_ref(),
+                None => false,
+            };
             let target = match r.part.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("text") => Target::Text,
                 Some("body") => Target::Body,
@@ -756,6 +774,7 @@ pub fn load_sources_checked(
                     .collect(),
                 classes,
                 min_yen: r.min_yen,
+                negates_sentence,
                 examples: r.examples,
                 counterexamples: r.counterexamples,
                 location: rule_loc,
@@ -923,6 +942,20 @@ regexes = ["["]
         );
         assert!(messages.iter().any(|m| m.contains("duplicate rule id `a`")));
         assert!(messages.iter().any(|m| m.contains("invalid regex")));
+    }
+
+    #[test]
+    fn negates_sentence_on_a_positive_rule_is_an_error_with_its_line() {
+        let found = issues(
+            "[[rule]]\nid = \"a\"\ncategory = \"prepaid\"\nweight = 1.0\nnegates_sentence = true\nliterals = [\"x\"]\n",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].location.line, 5);
+        assert!(
+            found[0].message.contains("negates_sentence"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
