@@ -61,7 +61,12 @@
 //! once into the byte buffer the text is assembled in; its kana then get
 //! their folded bytes (hiragana → katakana) and flags from a table, in
 //! place, and the origin map is extended by one run (see
-//! `Assembler::emit_plain3_run`); the first character of any other kind,
+//! `Assembler::emit_plain3_run`). Such runs go on across single *bridge*
+//! characters that no context rule touches and that are written as they
+//! come (newlines, digits, most ASCII punctuation and their full-width
+//! forms such as `：（）１`, which end most runs of Japanese mail; see
+//! `bridge_at`), and across the ASCII that follows a bridge. The first
+//! character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
 //! per-character path, which decodes the next char only when its first
 //! bytes do not already say that it cannot extend a segment. Likewise, after an ASCII character written out at
@@ -836,9 +841,9 @@ fn segment_units(input: &str, asm: &mut Assembler, units: &mut Vec<Unit>, scratc
             // would be emitted at once by `try_emit`, and so would the plain
             // ones after it, so the run goes through the byte-level loop
             // straight away.
-            let end = asm.emit_plain3_run(input, s);
+            let (end, quiet) = asm.emit_plain3_run(input, s, quiet_tail);
             if end > s {
-                quiet_tail = (quiet_tail + (end - s) / 3).min(2);
+                quiet_tail = quiet;
                 s = end;
                 continue;
             }
@@ -904,9 +909,9 @@ fn segment_units(input: &str, asm: &mut Assembler, units: &mut Vec<Unit>, scratc
                 if quiet && single && plain3(b, e).is_some() {
                     // The plain 3-byte chars that follow go through the
                     // byte-level loop.
-                    let end = asm.emit_plain3_run(input, e);
+                    let (end, quiet) = asm.emit_plain3_run(input, e, quiet_tail);
                     if end > e {
-                        quiet_tail = 2;
+                        quiet_tail = quiet;
                         s = end;
                     }
                 } else if single && ch.is_ascii() {
@@ -1330,20 +1335,70 @@ impl Assembler {
     }
 
     /// Byte-level loop over a run of plain 3-byte characters (see
-    /// [`plain3`]) starting at byte `pos` of `input`: emits them exactly as
+    /// [`plain3`]) starting at byte `pos` of `input`, bridged by single
+    /// *bridge* characters (see [`bridge_at`]: newlines, digits, most ASCII
+    /// punctuation and their full-width forms, which are written as they
+    /// come whatever surrounds them): emits them exactly as
     /// `segment_units` would one by one through [`Assembler::try_emit`]
     /// (same text, origins, flags and context state) and returns the byte
-    /// offset after the last one (`pos` if there is none).
+    /// offset after the last one (`pos` if there is none) with the number
+    /// of quiet units (see [`is_quiet`]) just before it, capped at 2, given
+    /// `quiet_before` quiet units before `pos`.
     ///
     /// Must be called with no unit buffered and no gap pending (right after
     /// [`Assembler::try_emit`] emitted the quiet unit that ends at `pos`, or
     /// at a char boundary where `segment_units` has nothing buffered): a
-    /// quiet unit is always emitted at once then, so the run is emitted
-    /// exactly as `try_emit` would emit its chars one by one. A char
-    /// followed by something that extends its segment (a voicing mark, a
-    /// variation selector, a zero-width char...) ends the run and is left
-    /// to the general path.
-    fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
+    /// quiet unit or a bridge char is always emitted at once then, so the
+    /// run is emitted exactly as `try_emit` would emit its chars one by
+    /// one. A char followed by something that extends its segment (a
+    /// voicing mark, a variation selector, a zero-width char...) ends the
+    /// run and is left to the general path.
+    fn emit_plain3_run(&mut self, input: &str, pos: usize, quiet_before: usize) -> (usize, usize) {
+        let b = input.as_bytes();
+        let mut p = pos;
+        let mut quiet = quiet_before;
+        loop {
+            let end = self.emit_plain3_piece(input, p);
+            if end > p {
+                quiet = (quiet + (end - p) / 3).min(2);
+                p = end;
+                if plain3(b, p).is_some() {
+                    // The piece stopped before a plain char whose segment
+                    // goes on: the general path takes it.
+                    break;
+                }
+            }
+            // One bridge char, then (usually) more plain chars.
+            let Some((ch, width)) = bridge_at(b, p) else {
+                break;
+            };
+            let next = p + width;
+            if next_char_extends_segment(input, next) {
+                break;
+            }
+            // As `try_emit` writes it: not plain Japanese, not a run char,
+            // not a dash, flags 0 (full-width forms other than letters
+            // carry none), no gap pending.
+            self.out.push(ch, p as u32, next as u32, 0);
+            self.last = Some(ch);
+            self.last_hira = false;
+            self.piece = 0;
+            self.left = Some(ch);
+            self.run_space = false;
+            quiet = 0;
+            // The ASCII chars that follow go through their own byte loop
+            // (it writes nothing unless the char after the bridge is
+            // ASCII); plain chars after them start the next piece.
+            p = self.emit_ascii_run(input, next);
+        }
+        (p, quiet)
+    }
+
+    /// The plain 3-byte chars from byte `pos` of `input` on (see
+    /// [`Assembler::emit_plain3_run`]), found first and copied at once,
+    /// their kana patched in place; returns the byte offset after the last
+    /// one (`pos` if there is none).
+    fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> usize {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
         let rest = b.get(pos..).unwrap_or_default();
@@ -1402,6 +1457,73 @@ impl Assembler {
         self.left = last;
         self.run_space = false;
         p
+    }
+}
+
+/// ASCII chars that [`Assembler::try_emit`] writes at once whatever comes
+/// before or after them: digits, the newline and the punctuation that is
+/// neither a separator (`_ + / | * .`, dropped between Japanese chars) nor
+/// the dash (`-`, ー after katakana). Letters (spaced single letters),
+/// spaces and other whitespace are not.
+const BRIDGE_ASCII: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        table[c] = b.is_ascii_digit()
+            || b == b'\n'
+            || matches!(
+                b,
+                b'!' | b'"'
+                    | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b','
+                    | b':'
+                    | b';'
+                    | b'<'
+                    | b'='
+                    | b'>'
+                    | b'?'
+                    | b'@'
+                    | b'['
+                    | b'\\'
+                    | b']'
+                    | b'^'
+                    | b'`'
+                    | b'{'
+                    | b'}'
+                    | b'~'
+            );
+        c += 1;
+    }
+    table
+};
+
+/// The *bridge* char at byte `p` of `b` (valid UTF-8, `p` a char
+/// boundary), folded, with its width in the input: one of
+/// [`BRIDGE_ASCII`], or the full-width form (U+FF01..=U+FF5E) of one
+/// other than the newline, which `fast_char` folds to that ASCII char with
+/// no flags. Bridge chars join runs of plain chars in
+/// [`Assembler::emit_plain3_run`].
+#[inline(always)]
+fn bridge_at(b: &[u8], p: usize) -> Option<(char, usize)> {
+    match *b.get(p..)? {
+        [b0, ..] if b0 < 0x80 => BRIDGE_ASCII[b0 as usize].then_some((char::from(b0), 1)),
+        [0xEF, b1 @ (0xBC | 0xBD), b2, ..] => {
+            // U+FF00..=U+FF7F; the forms of ASCII are U+FF01..=U+FF5E.
+            let u = 0xFF00 | (u32::from(b1 & 0x03) << 6) | u32::from(b2 & 0x3F);
+            let ascii = u
+                .checked_sub(0xFEE0)
+                .filter(|&a| (0x21..0x7F).contains(&a))?;
+            let ascii = u8::try_from(ascii).ok()?;
+            BRIDGE_ASCII[ascii as usize].then_some((char::from(ascii), 3))
+        }
+        _ => None,
     }
 }
 
@@ -2190,6 +2312,20 @@ mod tests {
             "ｰ",
             "Ａ",
             "é",
+            // Bridge chars (see `bridge_at`) and their neighbours.
+            "：",
+            "（１２）",
+            "！",
+            "\n\n",
+            "0",
+            ":",
+            "(",
+            "\\",
+            "～",
+            "／",
+            "＿",
+            "ａ",
+            "\r",
         ]);
         prop::collection::vec(pieces, 0..32).prop_map(|v| v.concat())
     }
@@ -2347,6 +2483,81 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every ASCII char and every char of U+FF00..=U+FFEF (the bridge
+    /// chars of `Assembler::emit_plain3_run`, the full-width letters,
+    /// separators and dash next to them, half-width kana) between and after
+    /// plain runs, next to marks, separators, dashes and letters: checked
+    /// against the reference.
+    #[test]
+    fn bridge_chars_agree_with_reference() {
+        let contexts = [
+            ("漢", "漢"),
+            ("ア", "ア"),
+            ("かな", "かな"),
+            ("漢", ""),
+            ("", "漢"),
+            ("漢", "\u{3099}漢"),
+            ("漢", "\u{0301}"),
+            ("ア", "\u{FE0F}ア"),
+            ("漢", "ab漢"),
+            ("漢", "a b c"),
+            ("漢", " 漢"),
+            ("漢", "　漢"),
+            ("ア", "-ア"),
+            ("ア", "ーア"),
+            ("ア", "一ア"),
+            ("漢", "\n\nア"),
+            ("ア", "：１ア"),
+            ("漢\u{200B}", "漢"),
+        ];
+        let chars = (0..0x80u32)
+            .chain(0xFF00..=0xFFEF)
+            .filter_map(char::from_u32);
+        for c in chars {
+            for (before, after) in contexts {
+                for s in [
+                    format!("{before}{c}{after}"),
+                    format!("{before}{c}{c}{after}"),
+                ] {
+                    if let Err(e) = check_reference(&s, false) {
+                        panic!("{s:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bridge chars: exactly the folded chars that `try_emit` writes at
+    /// once whatever surrounds them (not plain Japanese, not a run char, a
+    /// dash or a letter; no flags), at the width of the input char.
+    #[test]
+    fn bridge_at_agrees_with_fast_char() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let Some((folded, width)) = bridge_at(bytes, 0) else {
+                continue;
+            };
+            assert_eq!(width, bytes.len(), "{c:?}");
+            assert_eq!(fast_char(c), Some((folded, 0)), "{c:?}");
+            assert!(folded.is_ascii(), "{c:?}");
+            assert!(!folded.is_ascii_alphabetic(), "{c:?}");
+            assert!(!is_run_char(folded) && !is_dash(folded), "{c:?}");
+            assert!(!is_hspace(folded), "{c:?}");
+        }
+        for c in ['\n', '0', '9', ':', '(', '!'] {
+            assert_eq!(bridge_at(c.to_string().as_bytes(), 0), Some((c, 1)));
+        }
+        assert_eq!(bridge_at("：".as_bytes(), 0), Some((':', 3)));
+        assert_eq!(bridge_at("１".as_bytes(), 0), Some(('1', 3)));
+        for s in [
+            "a", " ", "-", ".", "/", "ａ", "－", "／", "\u{3000}", "ｱ", "漢", "\t", "\r",
+        ] {
+            assert_eq!(bridge_at(s.as_bytes(), 0), None, "{s:?}");
+        }
+        assert_eq!(bridge_at(b"", 0), None);
     }
 
     #[test]
