@@ -65,7 +65,9 @@
 //! characters that no context rule touches and that are written as they
 //! come (newlines, digits, most ASCII punctuation and their full-width
 //! forms such as `：（）１`, which end most runs of Japanese mail; see
-//! `bridge_at`), and across the ASCII that follows a bridge. The first
+//! `bridge_at`), and across the ASCII that follows a bridge, and drop
+//! the spaces and `・` between two Japanese chars themselves (see
+//! `Assembler::drop_separators`). The first
 //! character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
 //! per-character path, which decodes the next char only when its first
@@ -1368,6 +1370,13 @@ impl Assembler {
                     break;
                 }
             }
+            if let Some(next) = self.drop_separators(b, p) {
+                // The dropped separators and the Japanese char after them:
+                // one quiet unit.
+                quiet = 1;
+                p = next;
+                continue;
+            }
             // One bridge char, then (usually) more plain chars.
             let Some((ch, width)) = bridge_at(b, p) else {
                 break;
@@ -1392,6 +1401,54 @@ impl Assembler {
             p = self.emit_ascii_run(input, next);
         }
         (p, quiet)
+    }
+
+    /// Spaces, ideographic spaces and `・` from byte `pos` of `b` on,
+    /// between the Japanese char written last and a plain Japanese char
+    /// (kana or kanji) after them: dropped, and that char written with the
+    /// gap flag where [`feed_units`] sets it (the piece before the
+    /// separators was a single char, or the piece after them is). Returns
+    /// the offset after that char, or `None` (nothing written) when the
+    /// separators are not there, are not between Japanese chars, or what
+    /// follows the char after them is not a plain char, ASCII or the end
+    /// (so the general path decides).
+    ///
+    /// Same preconditions as [`Assembler::emit_plain3_run`].
+    fn drop_separators(&mut self, b: &[u8], pos: usize) -> Option<usize> {
+        if !self.last.is_some_and(is_japanese) {
+            return None;
+        }
+        let mut q = pos;
+        loop {
+            match b.get(q..) {
+                Some([b' ', ..]) => q += 1,
+                Some([0xE3, 0x80, 0x80, ..] | [0xE3, 0x83, 0xBB, ..]) => q += 3,
+                _ => break,
+            }
+        }
+        if q == pos {
+            return None;
+        }
+        // `is_japanese` of a plain char: kana, kanji and 々〆〇.
+        let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
+        let cp = plain3(b, q).filter(|&cp| japanese(cp))?;
+        let after = q + 3;
+        let next_single = match b.get(after) {
+            None => true,
+            Some(&a) if a < 0x80 => true,
+            Some(_) => !japanese(plain3(b, after)?),
+        };
+        let gap = self.piece <= 1 || next_single;
+        let hira = (0x3041..=0x3096).contains(&cp);
+        let (ch, flags) = fast_char(char::from_u32(cp)?)?;
+        let flags = if gap { flags | F_GAP } else { flags };
+        self.out.push(ch, q as u32, after as u32, flags & !F_HIRA);
+        self.piece = 1;
+        self.last = Some(ch);
+        self.last_hira = hira;
+        self.left = Some(ch);
+        self.run_space = false;
+        Some(after)
     }
 
     /// The plain 3-byte chars from byte `pos` of `input` on (see
@@ -2523,6 +2580,34 @@ mod tests {
                 ] {
                     if let Err(e) = check_reference(&s, false) {
                         panic!("{s:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Separators between Japanese chars dropped by the byte loop
+    /// (`Assembler::drop_separators`): every separator run between pieces of
+    /// one or two Japanese chars (or CJK punctuation, where nothing is
+    /// dropped), followed by what decides the gap flag, at the end of input
+    /// or not: checked against the reference.
+    #[test]
+    fn dropped_separators_agree_with_reference() {
+        let japanese = ["漢", "か", "カ", "ー", "、", "々", "漢字", "かな", "ヴ"];
+        let separators = [" ", "　", "・", "  ", " ・　", "\t", " \t"];
+        let after = [
+            "", "漢", "a", "ab", "1", "\n", "\u{3099}", "\u{200B}", "、", "ａ", "一", "-", " 漢",
+        ];
+        for before in ["", "a", "\n", "漢"] {
+            for a in japanese {
+                for sep in separators {
+                    for b in japanese {
+                        for c in after {
+                            let s = format!("{before}{a}{sep}{b}{c}");
+                            if let Err(e) = check_reference(&s, false) {
+                                panic!("{s:?}: {e}");
+                            }
+                        }
                     }
                 }
             }
