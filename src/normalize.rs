@@ -66,8 +66,9 @@
 //! come (newlines, digits, most ASCII punctuation and their full-width
 //! forms such as `：（）１`, which end most runs of Japanese mail; see
 //! `bridge_at`), and across the ASCII that follows a bridge, and drop
-//! the spaces and `・` between two Japanese chars themselves (see
-//! `Assembler::drop_separators`). The first
+//! separators after a Japanese char themselves when the char after them
+//! settles what becomes of them, as well as ASCII letters after a kanji,
+//! kana or digit (see `Assembler::separators_after_japanese`). The first
 //! character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
 //! per-character path, which decodes the next char only when its first
@@ -1370,11 +1371,27 @@ impl Assembler {
                     break;
                 }
             }
-            if let Some(next) = self.drop_separators(b, p) {
-                // The dropped separators and the Japanese char after them:
-                // one quiet unit.
-                quiet = 1;
+            if let Some((next, quiet_after)) = self.separators_after_japanese(b, p) {
+                quiet = quiet_after;
                 p = next;
+                continue;
+            }
+            if let Some(&letter @ (b'a'..=b'z' | b'A'..=b'Z')) = b.get(p)
+                && self.left.is_some_and(char::is_alphanumeric)
+                && !next_char_extends_segment(input, p + 1)
+            {
+                // A letter right after a letter or digit (a kanji or kana
+                // included) is no spaced single letter: `try_emit` writes it
+                // at once, and the ASCII after it goes through its loop.
+                let ch = char::from(letter.to_ascii_lowercase());
+                self.out.push(ch, p as u32, (p + 1) as u32, F_LATIN_HW);
+                self.last = Some(ch);
+                self.last_hira = false;
+                self.piece = 0;
+                self.left = Some(ch);
+                self.run_space = false;
+                quiet = 0;
+                p = self.emit_ascii_run(input, p + 1);
                 continue;
             }
             // One bridge char, then (usually) more plain chars.
@@ -1403,25 +1420,30 @@ impl Assembler {
         (p, quiet)
     }
 
-    /// Spaces, ideographic spaces and `・` from byte `pos` of `b` on,
-    /// between the Japanese char written last and a plain Japanese char
-    /// (kana or kanji) after them: dropped, and that char written with the
-    /// gap flag where [`feed_units`] sets it (the piece before the
-    /// separators was a single char, or the piece after them is). Returns
-    /// the offset after that char, or `None` (nothing written) when the
-    /// separators are not there, are not between Japanese chars, or what
-    /// follows the char after them is not a plain char, ASCII or the end
-    /// (so the general path decides).
+    /// A run of separators (spaces, tabs, ideographic spaces, `・` and the
+    /// ASCII separators `_ + / | * .`) from byte `pos` of `b` on, right
+    /// after the Japanese char written last, written as [`feed_units`]
+    /// writes it once it has seen the unit after it: dropped when that unit
+    /// is a plain Japanese char (kana or kanji), which is then written with
+    /// the gap flag where `feed_units` sets it (the piece before the
+    /// separators was a single char, or the piece after them is); kept
+    /// (white space collapsed to one space) when it is a char known not to
+    /// be Japanese whatever follows (ASCII other than white space, CJK
+    /// punctuation, a bridge char) or the end. Returns the offset after
+    /// what was written and the number of quiet units just before it, or
+    /// `None` (nothing written) when there are no separators there, the
+    /// last char is not Japanese, or what follows is anything else (the
+    /// general path decides).
     ///
     /// Same preconditions as [`Assembler::emit_plain3_run`].
-    fn drop_separators(&mut self, b: &[u8], pos: usize) -> Option<usize> {
+    fn separators_after_japanese(&mut self, b: &[u8], pos: usize) -> Option<(usize, usize)> {
         if !self.last.is_some_and(is_japanese) {
             return None;
         }
         let mut q = pos;
         loop {
             match b.get(q..) {
-                Some([b' ', ..]) => q += 1,
+                Some([b' ' | b'\t' | b'_' | b'+' | b'/' | b'|' | b'*' | b'.', ..]) => q += 1,
                 Some([0xE3, 0x80, 0x80, ..] | [0xE3, 0x83, 0xBB, ..]) => q += 3,
                 _ => break,
             }
@@ -1431,24 +1453,82 @@ impl Assembler {
         }
         // `is_japanese` of a plain char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
-        let cp = plain3(b, q).filter(|&cp| japanese(cp))?;
-        let after = q + 3;
-        let next_single = match b.get(after) {
-            None => true,
-            Some(&a) if a < 0x80 => true,
-            Some(_) => !japanese(plain3(b, after)?),
-        };
-        let gap = self.piece <= 1 || next_single;
-        let hira = (0x3041..=0x3096).contains(&cp);
-        let (ch, flags) = fast_char(char::from_u32(cp)?)?;
-        let flags = if gap { flags | F_GAP } else { flags };
-        self.out.push(ch, q as u32, after as u32, flags & !F_HIRA);
-        self.piece = 1;
-        self.last = Some(ch);
-        self.last_hira = hira;
-        self.left = Some(ch);
+        match plain3(b, q) {
+            Some(cp) if japanese(cp) => {
+                let after = q + 3;
+                let next_single = match b.get(after) {
+                    None => true,
+                    Some(&a) if a < 0x80 => true,
+                    Some(_) => !japanese(plain3(b, after)?),
+                };
+                let gap = self.piece <= 1 || next_single;
+                let hira = (0x3041..=0x3096).contains(&cp);
+                let (ch, flags) = fast_char(char::from_u32(cp)?)?;
+                let flags = if gap { flags | F_GAP } else { flags };
+                self.out.push(ch, q as u32, after as u32, flags & !F_HIRA);
+                self.piece = 1;
+                self.last = Some(ch);
+                self.last_hira = hira;
+                self.left = Some(ch);
+                self.run_space = false;
+                // The dropped separators and the Japanese char after them:
+                // one quiet unit.
+                Some((after, 1))
+            }
+            Some(_) => self.keep_separators(b, pos, q),
+            None => match b.get(q) {
+                // Vertical tab and form feed are white space: they would
+                // extend the run.
+                None => self.keep_separators(b, pos, q),
+                Some(&a) if a < 0x80 && a != 0x0B && a != 0x0C => self.keep_separators(b, pos, q),
+                Some(_) if bridge_at(b, q).is_some() => self.keep_separators(b, pos, q),
+                Some(_) => None,
+            },
+        }
+    }
+
+    /// The separators `pos..end` of `b` (see
+    /// [`Assembler::separators_after_japanese`]) as [`feed_units`] writes a
+    /// run it does not drop: each white space run as one space (its origin
+    /// covering the run), the others as they are (`・` and ASCII).
+    fn keep_separators(&mut self, b: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
+        let mut prev_space = false;
+        let mut q = pos;
+        let mut last = ' ';
+        while q < end {
+            let (ch, width) = match b.get(q)? {
+                0xE3 => (
+                    if b.get(q + 1) == Some(&0x80) {
+                        ' '
+                    } else {
+                        '・'
+                    },
+                    3,
+                ),
+                &a => (char::from(a), 1),
+            };
+            let (start, stop) = (q as u32, (q + width) as u32);
+            if ch == ' ' || ch == '\t' {
+                if prev_space {
+                    self.out.extend_last(stop);
+                } else {
+                    self.out.push(' ', start, stop, 0);
+                }
+                prev_space = true;
+            } else {
+                self.out.push(ch, start, stop, 0);
+                prev_space = false;
+            }
+            // The unit of an ideographic space is the space NFKC makes of it.
+            last = ch;
+            q += width;
+        }
+        self.last = Some(last);
+        self.last_hira = false;
+        self.piece = 0;
+        self.left = Some(last);
         self.run_space = false;
-        Some(after)
+        Some((end, 0))
     }
 
     /// The plain 3-byte chars from byte `pos` of `input` on (see
@@ -2586,17 +2666,40 @@ mod tests {
         }
     }
 
-    /// Separators between Japanese chars dropped by the byte loop
-    /// (`Assembler::drop_separators`): every separator run between pieces of
+    /// Separators after a Japanese char written by the byte loop
+    /// (`Assembler::separators_after_japanese`): every separator run between pieces of
     /// one or two Japanese chars (or CJK punctuation, where nothing is
     /// dropped), followed by what decides the gap flag, at the end of input
     /// or not: checked against the reference.
     #[test]
     fn dropped_separators_agree_with_reference() {
         let japanese = ["漢", "か", "カ", "ー", "、", "々", "漢字", "かな", "ヴ"];
-        let separators = [" ", "　", "・", "  ", " ・　", "\t", " \t"];
+        let separators = [
+            " ", "　", "・", "  ", " ・　", "\t", " \t", ".", "/", "_+|*", "・ ", "\t　", " . ",
+        ];
         let after = [
-            "", "漢", "a", "ab", "1", "\n", "\u{3099}", "\u{200B}", "、", "ａ", "一", "-", " 漢",
+            "",
+            "漢",
+            "a",
+            "ab",
+            "1",
+            "\n",
+            "\u{3099}",
+            "\u{200B}",
+            "、",
+            "ａ",
+            "一",
+            "-",
+            " 漢",
+            "（",
+            "：",
+            "\u{0B}",
+            "\u{0C}",
+            "\r",
+            "\u{85}",
+            "\u{2028}",
+            "x y z",
+            "a\u{0301}",
         ];
         for before in ["", "a", "\n", "漢"] {
             for a in japanese {
@@ -2608,6 +2711,39 @@ mod tests {
                                 panic!("{s:?}: {e}");
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// ASCII letters written by the byte loop right after a letter or
+    /// digit (kana and kanji included), and the ASCII after them: checked
+    /// against the reference after every kind of char, with spaced single
+    /// letters, marks and Japanese after them.
+    #[test]
+    fn letters_after_alphanumerics_agree_with_reference() {
+        let before = [
+            "漢", "カ", "か", "ー", "、", "々", "：", "1", "（", "\n", "漢 ",
+        ];
+        let letters = [
+            "S",
+            "SMS",
+            "a",
+            "a b c",
+            "Ab1",
+            "x\u{0301}",
+            "q\u{200B}",
+            "é",
+            "ｓ",
+        ];
+        let after = ["", "漢", " ", "\n", " a", "-ア", "ー", "\u{3099}"];
+        for b in before {
+            for l in letters {
+                for a in after {
+                    let s = format!("漢{b}{l}{a}");
+                    if let Err(e) = check_reference(&s, false) {
+                        panic!("{s:?}: {e}");
                     }
                 }
             }
