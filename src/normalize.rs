@@ -1667,13 +1667,20 @@ fn bridge_at(b: &[u8], p: usize) -> Option<(char, usize)> {
 /// Whether the char at byte `p` of `input` continues the segment of the
 /// char before it (a combining mark, a variation selector, ...): a byte
 /// loop must then leave that char to the general path.
-#[inline]
+#[inline(always)]
 fn next_char_extends_segment(input: &str, p: usize) -> bool {
-    !never_extends_segment(input.as_bytes(), p)
-        && input
-            .get(p..)
-            .and_then(|r| r.chars().next())
-            .is_some_and(extends_segment)
+    !never_extends_segment(input.as_bytes(), p) && char_at_extends_segment(input, p)
+}
+
+/// The slow half of [`next_char_extends_segment`]: decode the char at `p`
+/// and ask [`extends_segment`] (kept out of line: the byte test above
+/// answers for nearly every char).
+#[inline(never)]
+fn char_at_extends_segment(input: &str, p: usize) -> bool {
+    input
+        .get(p..)
+        .and_then(|r| r.chars().next())
+        .is_some_and(extends_segment)
 }
 
 /// True when the char starting at byte `p` of `b` (valid UTF-8, `p` a char
