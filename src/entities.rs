@@ -403,7 +403,7 @@ fn bare_url_runs(text: &str, host_dots: Vec<usize>) -> Vec<std::ops::Range<usize
     let mut hits = host_dots;
     hits.extend(DOT_WORD.find_iter(text.as_bytes()));
     hits.sort_unstable();
-    runs_around(text, &hits, is_bare_url_char)
+    runs_around(text, hits, is_bare_url_char)
 }
 
 /// Whether `c` is a digit or masked digit of a phone number.
@@ -423,16 +423,25 @@ fn is_phone_char(c: char) -> bool {
 /// matches only phone characters, so its matches in `text` are exactly its
 /// matches in each maximal run, and the runs left out yield no kept number.
 fn phone_runs(text: &str) -> Vec<std::ops::Range<usize>> {
-    let hits: Vec<usize> = memchr2_iter(b'0', b'+', text.as_bytes()).collect();
-    let mut runs = runs_around(text, &hits, is_phone_char);
+    let hits = memchr2_iter(b'0', b'+', text.as_bytes());
+    let mut runs = runs_around(text, hits, is_phone_char);
     runs.retain(|r| {
-        text[r.clone()]
-            .chars()
-            .filter(|&c| is_phone_digit(c))
-            .count()
-            >= 9
+        text.get(r.clone())
+            .is_some_and(|run| phone_digits(run) >= 9)
     });
     runs
+}
+
+/// The number of [`is_phone_digit`] characters in `run`, counted on bytes
+/// when it is ASCII (the common case: the other phone digits are `×○〇●`).
+fn phone_digits(run: &str) -> usize {
+    if run.is_ascii() {
+        run.bytes()
+            .filter(|&b| b.is_ascii_digit() || b == b'*' || b == b'x')
+            .count()
+    } else {
+        run.chars().filter(|&c| is_phone_digit(c)).count()
+    }
 }
 
 /// The units an amount is kept only with: `¥` (first), `円` (last), or one
@@ -484,11 +493,10 @@ fn is_amount_char(c: char) -> bool {
 fn amount_runs(text: &str) -> Vec<std::ops::Range<usize>> {
     // The units are distinct characters, so the matches are every unit,
     // in text order.
-    let hits: Vec<usize> = AMOUNT_UNIT_FINDER
+    let hits = AMOUNT_UNIT_FINDER
         .find_iter(text.as_bytes())
-        .map(|m| m.start())
-        .collect();
-    runs_around(text, &hits, is_amount_char)
+        .map(|m| m.start());
+    runs_around(text, hits, is_amount_char)
 }
 
 /// The maximal runs of characters satisfying `in_run` that contain one of the
@@ -496,11 +504,11 @@ fn amount_runs(text: &str) -> Vec<std::ops::Range<usize>> {
 /// `in_run`), in text order and without repeats.
 fn runs_around(
     text: &str,
-    hits: &[usize],
+    hits: impl IntoIterator<Item = usize>,
     in_run: impl Fn(char) -> bool,
 ) -> Vec<std::ops::Range<usize>> {
     let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
-    for &at in hits {
+    for at in hits {
         if runs.last().is_some_and(|r| at < r.end) || !text.is_char_boundary(at) {
             continue;
         }
@@ -968,7 +976,7 @@ mod tests {
             yens,
             vec![1000, 50_000, 100, 50_000, 350_000_000, 1_500_000_000_000]
         );
-        assert_eq!(runs_around("a12 3万b", &[5], is_amount_char), vec![1..8]);
+        assert_eq!(runs_around("a12 3万b", [5], is_amount_char), vec![1..8]);
     }
 
     #[test]

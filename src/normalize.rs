@@ -61,7 +61,15 @@
 //! once into the byte buffer the text is assembled in; its kana then get
 //! their folded bytes (hiragana → katakana) and flags from a table, in
 //! place, and the origin map is extended by one run (see
-//! `Assembler::emit_plain3_run`); the first character of any other kind,
+//! `Assembler::emit_plain3_run`). Such runs go on across single *bridge*
+//! characters that no context rule touches and that are written as they
+//! come (newlines, digits, most ASCII punctuation and their full-width
+//! forms such as `：（）１`, which end most runs of Japanese mail; see
+//! `bridge_at`), and across the ASCII that follows a bridge, and drop
+//! separators after a Japanese char themselves when the char after them
+//! settles what becomes of them, as well as ASCII letters after a kanji,
+//! kana or digit (see `Assembler::separators_after_japanese`). The first
+//! character of any other kind,
 //! or one followed by a mark that extends its segment, hands back to the
 //! per-character path, which decodes the next char only when its first
 //! bytes do not already say that it cannot extend a segment. Likewise, after an ASCII character written out at
@@ -836,9 +844,9 @@ fn segment_units(input: &str, asm: &mut Assembler, units: &mut Vec<Unit>, scratc
             // would be emitted at once by `try_emit`, and so would the plain
             // ones after it, so the run goes through the byte-level loop
             // straight away.
-            let end = asm.emit_plain3_run(input, s);
+            let (end, quiet) = asm.emit_plain3_run(input, s, quiet_tail);
             if end > s {
-                quiet_tail = (quiet_tail + (end - s) / 3).min(2);
+                quiet_tail = quiet;
                 s = end;
                 continue;
             }
@@ -904,9 +912,9 @@ fn segment_units(input: &str, asm: &mut Assembler, units: &mut Vec<Unit>, scratc
                 if quiet && single && plain3(b, e).is_some() {
                     // The plain 3-byte chars that follow go through the
                     // byte-level loop.
-                    let end = asm.emit_plain3_run(input, e);
+                    let (end, quiet) = asm.emit_plain3_run(input, e, quiet_tail);
                     if end > e {
-                        quiet_tail = 2;
+                        quiet_tail = quiet;
                         s = end;
                     }
                 } else if single && ch.is_ascii() {
@@ -1330,20 +1338,204 @@ impl Assembler {
     }
 
     /// Byte-level loop over a run of plain 3-byte characters (see
-    /// [`plain3`]) starting at byte `pos` of `input`: emits them exactly as
+    /// [`plain3`]) starting at byte `pos` of `input`, bridged by single
+    /// *bridge* characters (see [`bridge_at`]: newlines, digits, most ASCII
+    /// punctuation and their full-width forms, which are written as they
+    /// come whatever surrounds them): emits them exactly as
     /// `segment_units` would one by one through [`Assembler::try_emit`]
     /// (same text, origins, flags and context state) and returns the byte
-    /// offset after the last one (`pos` if there is none).
+    /// offset after the last one (`pos` if there is none) with the number
+    /// of quiet units (see [`is_quiet`]) just before it, capped at 2, given
+    /// `quiet_before` quiet units before `pos`.
     ///
     /// Must be called with no unit buffered and no gap pending (right after
     /// [`Assembler::try_emit`] emitted the quiet unit that ends at `pos`, or
     /// at a char boundary where `segment_units` has nothing buffered): a
-    /// quiet unit is always emitted at once then, so the run is emitted
-    /// exactly as `try_emit` would emit its chars one by one. A char
-    /// followed by something that extends its segment (a voicing mark, a
-    /// variation selector, a zero-width char...) ends the run and is left
-    /// to the general path.
-    fn emit_plain3_run(&mut self, input: &str, pos: usize) -> usize {
+    /// quiet unit or a bridge char is always emitted at once then, so the
+    /// run is emitted exactly as `try_emit` would emit its chars one by
+    /// one. A char followed by something that extends its segment (a
+    /// voicing mark, a variation selector, a zero-width char...) ends the
+    /// run and is left to the general path.
+    fn emit_plain3_run(&mut self, input: &str, pos: usize, quiet_before: usize) -> (usize, usize) {
+        let b = input.as_bytes();
+        let mut p = pos;
+        let mut quiet = quiet_before;
+        loop {
+            let end = self.emit_plain3_piece(input, p);
+            if end > p {
+                quiet = (quiet + (end - p) / 3).min(2);
+                p = end;
+                if plain3(b, p).is_some() {
+                    // The piece stopped before a plain char whose segment
+                    // goes on: the general path takes it.
+                    break;
+                }
+            }
+            if let Some((next, quiet_after)) = self.separators_after_japanese(b, p) {
+                quiet = quiet_after;
+                p = next;
+                continue;
+            }
+            if let Some(&letter @ (b'a'..=b'z' | b'A'..=b'Z')) = b.get(p)
+                && self.left.is_some_and(char::is_alphanumeric)
+                && !next_char_extends_segment(input, p + 1)
+            {
+                // A letter right after a letter or digit (a kanji or kana
+                // included) is no spaced single letter: `try_emit` writes it
+                // at once, and the ASCII after it goes through its loop.
+                let ch = char::from(letter.to_ascii_lowercase());
+                self.out.push(ch, p as u32, (p + 1) as u32, F_LATIN_HW);
+                self.last = Some(ch);
+                self.last_hira = false;
+                self.piece = 0;
+                self.left = Some(ch);
+                self.run_space = false;
+                quiet = 0;
+                p = self.emit_ascii_run(input, p + 1);
+                continue;
+            }
+            // One bridge char, then (usually) more plain chars.
+            let Some((ch, width)) = bridge_at(b, p) else {
+                break;
+            };
+            let next = p + width;
+            if next_char_extends_segment(input, next) {
+                break;
+            }
+            // As `try_emit` writes it: not plain Japanese, not a run char,
+            // not a dash, flags 0 (full-width forms other than letters
+            // carry none), no gap pending.
+            self.out.push(ch, p as u32, next as u32, 0);
+            self.last = Some(ch);
+            self.last_hira = false;
+            self.piece = 0;
+            self.left = Some(ch);
+            self.run_space = false;
+            quiet = 0;
+            // The ASCII chars that follow go through their own byte loop
+            // (it writes nothing unless the char after the bridge is
+            // ASCII); plain chars after them start the next piece.
+            p = self.emit_ascii_run(input, next);
+        }
+        (p, quiet)
+    }
+
+    /// A run of separators (spaces, tabs, ideographic spaces, `・` and the
+    /// ASCII separators `_ + / | * .`) from byte `pos` of `b` on, right
+    /// after the Japanese char written last, written as [`feed_units`]
+    /// writes it once it has seen the unit after it: dropped when that unit
+    /// is a plain Japanese char (kana or kanji), which is then written with
+    /// the gap flag where `feed_units` sets it (the piece before the
+    /// separators was a single char, or the piece after them is); kept
+    /// (white space collapsed to one space) when it is a char known not to
+    /// be Japanese whatever follows (ASCII other than white space, CJK
+    /// punctuation, a bridge char) or the end. Returns the offset after
+    /// what was written and the number of quiet units just before it, or
+    /// `None` (nothing written) when there are no separators there, the
+    /// last char is not Japanese, or what follows is anything else (the
+    /// general path decides).
+    ///
+    /// Same preconditions as [`Assembler::emit_plain3_run`].
+    fn separators_after_japanese(&mut self, b: &[u8], pos: usize) -> Option<(usize, usize)> {
+        if !self.last.is_some_and(is_japanese) {
+            return None;
+        }
+        let mut q = pos;
+        loop {
+            match b.get(q..) {
+                Some([b' ' | b'\t' | b'_' | b'+' | b'/' | b'|' | b'*' | b'.', ..]) => q += 1,
+                Some([0xE3, 0x80, 0x80, ..] | [0xE3, 0x83, 0xBB, ..]) => q += 3,
+                _ => break,
+            }
+        }
+        if q == pos {
+            return None;
+        }
+        // `is_japanese` of a plain char: kana, kanji and 々〆〇.
+        let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
+        match plain3(b, q) {
+            Some(cp) if japanese(cp) => {
+                let after = q + 3;
+                let next_single = match b.get(after) {
+                    None => true,
+                    Some(&a) if a < 0x80 => true,
+                    Some(_) => !japanese(plain3(b, after)?),
+                };
+                let gap = self.piece <= 1 || next_single;
+                let hira = (0x3041..=0x3096).contains(&cp);
+                let (ch, flags) = fast_char(char::from_u32(cp)?)?;
+                let flags = if gap { flags | F_GAP } else { flags };
+                self.out.push(ch, q as u32, after as u32, flags & !F_HIRA);
+                self.piece = 1;
+                self.last = Some(ch);
+                self.last_hira = hira;
+                self.left = Some(ch);
+                self.run_space = false;
+                // The dropped separators and the Japanese char after them:
+                // one quiet unit.
+                Some((after, 1))
+            }
+            Some(_) => self.keep_separators(b, pos, q),
+            None => match b.get(q) {
+                // Vertical tab and form feed are white space: they would
+                // extend the run.
+                None => self.keep_separators(b, pos, q),
+                Some(&a) if a < 0x80 && a != 0x0B && a != 0x0C => self.keep_separators(b, pos, q),
+                Some(_) if bridge_at(b, q).is_some() => self.keep_separators(b, pos, q),
+                Some(_) => None,
+            },
+        }
+    }
+
+    /// The separators `pos..end` of `b` (see
+    /// [`Assembler::separators_after_japanese`]) as [`feed_units`] writes a
+    /// run it does not drop: each white space run as one space (its origin
+    /// covering the run), the others as they are (`・` and ASCII).
+    fn keep_separators(&mut self, b: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
+        let mut prev_space = false;
+        let mut q = pos;
+        let mut last = ' ';
+        while q < end {
+            let (ch, width) = match b.get(q)? {
+                0xE3 => (
+                    if b.get(q + 1) == Some(&0x80) {
+                        ' '
+                    } else {
+                        '・'
+                    },
+                    3,
+                ),
+                &a => (char::from(a), 1),
+            };
+            let (start, stop) = (q as u32, (q + width) as u32);
+            if ch == ' ' || ch == '\t' {
+                if prev_space {
+                    self.out.extend_last(stop);
+                } else {
+                    self.out.push(' ', start, stop, 0);
+                }
+                prev_space = true;
+            } else {
+                self.out.push(ch, start, stop, 0);
+                prev_space = false;
+            }
+            // The unit of an ideographic space is the space NFKC makes of it.
+            last = ch;
+            q += width;
+        }
+        self.last = Some(last);
+        self.last_hira = false;
+        self.piece = 0;
+        self.left = Some(last);
+        self.run_space = false;
+        Some((end, 0))
+    }
+
+    /// The plain 3-byte chars from byte `pos` of `input` on (see
+    /// [`Assembler::emit_plain3_run`]), found first and copied at once,
+    /// their kana patched in place; returns the byte offset after the last
+    /// one (`pos` if there is none).
+    fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> usize {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
         let rest = b.get(pos..).unwrap_or_default();
@@ -1405,16 +1597,90 @@ impl Assembler {
     }
 }
 
+/// ASCII chars that [`Assembler::try_emit`] writes at once whatever comes
+/// before or after them: digits, the newline and the punctuation that is
+/// neither a separator (`_ + / | * .`, dropped between Japanese chars) nor
+/// the dash (`-`, ー after katakana). Letters (spaced single letters),
+/// spaces and other whitespace are not.
+const BRIDGE_ASCII: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        table[c] = b.is_ascii_digit()
+            || b == b'\n'
+            || matches!(
+                b,
+                b'!' | b'"'
+                    | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b','
+                    | b':'
+                    | b';'
+                    | b'<'
+                    | b'='
+                    | b'>'
+                    | b'?'
+                    | b'@'
+                    | b'['
+                    | b'\\'
+                    | b']'
+                    | b'^'
+                    | b'`'
+                    | b'{'
+                    | b'}'
+                    | b'~'
+            );
+        c += 1;
+    }
+    table
+};
+
+/// The *bridge* char at byte `p` of `b` (valid UTF-8, `p` a char
+/// boundary), folded, with its width in the input: one of
+/// [`BRIDGE_ASCII`], or the full-width form (U+FF01..=U+FF5E) of one
+/// other than the newline, which `fast_char` folds to that ASCII char with
+/// no flags. Bridge chars join runs of plain chars in
+/// [`Assembler::emit_plain3_run`].
+#[inline(always)]
+fn bridge_at(b: &[u8], p: usize) -> Option<(char, usize)> {
+    match *b.get(p..)? {
+        [b0, ..] if b0 < 0x80 => BRIDGE_ASCII[b0 as usize].then_some((char::from(b0), 1)),
+        [0xEF, b1 @ (0xBC | 0xBD), b2, ..] => {
+            // U+FF00..=U+FF7F; the forms of ASCII are U+FF01..=U+FF5E.
+            let u = 0xFF00 | (u32::from(b1 & 0x03) << 6) | u32::from(b2 & 0x3F);
+            let ascii = u
+                .checked_sub(0xFEE0)
+                .filter(|&a| (0x21..0x7F).contains(&a))?;
+            let ascii = u8::try_from(ascii).ok()?;
+            BRIDGE_ASCII[ascii as usize].then_some((char::from(ascii), 3))
+        }
+        _ => None,
+    }
+}
+
 /// Whether the char at byte `p` of `input` continues the segment of the
 /// char before it (a combining mark, a variation selector, ...): a byte
 /// loop must then leave that char to the general path.
-#[inline]
+#[inline(always)]
 fn next_char_extends_segment(input: &str, p: usize) -> bool {
-    !never_extends_segment(input.as_bytes(), p)
-        && input
-            .get(p..)
-            .and_then(|r| r.chars().next())
-            .is_some_and(extends_segment)
+    !never_extends_segment(input.as_bytes(), p) && char_at_extends_segment(input, p)
+}
+
+/// The slow half of [`next_char_extends_segment`]: decode the char at `p`
+/// and ask [`extends_segment`] (kept out of line: the byte test above
+/// answers for nearly every char).
+#[inline(never)]
+fn char_at_extends_segment(input: &str, p: usize) -> bool {
+    input
+        .get(p..)
+        .and_then(|r| r.chars().next())
+        .is_some_and(extends_segment)
 }
 
 /// True when the char starting at byte `p` of `b` (valid UTF-8, `p` a char
@@ -2190,6 +2456,20 @@ mod tests {
             "ｰ",
             "Ａ",
             "é",
+            // Bridge chars (see `bridge_at`) and their neighbours.
+            "：",
+            "（１２）",
+            "！",
+            "\n\n",
+            "0",
+            ":",
+            "(",
+            "\\",
+            "～",
+            "／",
+            "＿",
+            "ａ",
+            "\r",
         ]);
         prop::collection::vec(pieces, 0..32).prop_map(|v| v.concat())
     }
@@ -2347,6 +2627,165 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every ASCII char and every char of U+FF00..=U+FFEF (the bridge
+    /// chars of `Assembler::emit_plain3_run`, the full-width letters,
+    /// separators and dash next to them, half-width kana) between and after
+    /// plain runs, next to marks, separators, dashes and letters: checked
+    /// against the reference.
+    #[test]
+    fn bridge_chars_agree_with_reference() {
+        let contexts = [
+            ("漢", "漢"),
+            ("ア", "ア"),
+            ("かな", "かな"),
+            ("漢", ""),
+            ("", "漢"),
+            ("漢", "\u{3099}漢"),
+            ("漢", "\u{0301}"),
+            ("ア", "\u{FE0F}ア"),
+            ("漢", "ab漢"),
+            ("漢", "a b c"),
+            ("漢", " 漢"),
+            ("漢", "　漢"),
+            ("ア", "-ア"),
+            ("ア", "ーア"),
+            ("ア", "一ア"),
+            ("漢", "\n\nア"),
+            ("ア", "：１ア"),
+            ("漢\u{200B}", "漢"),
+        ];
+        let chars = (0..0x80u32)
+            .chain(0xFF00..=0xFFEF)
+            .filter_map(char::from_u32);
+        for c in chars {
+            for (before, after) in contexts {
+                for s in [
+                    format!("{before}{c}{after}"),
+                    format!("{before}{c}{c}{after}"),
+                ] {
+                    if let Err(e) = check_reference(&s, false) {
+                        panic!("{s:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Separators after a Japanese char written by the byte loop
+    /// (`Assembler::separators_after_japanese`): every separator run between pieces of
+    /// one or two Japanese chars (or CJK punctuation, where nothing is
+    /// dropped), followed by what decides the gap flag, at the end of input
+    /// or not: checked against the reference.
+    #[test]
+    fn dropped_separators_agree_with_reference() {
+        let japanese = ["漢", "か", "カ", "ー", "、", "々", "漢字", "かな", "ヴ"];
+        let separators = [
+            " ", "　", "・", "  ", " ・　", "\t", " \t", ".", "/", "_+|*", "・ ", "\t　", " . ",
+        ];
+        let after = [
+            "",
+            "漢",
+            "a",
+            "ab",
+            "1",
+            "\n",
+            "\u{3099}",
+            "\u{200B}",
+            "、",
+            "ａ",
+            "一",
+            "-",
+            " 漢",
+            "（",
+            "：",
+            "\u{0B}",
+            "\u{0C}",
+            "\r",
+            "\u{85}",
+            "\u{2028}",
+            "x y z",
+            "a\u{0301}",
+        ];
+        for before in ["", "a", "\n", "漢"] {
+            for a in japanese {
+                for sep in separators {
+                    for b in japanese {
+                        for c in after {
+                            let s = format!("{before}{a}{sep}{b}{c}");
+                            if let Err(e) = check_reference(&s, false) {
+                                panic!("{s:?}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// ASCII letters written by the byte loop right after a letter or
+    /// digit (kana and kanji included), and the ASCII after them: checked
+    /// against the reference after every kind of char, with spaced single
+    /// letters, marks and Japanese after them.
+    #[test]
+    fn letters_after_alphanumerics_agree_with_reference() {
+        let before = [
+            "漢", "カ", "か", "ー", "、", "々", "：", "1", "（", "\n", "漢 ",
+        ];
+        let letters = [
+            "S",
+            "SMS",
+            "a",
+            "a b c",
+            "Ab1",
+            "x\u{0301}",
+            "q\u{200B}",
+            "é",
+            "ｓ",
+        ];
+        let after = ["", "漢", " ", "\n", " a", "-ア", "ー", "\u{3099}"];
+        for b in before {
+            for l in letters {
+                for a in after {
+                    let s = format!("漢{b}{l}{a}");
+                    if let Err(e) = check_reference(&s, false) {
+                        panic!("{s:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bridge chars: exactly the folded chars that `try_emit` writes at
+    /// once whatever surrounds them (not plain Japanese, not a run char, a
+    /// dash or a letter; no flags), at the width of the input char.
+    #[test]
+    fn bridge_at_agrees_with_fast_char() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let Some((folded, width)) = bridge_at(bytes, 0) else {
+                continue;
+            };
+            assert_eq!(width, bytes.len(), "{c:?}");
+            assert_eq!(fast_char(c), Some((folded, 0)), "{c:?}");
+            assert!(folded.is_ascii(), "{c:?}");
+            assert!(!folded.is_ascii_alphabetic(), "{c:?}");
+            assert!(!is_run_char(folded) && !is_dash(folded), "{c:?}");
+            assert!(!is_hspace(folded), "{c:?}");
+        }
+        for c in ['\n', '0', '9', ':', '(', '!'] {
+            assert_eq!(bridge_at(c.to_string().as_bytes(), 0), Some((c, 1)));
+        }
+        assert_eq!(bridge_at("：".as_bytes(), 0), Some((':', 3)));
+        assert_eq!(bridge_at("１".as_bytes(), 0), Some(('1', 3)));
+        for s in [
+            "a", " ", "-", ".", "/", "ａ", "－", "／", "\u{3000}", "ｱ", "漢", "\t", "\r",
+        ] {
+            assert_eq!(bridge_at(s.as_bytes(), 0), None, "{s:?}");
+        }
+        assert_eq!(bridge_at(b"", 0), None);
     }
 
     #[test]

@@ -307,6 +307,25 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
         out.push(b'0' + n as u8);
         return;
     }
+    if n < 10_000 {
+        // Offsets, indexes and small amounts: written as one fixed-size
+        // array (a slice of variable length is a `memcpy` call).
+        let pair = |k: u64| {
+            let at = k as usize * 2;
+            [DIGIT_PAIRS[at], DIGIT_PAIRS[at + 1]]
+        };
+        let [c, d] = pair(n % 100);
+        let high = n / 100;
+        match high {
+            0 => out.extend_from_slice(&[c, d]),
+            1..=9 => out.extend_from_slice(&[b'0' + high as u8, c, d]),
+            _ => {
+                let [a, b] = pair(high);
+                out.extend_from_slice(&[a, b, c, d]);
+            }
+        }
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     while n >= 100 {
@@ -654,6 +673,7 @@ mod tests {
         let mut n = 1u64;
         for x in [0, 1, 9, 10, 99, 100, 12345, u64::MAX - 1, u64::MAX]
             .into_iter()
+            .chain(0..=100_000)
             .chain(std::iter::from_fn(|| {
                 n = n.checked_mul(7)?;
                 Some(n)
