@@ -273,6 +273,10 @@ pub struct Engine {
     /// For each of [`Prepared::regexes`]: searched whole, but only in
     /// windows around its required literals (see [`search_windows`]).
     windowed: Vec<bool>,
+    /// For each of [`Prepared::regexes`], its [`prepared::PreparedRegex::required_mask`],
+    /// in one dense table: checking every trigger's regex against it
+    /// read a whole `PreparedRegex` per trigger.
+    required_masks: Vec<u64>,
     /// For each brand, the first labels of its domains (4+ characters,
     /// hyphens removed) that a look-alike host would contain.
     brand_labels: Vec<Vec<String>>,
@@ -466,6 +470,7 @@ impl Engine {
             .iter()
             .map(|r| !r.anchored_only && r.required_mask != 0 && r.max_len.is_some())
             .collect();
+        let required_masks = prepared.regexes.iter().map(|r| r.required_mask).collect();
         let brand_labels = pack
             .brands
             .iter()
@@ -531,6 +536,7 @@ impl Engine {
             phrases,
             regexes,
             windowed,
+            required_masks,
             brand_labels,
             rule_ids,
             rule_categories,
@@ -703,7 +709,11 @@ impl Engine {
                 }
             }
         }
-        let possible = |i: usize| present[i] & regexes[i].required_mask == regexes[i].required_mask;
+        let masks = &self.required_masks;
+        let possible = |i: usize| match (present.get(i), masks.get(i)) {
+            (Some(&present), Some(&mask)) => present & mask == mask,
+            _ => false,
+        };
         starts.retain(|&(i, _)| possible(i as usize));
         starts.sort_unstable();
         starts.dedup();
