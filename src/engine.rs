@@ -273,9 +273,11 @@ pub struct Engine {
     /// For each of [`Prepared::regexes`]: searched whole, but only in
     /// windows around its required literals (see [`search_windows`]).
     windowed: Vec<bool>,
-    /// For each of [`Prepared::regexes`], its [`prepared::PreparedRegex::required_mask`],
-    /// in one dense table: checking every trigger's regex against it
-    /// read a whole `PreparedRegex` per trigger.
+    /// For each of [`Prepared::regexes`], its required literal groups, each
+    /// as the phrases (automaton values) of its literals.
+    required_groups: Vec<Vec<Vec<u32>>>,
+    /// For each of [`Prepared::regexes`], its
+    /// [`prepared::PreparedRegex::required_mask`].
     required_masks: Vec<u64>,
     /// For each brand, the first labels of its domains (4+ characters,
     /// hyphens removed) that a look-alike host would contain.
@@ -312,7 +314,6 @@ impl PartActions {
     /// the phrases: five passes were an eighth of a one-message check.
     fn for_kinds(
         prepared: &Prepared,
-        windowed: &[bool],
         rule_kinds: &[u8],
         brand_kinds: u8,
         kinds: usize,
@@ -323,6 +324,12 @@ impl PartActions {
                 .regexes
                 .get(i as usize)
                 .map_or(0, |r| kinds_of_rule(r.rule))
+        };
+        let screened = |i: u32| {
+            prepared
+                .regexes
+                .get(i as usize)
+                .is_some_and(|r| !r.anchored_only)
         };
         let phrases = prepared.action_start.len().saturating_sub(1);
         let mut tables: Vec<PartActions> = (0..kinds)
@@ -342,10 +349,16 @@ impl PartActions {
                         (kinds_of_rule(rule as usize), PartAction::Literal(rule))
                     }
                     Action::Trigger(i) => (kinds_of_regex(i), PartAction::Trigger(i)),
-                    Action::Required(i, g) if windowed.get(i as usize) == Some(&true) => {
+                    // A screened regex's required literals are few and
+                    // rare; their places give its windows (see
+                    // [`search_windows`]) and whether it can match.
+                    Action::Required(i, g) if screened(i) => {
                         (kinds_of_regex(i), PartAction::RequiredAt(i, g))
                     }
-                    Action::Required(i, g) => (kinds_of_regex(i), PartAction::Required(i, g)),
+                    // For a regex searched at its triggers, whether a group
+                    // occurs is read from the phrases seen (see
+                    // [`RequiredSeen`]), not from an action per match.
+                    Action::Required(..) => continue,
                     Action::Brand(b) => (brand_kinds, PartAction::Brand(b)),
                 };
                 for (k, table) in tables.iter_mut().enumerate() {
@@ -373,7 +386,7 @@ impl PartActions {
     #[cfg(test)]
     fn all(engine: &Engine) -> PartActions {
         let every_rule = vec![1u8; engine.pack.rules.len()];
-        PartActions::for_kinds(&engine.prepared, &engine.windowed, &every_rule, 1, 1)
+        PartActions::for_kinds(&engine.prepared, &every_rule, 1, 1)
             .pop()
             .expect("one table")
     }
@@ -398,9 +411,9 @@ enum PartAction {
     Literal(u32),
     /// [`Action::Trigger`].
     Trigger(u32),
-    /// [`Action::Required`] of a regex not searched in windows.
-    Required(u32, u8),
-    /// [`Action::Required`] of a regex searched in windows: its place is kept.
+    /// [`Action::Required`] of a screened regex: its place is kept. (A
+    /// required literal of a regex searched at its triggers has no action:
+    /// see [`RequiredSeen`].)
     RequiredAt(u32, u8),
     /// [`Action::Brand`].
     Brand(u32),
@@ -471,6 +484,20 @@ impl Engine {
             .map(|r| !r.anchored_only && r.required_mask != 0 && r.max_len.is_some())
             .collect();
         let required_masks = prepared.regexes.iter().map(|r| r.required_mask).collect();
+        let mut required_groups: Vec<Vec<Vec<u32>>> = vec![Vec::new(); prepared.regexes.len()];
+        for value in 0..prepared.action_start.len().saturating_sub(1) {
+            for action in prepared.actions_of(value as u32) {
+                if let Action::Required(i, g) = *action
+                    && let Some(groups) = required_groups.get_mut(i as usize)
+                {
+                    let g = usize::from(g);
+                    if groups.len() <= g {
+                        groups.resize(g + 1, Vec::new());
+                    }
+                    groups[g].push(value as u32);
+                }
+            }
+        }
         let brand_labels = pack
             .brands
             .iter()
@@ -516,13 +543,8 @@ impl Engine {
         let brand_kinds = [PartKind::Body, PartKind::Subject, PartKind::From]
             .iter()
             .fold(0u8, |mask, &kind| mask | 1 << part_kind_index(kind));
-        let part_actions = PartActions::for_kinds(
-            &prepared,
-            &windowed,
-            &rule_kinds,
-            brand_kinds,
-            PART_KINDS.len(),
-        );
+        let part_actions =
+            PartActions::for_kinds(&prepared, &rule_kinds, brand_kinds, PART_KINDS.len());
         let signal_rules = pack
             .rules
             .iter()
@@ -536,6 +558,7 @@ impl Engine {
             phrases,
             regexes,
             windowed,
+            required_groups,
             required_masks,
             brand_labels,
             rule_ids,
@@ -664,8 +687,7 @@ impl Engine {
     ) {
         let regexes = &self.prepared.regexes;
         let PhraseScratch {
-            present,
-            seen,
+            required_seen,
             starts,
             required_at,
             windows,
@@ -673,7 +695,10 @@ impl Engine {
             ..
         } = scratch;
         brands_at.clear();
-        reset_counts(present, seen, regexes.len());
+        required_seen.start(
+            self.prepared.action_start.len().saturating_sub(1),
+            regexes.len(),
+        );
         starts.clear();
         required_at.clear();
         // One pass: literal hits, where regexes can start, and which of
@@ -683,6 +708,7 @@ impl Engine {
         // nothing to walk, but the screened regexes are still searched.
         if let Some(automaton) = &self.phrases {
             for m in automaton.find_overlapping_iter(text) {
+                required_seen.saw(m.value());
                 for &action in actions.of(m.value()) {
                     match action {
                         PartAction::Literal(rule) => {
@@ -690,30 +716,15 @@ impl Engine {
                         }
                         PartAction::Trigger(i) => starts.push((i, m.start())),
                         PartAction::Brand(brand) => brands_at.push((m.start(), m.end(), brand)),
-                        PartAction::Required(i, group) => {
-                            let bits = &mut present[i as usize];
-                            if *bits == 0 {
-                                seen.push(i as usize);
-                            }
-                            *bits |= 1u64 << group;
-                        }
                         PartAction::RequiredAt(i, group) => {
-                            let bits = &mut present[i as usize];
-                            if *bits == 0 {
-                                seen.push(i as usize);
-                            }
-                            *bits |= 1u64 << group;
-                            required_at.push((i, group, m.start(), m.end()));
+                            required_at.push((i, group, m.start(), m.end()))
                         }
                     }
                 }
             }
         }
-        let masks = &self.required_masks;
-        let possible = |i: usize| match (present.get(i), masks.get(i)) {
-            (Some(&present), Some(&mask)) => present & mask == mask,
-            _ => false,
-        };
+        let groups = &self.required_groups;
+        let mut possible = |i: usize| required_seen.possible(i, groups);
         starts.retain(|&(i, _)| possible(i as usize));
         starts.sort_unstable();
         starts.dedup();
@@ -738,7 +749,8 @@ impl Engine {
         required_at.sort_unstable();
         for &i in &actions.screened {
             let i = i as usize;
-            if !possible(i) {
+            let mask = self.required_masks.get(i).copied().unwrap_or(u64::MAX);
+            if groups_present(required_at, i as u32) & mask != mask {
                 continue;
             }
             let Some(CompiledRegex::Full(regex)) = self.regexes[i].get(&regexes[i]) else {
@@ -973,10 +985,8 @@ struct PhraseScratch {
     per_rule: Vec<u8>,
     /// The rules whose `per_rule` count is not zero.
     counted: Vec<usize>,
-    /// Per regex, the bits of the required literal groups seen.
-    present: Vec<u64>,
-    /// The regexes whose `present` bits are not zero.
-    seen: Vec<usize>,
+    /// Which phrases occur, and so which regexes can match.
+    required_seen: RequiredSeen,
     /// (regex, position) where a regex's trigger occurs.
     starts: Vec<(u32, usize)>,
     /// (regex, group, start, end) of each required literal of a windowed regex.
@@ -985,6 +995,81 @@ struct PhraseScratch {
     windows: Vec<Range<usize>>,
     /// (start, end, brand) of every brand name occurrence, overlapping.
     brands_at: Vec<(usize, usize, u32)>,
+}
+
+/// Which phrases occur in a part, and which regexes have a literal of every
+/// required group among them (may match).
+///
+/// Marking the phrase of every automaton match and checking the groups of
+/// only the regexes that are tried replaced an action per required literal
+/// match setting a group bit (1.3 actions per 10 bytes of text, most for
+/// regexes never tried).
+/// Tables are stamped with a per-part number instead of cleared.
+#[derive(Default)]
+struct RequiredSeen {
+    /// The current part's stamp (never 0 once a part started).
+    stamp: u32,
+    /// For each phrase, the stamp of the last part it occurred in.
+    phrase: Vec<u32>,
+    /// For each regex, the stamp of the part `possible` was last worked
+    /// out for ...
+    checked: Vec<u32>,
+    /// ... and what it was.
+    possible: Vec<bool>,
+}
+
+impl RequiredSeen {
+    /// Start a part (for an engine of `phrases` phrases and `regexes` regexes).
+    fn start(&mut self, phrases: usize, regexes: usize) {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 || self.phrase.len() != phrases || self.checked.len() != regexes {
+            self.stamp = 1;
+            self.phrase.clear();
+            self.phrase.resize(phrases, 0);
+            self.checked.clear();
+            self.checked.resize(regexes, 0);
+            self.possible.clear();
+            self.possible.resize(regexes, false);
+        }
+    }
+
+    /// Phrase `value` occurs in the part.
+    #[inline]
+    fn saw(&mut self, value: u32) {
+        if let Some(stamp) = self.phrase.get_mut(value as usize) {
+            *stamp = self.stamp;
+        }
+    }
+
+    /// Regex `i`, with required literal groups `groups[i]`, has a literal of
+    /// each group in the part.
+    #[inline]
+    fn possible(&mut self, i: usize, groups: &[Vec<Vec<u32>>]) -> bool {
+        match (self.checked.get(i), self.possible.get(i)) {
+            (Some(&stamp), Some(&possible)) if stamp == self.stamp => possible,
+            (Some(_), Some(_)) => self.check(i, groups),
+            _ => false,
+        }
+    }
+
+    /// [`RequiredSeen::possible`] the first time it is asked in a part.
+    #[inline(never)]
+    fn check(&mut self, i: usize, groups: &[Vec<Vec<u32>>]) -> bool {
+        let phrase = &self.phrase;
+        let stamp = self.stamp;
+        let possible = groups.get(i).is_some_and(|groups| {
+            groups.iter().all(|group| {
+                group
+                    .iter()
+                    .any(|&value| phrase.get(value as usize) == Some(&stamp))
+            })
+        });
+        if let (Some(checked), Some(known)) = (self.checked.get_mut(i), self.possible.get_mut(i)) {
+            *checked = stamp;
+            *known = possible;
+        }
+        possible
+    }
 }
 
 /// The matches a leftmost-longest search for the brand names would report,
@@ -1029,6 +1114,16 @@ fn with_scratch<R>(f: impl FnOnce(&mut PhraseScratch) -> R) -> R {
     let out = f(&mut scratch);
     SCRATCH.with(|cell| cell.set(scratch));
     out
+}
+
+/// The bits of regex `i`'s required literal groups that occur, from
+/// `required_at` sorted by regex.
+fn groups_present(required_at: &[(u32, u8, usize, usize)], i: u32) -> u64 {
+    let from = required_at.partition_point(|&(r, ..)| r < i);
+    let to = required_at.partition_point(|&(r, ..)| r <= i);
+    required_at[from..to].iter().fold(0, |bits, &(_, g, ..)| {
+        bits | 1u64.checked_shl(u32::from(g)).unwrap_or(0)
+    })
 }
 
 /// The (start, end) occurrences of regex `i`'s required literal group with
