@@ -1610,6 +1610,127 @@ mod tests {
         }
     }
 
+    /// The built-in engine and a plain whole-text regex for each of its
+    /// rule regexes, built once for all proptest cases.
+    fn engine_and_plain_regexes() -> &'static (Engine, Vec<Regex>) {
+        static BUILT: OnceLock<(Engine, Vec<Regex>)> = OnceLock::new();
+        BUILT.get_or_init(|| {
+            let engine = Engine::builtin().unwrap();
+            let plain = engine
+                .prepared
+                .regexes
+                .iter()
+                .map(|r| Regex::new(&r.source).unwrap())
+                .collect();
+            (engine, plain)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Regexes skipped because a required literal group is missing
+        /// (read from the phrases seen for regexes tried at triggers, from
+        /// the kept places for screened ones) lose no match: every rule
+        /// regex finds what a whole-text `find_iter` finds, on texts made
+        /// of the built-in rules' triggers, required literals and gaps,
+        /// part after part with one scratch (a phrase seen in one part must
+        /// not count in the next).
+        #[test]
+        fn skipped_regexes_lose_no_match(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        "カード", "ギフト", "番号", "コード", "id", "教エ", "伝エ", "送", "電話",
+                        "メール", "ハ", "モ", "詐欺", "デス", "口座", "差押エ", "財産", "ノ",
+                        "確認", "デキマセン", "返金", "全額", "100%", "1", "23", "万円", "ヲ押シ",
+                        "県警", "署", "ガ", "日", "感染", "パソコン", "ポイント", "失効シマス",
+                        "atm", "還付", "コト", "アリマセン", "連絡スル", "。", "\n", " ", "x",
+                        "オ金", "貸シテ", "クダサイ", "注意", "不審ナ", "sms",
+                    ]),
+                    0..40,
+                ),
+                1..4,
+            ),
+        ) {
+            let (engine, plain) = engine_and_plain_regexes();
+            let all_actions = PartActions::all(engine);
+            let mut scratch = PhraseScratch::default();
+            for pieces in parts {
+                let text: String = pieces.concat();
+                let mut found: Vec<Vec<Range<usize>>> = vec![Vec::new(); plain.len()];
+                engine.find_all(&text, &all_actions, &mut scratch, |f, range| {
+                    if let Found::Regex(i) = f {
+                        found[i].push(range);
+                    }
+                });
+                for (i, regex) in plain.iter().enumerate() {
+                    let expected: Vec<Range<usize>> = regex
+                        .find_iter(&text)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| m.range())
+                        .collect();
+                    proptest::prop_assert_eq!(&found[i], &expected, "regex {} in {:?}", i, text);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// `RequiredSeen::possible` says a regex may match exactly when
+        /// each of its groups has a phrase seen in the current part, however
+        /// parts, phrases and groups interleave (stamps, not clearing).
+        #[test]
+        fn required_seen_matches_a_set_of_phrases(
+            groups in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(0u32..12, 1..4), 0..4),
+                1..6,
+            ),
+            parts in proptest::collection::vec(proptest::collection::vec(0u32..14, 0..10), 1..5),
+            asks in proptest::collection::vec(0usize..7, 0..12),
+        ) {
+            let mut seen = RequiredSeen::default();
+            for phrases in &parts {
+                seen.start(12, groups.len());
+                for &p in phrases {
+                    seen.saw(p);
+                }
+                for &i in &asks {
+                    let expected = groups.get(i).is_some_and(|gs| {
+                        gs.iter().all(|g| g.iter().any(|v| phrases.contains(v)))
+                    });
+                    proptest::prop_assert_eq!(seen.possible(i, &groups), expected, "regex {}", i);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn required_seen_starts_over_when_the_stamp_wraps() {
+        let groups = vec![vec![vec![3]]];
+        let mut seen = RequiredSeen::default();
+        seen.start(4, 1);
+        seen.saw(3);
+        assert!(seen.possible(0, &groups));
+        seen.stamp = u32::MAX;
+        seen.start(4, 1);
+        assert_eq!(seen.stamp, 1);
+        assert!(!seen.possible(0, &groups));
+    }
+
+    #[test]
+    fn groups_present_reads_only_the_regexs_places() {
+        let at = [
+            (1, 0, 0, 3),
+            (2, 0, 5, 8),
+            (2, 2, 9, 12),
+            (2, 70, 1, 2),
+            (3, 1, 0, 3),
+        ];
+        assert_eq!(groups_present(&at, 2), 0b101);
+        assert_eq!(groups_present(&at, 3), 0b10);
+        assert_eq!(groups_present(&at, 4), 0);
+    }
+
     #[test]
     fn rarest_group_picks_the_group_with_fewest_occurrences() {
         let at = [
