@@ -498,6 +498,11 @@ impl Engine {
                 }
             }
         }
+        // Smallest groups first: a regex is ruled out as soon as one group
+        // is missing, and a small group is checked quickest.
+        for groups in required_groups.iter_mut() {
+            groups.sort_by_key(Vec::len);
+        }
         let brand_labels = pack
             .brands
             .iter()
