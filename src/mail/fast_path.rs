@@ -39,11 +39,12 @@ use mail_parser::{
     PartType,
 };
 
+use super::headers::parse_header_block;
 use super::japanese::{decode_japanese, japanese_charset};
 
 /// [`parser`](crate::mail::message::parser) with `Subject` skipped over
 /// like an unread field: [`decode_subjects`] fills it in afterwards.
-fn fast_parser() -> &'static MessageParser {
+pub(super) fn fast_parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
     PARSER.get_or_init(|| crate::mail::message::new_parser().ignore_header(HeaderName::Subject))
 }
@@ -59,12 +60,10 @@ fn fast_parser() -> &'static MessageParser {
 pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
     let parser = fast_parser();
     let mut stream = MessageStream::new(raw);
-    // Room for a typical header block without growing.
-    let mut headers = Vec::with_capacity(16);
-    if !stream.parse_headers(parser, &mut headers) || headers.is_empty() {
+    let headers = header_block(parser, raw, &mut stream)?;
+    if headers.is_empty() {
         return None;
     }
-    decode_subjects(raw, &mut headers)?;
     let offset_body = stream.offset();
     let content_type = content_type_of(&headers);
     let parts = match content_type {
@@ -136,11 +135,7 @@ fn multipart_children<'x>(
     let finder = memchr::memmem::Finder::new(&dash_boundary);
     loop {
         let offset_header = stream.offset();
-        let mut headers = Vec::new();
-        if !stream.parse_headers(parser, &mut headers) {
-            return None;
-        }
-        decode_subjects(raw, &mut headers)?;
+        let headers = header_block(parser, raw, stream)?;
         let offset_body = stream.offset();
         let content_type = content_type_of(&headers);
         let is_html = text_kind(content_type)?;
@@ -198,13 +193,36 @@ fn multipart_children<'x>(
     }
 }
 
+/// The header block at the stream's position, with the stream moved past
+/// it: read by [`parse_header_block`] when it can, otherwise by
+/// mail-parser's `parse_headers` and [`decode_subjects`]. `None` where
+/// `parse_headers` fails (the input ends inside the block).
+fn header_block<'x>(
+    parser: &MessageParser,
+    raw: &'x [u8],
+    stream: &mut MessageStream<'x>,
+) -> Option<Vec<Header<'x>>> {
+    let start = stream.offset();
+    if let Some((headers, end)) = parse_header_block(raw, start) {
+        stream.skip_bytes(end - start);
+        return Some(headers);
+    }
+    // Room for a typical header block without growing.
+    let mut headers = Vec::with_capacity(16);
+    if !stream.parse_headers(parser, &mut headers) {
+        return None;
+    }
+    decode_subjects(raw, &mut headers)?;
+    Some(headers)
+}
+
 /// Give each `Subject` field (skipped by [`fast_parser`]) the value
 /// mail-parser's unstructured-text parser gives it: the common form — only
 /// well-formed base64 encoded words — decoded here, any other through
 /// `parse_unstructured` itself. `None` if that parser would end the field
 /// somewhere else than where it was skipped to (then the whole message
 /// goes to `parse`).
-fn decode_subjects<'x>(raw: &'x [u8], headers: &mut [Header<'x>]) -> Option<()> {
+pub(super) fn decode_subjects<'x>(raw: &'x [u8], headers: &mut [Header<'x>]) -> Option<()> {
     for h in headers
         .iter_mut()
         .filter(|h| matches!(h.name, HeaderName::Subject))
@@ -230,7 +248,7 @@ fn decode_subjects<'x>(raw: &'x [u8], headers: &mut [Header<'x>]) -> Option<()> 
 /// padding only at its end) separated by white space and folds: the
 /// words' text run together, as mail-parser joins adjacent encoded words.
 /// `None` for anything else.
-fn encoded_words_only(value: &[u8]) -> Option<String> {
+pub(super) fn encoded_words_only(value: &[u8]) -> Option<String> {
     // mail-parser's unstructured parser gives an empty value when the
     // input ends inside the field.
     let value = value.strip_suffix(b"\n")?;
