@@ -586,25 +586,51 @@ static HEX_VALUE: [u8; 256] = {
 /// is removed. Anything else (`=` followed by anything else or ending the
 /// body) gives `None`.
 pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
+    // Room for the usual case (LF kept as LF); CR LF written for a bare LF
+    // may grow it.
     let mut out = Vec::with_capacity(raw.len());
     // Literal white space written since the last other byte: removed before
     // a hard line break.
     let mut trailing_space = 0usize;
     let mut crlf = false;
     let mut i = 0;
-    while i < raw.len() {
-        let byte = raw[i];
-        match byte {
-            b'=' => {
-                if let Some(&[hi, lo]) = raw.get(i + 1..i + 3) {
-                    let (hi, lo) = (HEX_VALUE[hi as usize], HEX_VALUE[lo as usize]);
-                    if (hi | lo) < 16 {
-                        out.push((hi << 4) | lo);
-                        trailing_space = 0;
-                        i += 3;
-                        continue;
-                    }
+    while let Some(&byte) = raw.get(i) {
+        match QP_CLASS[usize::from(byte)] {
+            QP_LITERAL => {
+                // A run of literal bytes, copied at once.
+                let start = i;
+                i += 1;
+                while raw
+                    .get(i)
+                    .is_some_and(|&b| QP_CLASS[usize::from(b)] == QP_LITERAL)
+                {
+                    i += 1;
                 }
+                out.extend_from_slice(&raw[start..i]);
+                trailing_space = 0;
+            }
+            QP_SPACE => {
+                out.push(byte);
+                trailing_space += 1;
+                i += 1;
+            }
+            QP_ESCAPE => {
+                // A run of `=XX` escapes (most of Japanese QP text), one
+                // table lookup per hex digit and one test for both.
+                let start = i;
+                while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
+                    let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
+                    if value > 0xFF {
+                        break;
+                    }
+                    out.push(value as u8);
+                    i += 3;
+                }
+                if i > start {
+                    trailing_space = 0;
+                    continue;
+                }
+                // Not an escape: a soft line break or nothing we accept.
                 match raw.get(i + 1..) {
                     Some([b'\n', ..]) => i += 2,
                     Some([b'\r', b'\n', ..]) => {
@@ -616,7 +642,7 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 // mail-parser's soft line break also resets the count.
                 trailing_space = 0;
             }
-            b'\n' => {
+            QP_LF => {
                 out.truncate(out.len() - trailing_space);
                 if crlf {
                     out.extend_from_slice(b"\r\n");
@@ -626,23 +652,68 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 trailing_space = 0;
                 i += 1;
             }
-            b'\r' => {
-                crlf = true;
-                i += 1;
-            }
             _ => {
-                out.push(byte);
-                if matches!(byte, b' ' | b'\t' | b'\x0c') {
-                    trailing_space += 1;
-                } else {
-                    trailing_space = 0;
-                }
+                // CR: dropped, and from now on line ends are CR LF.
+                crlf = true;
                 i += 1;
             }
         }
     }
     Some(out)
 }
+
+/// [`QP_CLASS`] of a byte copied as it is (and ending any trailing white
+/// space).
+const QP_LITERAL: u8 = 0;
+/// [`QP_CLASS`] of space, tab and form feed: copied, but removed before a
+/// hard line break.
+const QP_SPACE: u8 = 1;
+/// [`QP_CLASS`] of `=`.
+const QP_ESCAPE: u8 = 2;
+/// [`QP_CLASS`] of LF.
+const QP_LF: u8 = 3;
+/// [`QP_CLASS`] of CR.
+const QP_CR: u8 = 4;
+
+/// What [`decode_quoted_printable_body`] does with each byte.
+static QP_CLASS: [u8; 256] = {
+    let mut table = [QP_LITERAL; 256];
+    table[b' ' as usize] = QP_SPACE;
+    table[b'\t' as usize] = QP_SPACE;
+    table[0x0C] = QP_SPACE;
+    table[b'=' as usize] = QP_ESCAPE;
+    table[b'\n' as usize] = QP_LF;
+    table[b'\r' as usize] = QP_CR;
+    table
+};
+
+/// [`HEX_VALUE`] shifted into the high nibble; 0x100 (above any byte) for
+/// a byte that is not a hexadecimal digit.
+static HEX_HIGH: [u16; 256] = {
+    let mut table = [0x100; 256];
+    let mut b = 0;
+    while b < 256 {
+        if HEX_VALUE[b] != 0xFF {
+            table[b] = (HEX_VALUE[b] as u16) << 4;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// [`HEX_VALUE`] as the low nibble; 0x100 for a byte that is not a
+/// hexadecimal digit.
+static HEX_LOW: [u16; 256] = {
+    let mut table = [0x100; 256];
+    let mut b = 0;
+    while b < 256 {
+        if HEX_VALUE[b] != 0xFF {
+            table[b] = HEX_VALUE[b] as u16;
+        }
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

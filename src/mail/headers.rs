@@ -150,8 +150,14 @@ const COMMON_NAMES: &[(&str, HeaderName<'static>)] = &[
 /// of [`is_name_byte`]s. `None` only if the name is not valid UTF-8, which
 /// it always is (ASCII).
 fn header_name(name: &[u8]) -> Option<HeaderName<'_>> {
+    // At most two common names share a length and a first letter: pick the
+    // candidate by those, then compare once.
+    let first = name.first()?.to_ascii_lowercase();
     for (known, header) in COMMON_NAMES {
-        if name.eq_ignore_ascii_case(known.as_bytes()) {
+        if known.len() == name.len()
+            && known.as_bytes()[0].to_ascii_lowercase() == first
+            && name.eq_ignore_ascii_case(known.as_bytes())
+        {
             return Some(header.clone());
         }
     }
@@ -240,6 +246,13 @@ fn trim_blanks(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
+/// Does `bytes` hold `=?`, where mail-parser's parsers try an RFC 2047
+/// encoded word? (Values rarely have an `=` at all: memchr for it beats a
+/// two-byte substring search.)
+fn has_encoded_word_start(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'=', bytes).any(|at| bytes.get(at + 1) == Some(&b'?'))
+}
+
 fn lossy(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
@@ -248,7 +261,7 @@ fn lossy(bytes: &[u8]) -> Cow<'_, str> {
 /// between the first and last byte that is not a space or tab.
 fn simple_text(value: &[u8]) -> Option<HeaderValue<'_>> {
     let line = one_line(value)?;
-    if memchr::memmem::find(line, b"=?").is_some() {
+    if has_encoded_word_start(line) {
         return None;
     }
     let text = trim_blanks(line);
@@ -276,7 +289,7 @@ fn simple_id(value: &[u8]) -> Option<HeaderValue<'_>> {
 /// <addr>` (no backslash or quote inside), with no `=?` anywhere.
 fn simple_address(value: &[u8]) -> Option<HeaderValue<'_>> {
     let text = trim_blanks(one_line(value)?);
-    if memchr::memmem::find(text, b"=?").is_some() {
+    if has_encoded_word_start(text) {
         return None;
     }
     let Some(addr_and_bracket) = text.strip_suffix(b">") else {
@@ -331,8 +344,37 @@ fn mailbox<'x>(name: Option<&'x [u8]>, address: &'x [u8]) -> HeaderValue<'x> {
 /// A byte of a MIME type, subtype or parameter name as read here (RFC
 /// 2045 token characters but `*` and `'`, which start RFC 2231 syntax).
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&+-.^_`{|}~".contains(&b)
+    TOKEN_BYTES[usize::from(b)]
 }
+
+/// [`is_token_byte`] as a table.
+static TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// A byte of an unquoted parameter value as read here: printable ASCII but
 /// the bytes that start a quote, an escape, a comment or the next
@@ -348,7 +390,7 @@ fn is_value_byte(b: u8) -> bool {
 fn simple_content_type(value: &[u8]) -> Option<HeaderValue<'_>> {
     let body = value.strip_suffix(b"\n")?;
     let body = body.strip_suffix(b"\r").unwrap_or(body);
-    if memchr::memmem::find(body, b"=?").is_some() {
+    if has_encoded_word_start(body) {
         return None;
     }
     let mut at = skip_space(body, 0, true)?;
