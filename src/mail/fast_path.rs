@@ -326,13 +326,17 @@ fn decode_base64_word(data: &[u8], out: &mut Vec<u8>) -> Option<()> {
 /// An encoded word's bytes in its charset, as mail-parser's
 /// `decode_rfc2047` converts them, appended to `text`.
 fn push_word_text(text: &mut String, charset: &[u8], bytes: &[u8]) {
-    if let Some(japanese) = japanese_charset(charset)
+    // The most common label, which neither table has: straight to the
+    // UTF-8 check.
+    let is_utf8 = charset.eq_ignore_ascii_case(b"utf-8");
+    if !is_utf8
+        && let Some(japanese) = japanese_charset(charset)
         && let Some(decoded) = decode_japanese(japanese, bytes)
     {
         text.push_str(&decoded);
         return;
     }
-    match charset_decoder(charset) {
+    match (!is_utf8).then(|| charset_decoder(charset)).flatten() {
         Some(decode) => text.push_str(&decode(bytes)),
         None => match simdutf8::basic::from_utf8(bytes) {
             Ok(s) => text.push_str(s),

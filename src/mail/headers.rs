@@ -150,12 +150,25 @@ const COMMON_NAMES: &[(&str, HeaderName<'static>)] = &[
 /// of [`is_name_byte`]s. `None` only if the name is not valid UTF-8, which
 /// it always is (ASCII).
 fn header_name(name: &[u8]) -> Option<HeaderName<'_>> {
-    // At most two common names share a length and a first letter: pick the
-    // candidate by those, then compare once.
-    let first = name.first()?.to_ascii_lowercase();
-    for (known, header) in COMMON_NAMES {
-        if known.len() == name.len()
-            && known.as_bytes()[0].to_ascii_lowercase() == first
+    // Few common names share a length: compare only with those.
+    let same_length: &[usize] = match name.len() {
+        2 => &[1, 2],
+        4 => &[0, 4],
+        6 => &[15],
+        7 => &[3],
+        8 => &[10, 12],
+        10 => &[5, 13],
+        11 => &[11, 14],
+        12 => &[6, 7],
+        14 => &[17],
+        16 => &[16],
+        19 => &[9],
+        22 => &[18],
+        25 => &[8],
+        _ => &[],
+    };
+    for &k in same_length {
+        if let Some((known, header)) = COMMON_NAMES.get(k)
             && name.eq_ignore_ascii_case(known.as_bytes())
         {
             return Some(header.clone());
@@ -559,6 +572,18 @@ mod tests {
         );
         assert_eq!(stream.offset(), value.len(), "{value:?}");
         true
+    }
+
+    /// The length dispatch in `header_name` lists every common name under
+    /// its length.
+    #[test]
+    fn every_common_name_is_found() {
+        for (known, header) in COMMON_NAMES {
+            assert_eq!(
+                format!("{:?}", header_name(known.as_bytes())),
+                format!("{:?}", Some(header))
+            );
+        }
     }
 
     #[test]
