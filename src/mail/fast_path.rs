@@ -622,6 +622,16 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 // A run of `=XX` escapes (most of Japanese QP text), one
                 // table lookup per hex digit and one test for both.
                 let start = i;
+                // Two at a time first, then the odd one.
+                while let Some(&[b'=', h1, l1, b'=', h2, l2]) = raw.get(i..i + 6) {
+                    let first = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
+                    let second = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
+                    if (first | second) > 0xFF {
+                        break;
+                    }
+                    out.extend_from_slice(&[first as u8, second as u8]);
+                    i += 6;
+                }
                 while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
                     let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
                     if value > 0xFF {
