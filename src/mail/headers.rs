@@ -406,12 +406,15 @@ fn simple_content_type(value: &[u8]) -> Option<HeaderValue<'_>> {
     if has_encoded_word_start(body) {
         return None;
     }
+    // Checked once here, not per token (a type with other bytes is left
+    // to mail-parser); every slice below starts and ends next to ASCII.
+    let text = std::str::from_utf8(body).ok()?;
     let mut at = skip_space(body, 0, true)?;
     let type_end = token_end(body, at);
     if type_end == at {
         return None;
     }
-    let c_type = lowercase(&body[at..type_end]);
+    let c_type = lowercase(text.get(at..type_end)?);
     // `inline`, `attachment; ...`: a type without a subtype.
     let mut c_subtype = None;
     at = type_end;
@@ -420,7 +423,7 @@ fn simple_content_type(value: &[u8]) -> Option<HeaderValue<'_>> {
         if subtype_end == at + 1 {
             return None;
         }
-        c_subtype = Some(lowercase(&body[at + 1..subtype_end]));
+        c_subtype = Some(lowercase(text.get(at + 1..subtype_end)?));
         at = subtype_end;
     }
     at = skip_space(body, at, false)?;
@@ -440,7 +443,7 @@ fn simple_content_type(value: &[u8]) -> Option<HeaderValue<'_>> {
         if name_end == at {
             return None;
         }
-        let name = lowercase(&body[at..name_end]);
+        let name = lowercase(text.get(at..name_end)?);
         at = skip_space(body, name_end, false)?;
         if body.get(at) != Some(&b'=') {
             return None;
@@ -448,11 +451,11 @@ fn simple_content_type(value: &[u8]) -> Option<HeaderValue<'_>> {
         at = skip_space(body, at + 1, false)?;
         let value = if body.get(at) == Some(&b'"') {
             let close = at + 1 + memchr::memchr(b'"', &body[at + 1..])?;
-            let quoted = &body[at + 1..close];
+            let quoted = text.get(at + 1..close)?;
             if quoted.is_empty()
                 || quoted
-                    .iter()
-                    .any(|&b| matches!(b, b'\\' | b'\r' | b'\n' | b'"'))
+                    .bytes()
+                    .any(|b| matches!(b, b'\\' | b'\r' | b'\n' | b'"'))
             {
                 return None;
             }
@@ -466,13 +469,13 @@ fn simple_content_type(value: &[u8]) -> Option<HeaderValue<'_>> {
             if end == at {
                 return None;
             }
-            let value = &body[at..end];
+            let value = text.get(at..end)?;
             at = end;
             value
         };
         attributes.push(Attribute {
             name,
-            value: lossy(value),
+            value: Cow::Borrowed(value),
         });
         at = skip_space(body, at, false)?;
     }
@@ -506,11 +509,13 @@ fn token_end(body: &[u8], at: usize) -> usize {
         .map_or(body.len(), |p| at + p)
 }
 
-/// An ASCII token lowercased (borrowed when it already is).
-fn lowercase(token: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(token) {
-        Ok(text) if !token.iter().any(u8::is_ascii_uppercase) => Cow::Borrowed(text),
-        _ => Cow::Owned(String::from_utf8_lossy(token).to_ascii_lowercase()),
+/// A token lowercased as mail-parser does (ASCII only; borrowed when it
+/// already is lowercase).
+fn lowercase(token: &str) -> Cow<'_, str> {
+    if token.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(token.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(token)
     }
 }
 
