@@ -39,11 +39,12 @@ use mail_parser::{
     PartType,
 };
 
+use super::headers::parse_header_block;
 use super::japanese::{decode_japanese, japanese_charset};
 
 /// [`parser`](crate::mail::message::parser) with `Subject` skipped over
 /// like an unread field: [`decode_subjects`] fills it in afterwards.
-fn fast_parser() -> &'static MessageParser {
+pub(super) fn fast_parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
     PARSER.get_or_init(|| crate::mail::message::new_parser().ignore_header(HeaderName::Subject))
 }
@@ -59,12 +60,10 @@ fn fast_parser() -> &'static MessageParser {
 pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
     let parser = fast_parser();
     let mut stream = MessageStream::new(raw);
-    // Room for a typical header block without growing.
-    let mut headers = Vec::with_capacity(16);
-    if !stream.parse_headers(parser, &mut headers) || headers.is_empty() {
+    let headers = header_block(parser, raw, &mut stream)?;
+    if headers.is_empty() {
         return None;
     }
-    decode_subjects(raw, &mut headers)?;
     let offset_body = stream.offset();
     let content_type = content_type_of(&headers);
     let parts = match content_type {
@@ -136,11 +135,7 @@ fn multipart_children<'x>(
     let finder = memchr::memmem::Finder::new(&dash_boundary);
     loop {
         let offset_header = stream.offset();
-        let mut headers = Vec::new();
-        if !stream.parse_headers(parser, &mut headers) {
-            return None;
-        }
-        decode_subjects(raw, &mut headers)?;
+        let headers = header_block(parser, raw, stream)?;
         let offset_body = stream.offset();
         let content_type = content_type_of(&headers);
         let is_html = text_kind(content_type)?;
@@ -198,13 +193,36 @@ fn multipart_children<'x>(
     }
 }
 
+/// The header block at the stream's position, with the stream moved past
+/// it: read by [`parse_header_block`] when it can, otherwise by
+/// mail-parser's `parse_headers` and [`decode_subjects`]. `None` where
+/// `parse_headers` fails (the input ends inside the block).
+fn header_block<'x>(
+    parser: &MessageParser,
+    raw: &'x [u8],
+    stream: &mut MessageStream<'x>,
+) -> Option<Vec<Header<'x>>> {
+    let start = stream.offset();
+    if let Some((headers, end)) = parse_header_block(raw, start) {
+        stream.skip_bytes(end - start);
+        return Some(headers);
+    }
+    // Room for a typical header block without growing.
+    let mut headers = Vec::with_capacity(16);
+    if !stream.parse_headers(parser, &mut headers) {
+        return None;
+    }
+    decode_subjects(raw, &mut headers)?;
+    Some(headers)
+}
+
 /// Give each `Subject` field (skipped by [`fast_parser`]) the value
 /// mail-parser's unstructured-text parser gives it: the common form — only
 /// well-formed base64 encoded words — decoded here, any other through
 /// `parse_unstructured` itself. `None` if that parser would end the field
 /// somewhere else than where it was skipped to (then the whole message
 /// goes to `parse`).
-fn decode_subjects<'x>(raw: &'x [u8], headers: &mut [Header<'x>]) -> Option<()> {
+pub(super) fn decode_subjects<'x>(raw: &'x [u8], headers: &mut [Header<'x>]) -> Option<()> {
     for h in headers
         .iter_mut()
         .filter(|h| matches!(h.name, HeaderName::Subject))
@@ -230,7 +248,7 @@ fn decode_subjects<'x>(raw: &'x [u8], headers: &mut [Header<'x>]) -> Option<()> 
 /// padding only at its end) separated by white space and folds: the
 /// words' text run together, as mail-parser joins adjacent encoded words.
 /// `None` for anything else.
-fn encoded_words_only(value: &[u8]) -> Option<String> {
+pub(super) fn encoded_words_only(value: &[u8]) -> Option<String> {
     // mail-parser's unstructured parser gives an empty value when the
     // input ends inside the field.
     let value = value.strip_suffix(b"\n")?;
@@ -308,13 +326,17 @@ fn decode_base64_word(data: &[u8], out: &mut Vec<u8>) -> Option<()> {
 /// An encoded word's bytes in its charset, as mail-parser's
 /// `decode_rfc2047` converts them, appended to `text`.
 fn push_word_text(text: &mut String, charset: &[u8], bytes: &[u8]) {
-    if let Some(japanese) = japanese_charset(charset)
+    // The most common label, which neither table has: straight to the
+    // UTF-8 check.
+    let is_utf8 = charset.eq_ignore_ascii_case(b"utf-8");
+    if !is_utf8
+        && let Some(japanese) = japanese_charset(charset)
         && let Some(decoded) = decode_japanese(japanese, bytes)
     {
         text.push_str(&decoded);
         return;
     }
-    match charset_decoder(charset) {
+    match (!is_utf8).then(|| charset_decoder(charset)).flatten() {
         Some(decode) => text.push_str(&decode(bytes)),
         None => match simdutf8::basic::from_utf8(bytes) {
             Ok(s) => text.push_str(s),
@@ -568,25 +590,61 @@ static HEX_VALUE: [u8; 256] = {
 /// is removed. Anything else (`=` followed by anything else or ending the
 /// body) gives `None`.
 pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
+    // Room for the usual case (LF kept as LF); CR LF written for a bare LF
+    // may grow it.
     let mut out = Vec::with_capacity(raw.len());
     // Literal white space written since the last other byte: removed before
     // a hard line break.
     let mut trailing_space = 0usize;
     let mut crlf = false;
     let mut i = 0;
-    while i < raw.len() {
-        let byte = raw[i];
-        match byte {
-            b'=' => {
-                if let Some(&[hi, lo]) = raw.get(i + 1..i + 3) {
-                    let (hi, lo) = (HEX_VALUE[hi as usize], HEX_VALUE[lo as usize]);
-                    if (hi | lo) < 16 {
-                        out.push((hi << 4) | lo);
-                        trailing_space = 0;
-                        i += 3;
-                        continue;
-                    }
+    while let Some(&byte) = raw.get(i) {
+        match QP_CLASS[usize::from(byte)] {
+            QP_LITERAL => {
+                // A run of literal bytes, copied at once.
+                let start = i;
+                i += 1;
+                while raw
+                    .get(i)
+                    .is_some_and(|&b| QP_CLASS[usize::from(b)] == QP_LITERAL)
+                {
+                    i += 1;
                 }
+                out.extend_from_slice(&raw[start..i]);
+                trailing_space = 0;
+            }
+            QP_SPACE => {
+                out.push(byte);
+                trailing_space += 1;
+                i += 1;
+            }
+            QP_ESCAPE => {
+                // A run of `=XX` escapes (most of Japanese QP text), one
+                // table lookup per hex digit and one test for both.
+                let start = i;
+                // Two at a time first, then the odd one.
+                while let Some(&[b'=', h1, l1, b'=', h2, l2]) = raw.get(i..i + 6) {
+                    let first = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
+                    let second = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
+                    if (first | second) > 0xFF {
+                        break;
+                    }
+                    out.extend_from_slice(&[first as u8, second as u8]);
+                    i += 6;
+                }
+                while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
+                    let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
+                    if value > 0xFF {
+                        break;
+                    }
+                    out.push(value as u8);
+                    i += 3;
+                }
+                if i > start {
+                    trailing_space = 0;
+                    continue;
+                }
+                // Not an escape: a soft line break or nothing we accept.
                 match raw.get(i + 1..) {
                     Some([b'\n', ..]) => i += 2,
                     Some([b'\r', b'\n', ..]) => {
@@ -598,7 +656,7 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 // mail-parser's soft line break also resets the count.
                 trailing_space = 0;
             }
-            b'\n' => {
+            QP_LF => {
                 out.truncate(out.len() - trailing_space);
                 if crlf {
                     out.extend_from_slice(b"\r\n");
@@ -608,23 +666,68 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 trailing_space = 0;
                 i += 1;
             }
-            b'\r' => {
-                crlf = true;
-                i += 1;
-            }
             _ => {
-                out.push(byte);
-                if matches!(byte, b' ' | b'\t' | b'\x0c') {
-                    trailing_space += 1;
-                } else {
-                    trailing_space = 0;
-                }
+                // CR: dropped, and from now on line ends are CR LF.
+                crlf = true;
                 i += 1;
             }
         }
     }
     Some(out)
 }
+
+/// [`QP_CLASS`] of a byte copied as it is (and ending any trailing white
+/// space).
+const QP_LITERAL: u8 = 0;
+/// [`QP_CLASS`] of space, tab and form feed: copied, but removed before a
+/// hard line break.
+const QP_SPACE: u8 = 1;
+/// [`QP_CLASS`] of `=`.
+const QP_ESCAPE: u8 = 2;
+/// [`QP_CLASS`] of LF.
+const QP_LF: u8 = 3;
+/// [`QP_CLASS`] of CR.
+const QP_CR: u8 = 4;
+
+/// What [`decode_quoted_printable_body`] does with each byte.
+static QP_CLASS: [u8; 256] = {
+    let mut table = [QP_LITERAL; 256];
+    table[b' ' as usize] = QP_SPACE;
+    table[b'\t' as usize] = QP_SPACE;
+    table[0x0C] = QP_SPACE;
+    table[b'=' as usize] = QP_ESCAPE;
+    table[b'\n' as usize] = QP_LF;
+    table[b'\r' as usize] = QP_CR;
+    table
+};
+
+/// [`HEX_VALUE`] shifted into the high nibble; 0x100 (above any byte) for
+/// a byte that is not a hexadecimal digit.
+static HEX_HIGH: [u16; 256] = {
+    let mut table = [0x100; 256];
+    let mut b = 0;
+    while b < 256 {
+        if HEX_VALUE[b] != 0xFF {
+            table[b] = (HEX_VALUE[b] as u16) << 4;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// [`HEX_VALUE`] as the low nibble; 0x100 for a byte that is not a
+/// hexadecimal digit.
+static HEX_LOW: [u16; 256] = {
+    let mut table = [0x100; 256];
+    let mut b = 0;
+    while b < 256 {
+        if HEX_VALUE[b] != 0xFF {
+            table[b] = HEX_VALUE[b] as u16;
+        }
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

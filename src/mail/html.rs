@@ -7,6 +7,7 @@
 //! elements into line breaks and collects `href`, form `action`, frame `src`
 //! and `<meta http-equiv=refresh>` targets.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Text and link targets extracted from an HTML document or fragment.
@@ -31,7 +32,7 @@ pub fn html_to_text(html: &str) -> HtmlText {
     while i < bytes.len() {
         if bytes[i] != b'<' {
             let end = memchr::memchr(b'<', &bytes[i..]).map_or(bytes.len(), |p| i + p);
-            out.text(&decode_entities(&html[i..end]), pre_depth > 0);
+            out.text(&decode_entities_cow(&html[i..end]), pre_depth > 0);
             i = end;
             continue;
         }
@@ -399,8 +400,14 @@ impl Writer {
 /// Decode HTML character references (`&amp;`, `&#12354;`, `&#x3042;`, the
 /// common named ones). Unknown references are kept as written.
 pub fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
+    decode_entities_cow(s).into_owned()
+}
+
+/// [`decode_entities`], borrowing `s` when it has no `&` (most text runs
+/// between tags): no copy before the writer copies it anyway.
+fn decode_entities_cow(s: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'&', s.as_bytes()).is_none() {
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -419,7 +426,7 @@ pub fn decode_entities(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// Decode one reference at the start of `s` (which begins with `&`);

@@ -160,7 +160,7 @@ struct Output {
 
 impl Output {
     /// Room for `per_byte_x2 / 2` output bytes per input byte (plus the
-    /// three bytes a character entry always writes).
+    /// four bytes a character entry always writes).
     fn for_input(input_len: usize, per_byte_x2: usize) -> Output {
         Output {
             buf: vec![0; input_len * per_byte_x2 / 2 + 4],
@@ -180,9 +180,11 @@ impl Output {
         if len == 0 {
             return None;
         }
+        // All four bytes in one store: the fourth (the count) lands past
+        // the text and is overwritten by the next character or cut off.
         self.buf
-            .get_mut(self.len..self.len + 3)?
-            .copy_from_slice(&entry[..3]);
+            .get_mut(self.len..self.len + 4)?
+            .copy_from_slice(&entry);
         self.len += len;
         Some(())
     }

@@ -246,9 +246,10 @@ fn lowercase_domain(addr: &str) -> String {
             out.push_str(local);
             out.push('@');
             // `to_lowercase` is `to_ascii_lowercase` on ASCII, without the
-            // Unicode case tables.
+            // Unicode case tables (and done in place, not per `char`).
             if domain.is_ascii() {
-                out.extend(domain.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+                out.push_str(domain);
+                out[at + 1..].make_ascii_lowercase();
             } else {
                 out.push_str(&domain.to_lowercase());
             }

@@ -34,6 +34,7 @@
 mod charset;
 mod fast_path;
 mod filter;
+mod headers;
 mod html;
 mod japanese;
 mod mbox;
