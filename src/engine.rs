@@ -277,9 +277,6 @@ pub struct Engine {
     /// For each of [`Prepared::regexes`], its required literal groups, each
     /// as the phrases (automaton values) of its literals.
     required_groups: Vec<Vec<Vec<u32>>>,
-    /// For each of [`Prepared::regexes`], its
-    /// [`prepared::PreparedRegex::required_mask`].
-    required_masks: Vec<u64>,
     /// For each brand, the first labels of its domains (4+ characters,
     /// hyphens removed) that a look-alike host would contain.
     brand_labels: Vec<Vec<String>>,
@@ -484,7 +481,6 @@ impl Engine {
             .iter()
             .map(|r| !r.anchored_only && r.required_mask != 0 && r.max_len.is_some())
             .collect();
-        let required_masks = prepared.regexes.iter().map(|r| r.required_mask).collect();
         let mut required_groups: Vec<Vec<Vec<u32>>> = vec![Vec::new(); prepared.regexes.len()];
         for value in 0..prepared.action_start.len().saturating_sub(1) {
             for action in prepared.actions_of(value as u32) {
@@ -565,7 +561,6 @@ impl Engine {
             regexes,
             windowed,
             required_groups,
-            required_masks,
             brand_labels,
             rule_ids,
             rule_categories,
@@ -757,7 +752,7 @@ impl Engine {
         required_at.sort_unstable();
         for &i in &actions.screened {
             let i = i as usize;
-            let mask = self.required_masks.get(i).copied().unwrap_or(u64::MAX);
+            let mask = regexes[i].required_mask;
             if groups_present(required_at, i as u32) & mask != mask {
                 continue;
             }

@@ -71,52 +71,51 @@ fn sentence_start(text: &str, at: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builtin::load_builtin;
     use crate::engine::Engine;
+    use std::sync::OnceLock;
 
-    fn fired(engine: &Engine, text: &str) -> Vec<String> {
+    /// The ids of the rules that hit `text`, with the built-in engine.
+    fn fired(text: &str) -> Vec<String> {
+        static ENGINE: OnceLock<Engine> = OnceLock::new();
+        let engine = ENGINE.get_or_init(|| Engine::builtin().unwrap());
         let analysis = engine.analyze_text(text);
         analysis.hits.iter().map(|h| h.rule.to_string()).collect()
     }
 
+    fn has(hits: &[String], rule: &str) -> bool {
+        hits.iter().any(|r| r == rule)
+    }
+
     #[test]
     fn a_tax_office_notice_is_not_scored_for_the_atm_step_it_denies() {
-        let engine = Engine::build(load_builtin().unwrap()).unwrap();
         let notice = "所得税の還付金を、ご指定の口座へ振り込みました。税務署から電話やメールでATMの操作をお願いすることはありません。";
-        let hits = fired(&engine, notice);
-        assert!(hits.iter().any(|r| r == "negative.we-never-do"), "{hits:?}");
-        assert!(
-            !hits.iter().any(|r| r == "refund.atm-procedure"),
-            "{hits:?}"
-        );
+        let hits = fired(notice);
+        assert!(has(&hits, "negative.we-never-do"), "{hits:?}");
+        assert!(!has(&hits, "refund.atm-procedure"), "{hits:?}");
+        let engine = Engine::builtin().unwrap();
         assert_eq!(engine.analyze_text(notice).verdict, crate::Verdict::Clean);
     }
 
     #[test]
     fn a_denial_does_not_reach_the_demands_of_earlier_sentences() {
-        let engine = Engine::build(load_builtin().unwrap()).unwrap();
         let scam = "医療費の還付金があります。お近くのATMで手続きしてください。当社が手数料を求めることはありません。";
-        let hits = fired(&engine, scam);
-        assert!(hits.iter().any(|r| r == "refund.atm-procedure"), "{hits:?}");
-        assert!(hits.iter().any(|r| r == "negative.we-never-do"), "{hits:?}");
+        let hits = fired(scam);
+        assert!(has(&hits, "refund.atm-procedure"), "{hits:?}");
+        assert!(has(&hits, "negative.we-never-do"), "{hits:?}");
     }
 
     #[test]
     fn a_quoted_request_that_the_sentence_refuses_is_dropped() {
-        let engine = Engine::build(load_builtin().unwrap()).unwrap();
         let warning = "友だちから「認証番号を教えて」と頼まれても、絶対に教えないでください。";
-        let hits = fired(&engine, warning);
+        let hits = fired(warning);
         assert!(
-            !hits
-                .iter()
-                .any(|r| r == "credential.verification-code-request"),
+            !has(&hits, "credential.verification-code-request"),
             "{hits:?}"
         );
-        let request = "認証番号を教えて。急いでるの。";
+        let request = fired("認証番号を教えて。急いでるの。");
         assert!(
-            fired(&engine, request)
-                .iter()
-                .any(|r| r == "credential.verification-code-request")
+            has(&request, "credential.verification-code-request"),
+            "{request:?}"
         );
     }
 

@@ -171,22 +171,6 @@ fn origin_in(runs: &[Run], i: usize, p: usize) -> (usize, usize) {
     (start as usize, (start + r.olen) as usize)
 }
 
-/// The char boundary of `text` at or before byte `i` (`i <= text.len()`).
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// The char boundary of `text` at or after byte `i` (`i <= text.len()`).
-fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
-    while !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i
-}
-
 impl Normalized {
     /// The normalized text.
     pub fn text(&self) -> &str {
@@ -208,11 +192,11 @@ impl Normalized {
         // character can be kept byte for byte, e.g. an emoji after a folded
         // letter, in a text whose map is the identity).
         let empty = s == e;
-        let s = floor_char_boundary(&self.text, s);
+        let s = self.text.floor_char_boundary(s);
         let e = if empty {
             s
         } else {
-            ceil_char_boundary(&self.text, e)
+            self.text.ceil_char_boundary(e)
         };
         match &self.map {
             Map::Identity => s..e,
@@ -3188,22 +3172,10 @@ mod reference {
                 // Inside a character, the whole character (as the table
                 // gives it).
                 Map::Identity if s == e => {
-                    let s = (0..=s)
-                        .rev()
-                        .find(|&i| self.text.is_char_boundary(i))
-                        .unwrap_or(0);
+                    let s = self.text.floor_char_boundary(s);
                     s..s
                 }
-                Map::Identity => {
-                    let s = (0..=s)
-                        .rev()
-                        .find(|&i| self.text.is_char_boundary(i))
-                        .unwrap_or(0);
-                    let e = (e..=len)
-                        .find(|&i| self.text.is_char_boundary(i))
-                        .unwrap_or(len);
-                    s..e
-                }
+                Map::Identity => self.text.floor_char_boundary(s)..self.text.ceil_char_boundary(e),
                 Map::Table { starts, ends, .. } => {
                     if s == e {
                         let p = starts.get(s).map_or(self.orig_len, |&p| p as usize);
