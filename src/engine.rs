@@ -906,6 +906,19 @@ impl Engine {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }
+                Signal::LinkTextMismatch => {
+                    if let Some(d) = message.disguised_links.first() {
+                        // Point at the target in the link part when it is
+                        // there (it always is for mail; a caller building a
+                        // `Message` by hand may leave it out).
+                        let at = part_index(PartKind::Link).and_then(|pi| {
+                            let start = parts[pi].original.find(d.target.as_str())?;
+                            Some((start, start + d.target.len()))
+                        });
+                        let (start, end) = at.unwrap_or((0, 0));
+                        fire(PartKind::Link, start, end, &d.target);
+                    }
+                }
                 Signal::Phone => {
                     if let Some(p) = entities.phones.iter().find(|p| {
                         rule.classes.is_empty()

@@ -55,6 +55,7 @@ pub fn message_from_mail(m: &MailMessage) -> Message {
         msg.push(PartKind::Attachment, m.attachments.join("\n"));
     }
     msg.from_address.clone_from(&m.from_address);
+    msg.disguised_links.clone_from(&m.disguised_links);
     msg
 }
 
@@ -72,6 +73,7 @@ impl Decoded {
             subject,
             body,
             links,
+            disguised_links,
             attachments,
             error,
             truncated,
@@ -92,6 +94,7 @@ impl Decoded {
             message.push(PartKind::Attachment, attachments.join("\n"));
         }
         message.from_address = from_address;
+        message.disguised_links = disguised_links;
         Decoded {
             message,
             message_id,

@@ -33,5 +33,5 @@ pub mod report;
 pub mod score;
 
 pub use engine::Engine;
-pub use message::{Message, Part, PartKind};
+pub use message::{DisguisedLink, Message, Part, PartKind};
 pub use score::{Analysis, Verdict};

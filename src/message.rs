@@ -52,6 +52,19 @@ pub struct Message {
     pub parts: Vec<Part>,
     /// The From address (addr-spec), for sender signals.
     pub from_address: Option<String>,
+    /// HTML links whose visible text shows another host than the one they
+    /// go to, in document order.
+    pub disguised_links: Vec<DisguisedLink>,
+}
+
+/// An HTML link whose visible text is an address on one host while the
+/// link itself goes to another: `<a href="https://evil.example/">https://www.bank.example/</a>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DisguisedLink {
+    /// The host the link text shows, lowercased.
+    pub shown_host: String,
+    /// The link target (`href`) as written, trimmed.
+    pub target: String,
 }
 
 impl Message {
@@ -63,6 +76,7 @@ impl Message {
                 text: text.into(),
             }],
             from_address: None,
+            disguised_links: Vec::new(),
         }
     }
 

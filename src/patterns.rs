@@ -108,6 +108,9 @@ pub enum Signal {
     FromImpersonation,
     /// An obfuscation trick (spacing, width mixing, zero-width, look-alikes) inside a matched phrase.
     Evasion,
+    /// An HTML link whose visible text shows an address on another host than
+    /// the one it goes to.
+    LinkTextMismatch,
 }
 
 /// A compiled-pack category: every rule belongs to one.
@@ -838,6 +841,7 @@ fn parse_signal(s: &str) -> Option<Signal> {
         "amount" => Signal::Amount,
         "from-impersonation" => Signal::FromImpersonation,
         "evasion" => Signal::Evasion,
+        "link-text-mismatch" => Signal::LinkTextMismatch,
         _ => return None,
     })
 }

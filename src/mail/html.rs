@@ -5,10 +5,18 @@
 //! says `amazon.co.jp`, the `href` points elsewhere). This small converter
 //! strips tags, skips `<script>`/`<style>`, decodes entities, turns block
 //! elements into line breaks and collects `href`, form `action`, frame `src`
-//! and `<meta http-equiv=refresh>` targets.
+//! and `<meta http-equiv=refresh>` targets. A link whose visible text is an
+//! address on another host than its `href` is kept as a [`DisguisedLink`].
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+
+use crate::entities::{host_is_under, host_of};
+use crate::message::DisguisedLink;
+
+/// Disguised links kept per HTML document at most: one is enough to score,
+/// a few make the report; a crafted page cannot grow the list without bound.
+const MAX_DISGUISED_LINKS: usize = 8;
 
 /// Text and link targets extracted from an HTML document or fragment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +27,9 @@ pub struct HtmlText {
     /// Link targets in document order, entity-decoded, trimmed, without
     /// exact duplicates.
     pub links: Vec<String>,
+    /// `<a>` elements whose visible text shows an address on another host
+    /// than their `href` (see [`disguised_link`]), in document order.
+    pub disguised: Vec<DisguisedLink>,
 }
 
 /// Convert HTML to plain text and collect its link targets. Never panics.
@@ -26,6 +37,9 @@ pub fn html_to_text(html: &str) -> HtmlText {
     let mut out = Writer::default();
     let mut links: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
+    let mut disguised: Vec<DisguisedLink> = Vec::new();
+    // The open `<a href>`: its target and where its text starts in `out`.
+    let mut anchor: Option<(String, usize)> = None;
     let bytes = html.as_bytes();
     let mut i = 0;
     let mut pre_depth = 0usize;
@@ -54,6 +68,14 @@ pub fn html_to_text(html: &str) -> HtmlText {
         i = tag.end;
         let name = tag.name.as_str();
         if tag.closing {
+            if name == "a"
+                && let Some((href, start)) = anchor.take()
+                && disguised.len() < MAX_DISGUISED_LINKS
+                && let Some(link) = disguised_link(out.out.get(start..).unwrap_or(""), &href)
+                && !disguised.contains(&link)
+            {
+                disguised.push(link);
+            }
             match name {
                 "pre" => {
                     pre_depth = pre_depth.saturating_sub(1);
@@ -87,6 +109,13 @@ pub fn html_to_text(html: &str) -> HtmlText {
                 .trim_matches(|c: char| c == '\'' || c == '"' || c.is_whitespace());
             push_link(&mut links, &mut seen, url);
         }
+        if name == "a" {
+            anchor = tag
+                .attrs
+                .iter()
+                .find(|(attr, _)| attr == "href")
+                .map(|(_, href)| (href.clone(), out.out.len()));
+        }
         match name {
             "script" | "style" | "title" | "textarea" | "noscript" if !tag.self_closing => {
                 i = skip_raw_text(html, i, name);
@@ -111,7 +140,54 @@ pub fn html_to_text(html: &str) -> HtmlText {
     HtmlText {
         text: out.finish(),
         links,
+        disguised,
     }
+}
+
+/// The link, when `text` (an `<a>` element's visible text) is an address
+/// whose host is neither `href`'s host nor a parent or child domain of it.
+/// Link text that is not an address ("こちら", "ログイン") is no claim.
+pub fn disguised_link(text: &str, href: &str) -> Option<DisguisedLink> {
+    let shown_host = shown_host(text)?;
+    let target_host = host_of(href.trim())?;
+    let bare = |h: &str| h.strip_prefix("www.").unwrap_or(h).to_owned();
+    let (shown, target) = (bare(&shown_host), bare(&target_host));
+    if host_is_under(&shown, &target) || host_is_under(&target, &shown) {
+        return None;
+    }
+    Some(DisguisedLink {
+        shown_host,
+        target: href.trim().to_owned(),
+    })
+}
+
+/// The host of the address `text` shows: a URL with a scheme, a `www.`
+/// name, or a bare domain name such as `amazon.co.jp`.
+fn shown_host(text: &str) -> Option<String> {
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    let start = ["https://", "http://", "www."]
+        .iter()
+        .filter_map(|p| lower.find(p))
+        .min();
+    let candidate = match start {
+        Some(s) => &text[s..],
+        None => text,
+    };
+    let token = candidate
+        .split(|c: char| c.is_whitespace() || !c.is_ascii())
+        .next()?;
+    let host = host_of(token)?;
+    let looks_like_domain = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    // Without a scheme or "www.", only a text that is one domain name
+    // alone ("amazon.co.jp"), not a sentence that contains a dot.
+    (looks_like_domain && (start.is_some() || token.len() == text.len())).then_some(host)
 }
 
 fn push_link(links: &mut Vec<String>, seen: &mut HashSet<String>, raw: &str) {
@@ -603,6 +679,53 @@ mod tests {
             proptest::prop_assert_eq!(fast.out, slow.out);
             proptest::prop_assert_eq!(fast.pending_space, slow.pending_space);
         }
+    }
+
+    #[test]
+    fn anchor_text_showing_another_host_is_a_disguised_link() {
+        let h = html_to_text(
+            "<p>ご確認ください</p>\
+             <a href=\"https://smbc-card-notice.xyz/verify\">https://www.smbc-card.com/mem/index.jsp</a>\
+             <a href=\"http://203.0.113.9/\"><b>www.jp-bank.japanpost.jp</b></a>\
+             <a href=\"https://evil.example/\">こちら</a>\
+             <a href=\"https://www.example.jp/a\">https://example.jp/a</a>\
+             <a href=\"https://news.example.jp/\">example.jp</a>\
+             <a href=\"https://evil.example/\">Version 2.0 released</a>",
+        );
+        let shown: Vec<(&str, &str)> = h
+            .disguised
+            .iter()
+            .map(|d| (d.shown_host.as_str(), d.target.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("www.smbc-card.com", "https://smbc-card-notice.xyz/verify"),
+                ("www.jp-bank.japanpost.jp", "http://203.0.113.9/"),
+            ]
+        );
+    }
+
+    #[test]
+    fn disguised_link_needs_an_address_in_the_text() {
+        assert!(disguised_link("ログイン", "https://evil.example/").is_none());
+        assert!(disguised_link("amazon.co.jp", "https://amazon.co.jp/x").is_none());
+        assert!(disguised_link("www.amazon.co.jp", "https://amazon.co.jp/").is_none());
+        assert!(disguised_link("amazon.co.jp", "https://www.amazon.co.jp/").is_none());
+        assert!(disguised_link("詳しくはamazon.co.jpで", "https://evil.example/").is_none());
+        let d = disguised_link(" amazon.co.jp ", "https://amazon.co.jp.evil.example/").unwrap();
+        assert_eq!(d.shown_host, "amazon.co.jp");
+        assert_eq!(d.target, "https://amazon.co.jp.evil.example/");
+        // An href without a host (a relative or mailto link) is no claim.
+        assert!(disguised_link("https://www.bank.example/", "/login").is_none());
+    }
+
+    #[test]
+    fn disguised_links_are_bounded() {
+        let html: String = (0..50)
+            .map(|i| format!("<a href=\"https://e{i}.example/\">https://bank.example/</a>"))
+            .collect();
+        assert_eq!(html_to_text(&html).disguised.len(), MAX_DISGUISED_LINKS);
     }
 
     #[test]

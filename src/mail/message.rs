@@ -26,6 +26,7 @@ use super::charset::{
 };
 use super::fast_path::parse_fast;
 use super::html::html_to_text;
+use crate::message::DisguisedLink;
 
 /// One decoded message, ready for scoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -55,6 +56,10 @@ pub struct MailMessage {
     /// Every link target found in HTML parts (`href`, form `action`, frame
     /// `src`, meta refresh), including HTML alternatives not used for `body`.
     pub links: Vec<String>,
+    /// HTML links whose visible text shows an address on another host than
+    /// their target, from every HTML part.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disguised_links: Vec<DisguisedLink>,
     /// Attachment file names; an unnamed attachment appears as its MIME type
     /// in parentheses, e.g. `(image/png)`. Not part of `body`.
     pub attachments: Vec<String>,
@@ -183,6 +188,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         transfer_clean,
         links: Vec::new(),
         seen_links: HashSet::new(),
+        disguised_links: Vec::new(),
         attachments: Vec::new(),
         errors: Vec::new(),
     };
@@ -231,6 +237,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         subject: subject_of(&msg),
         body,
         links: walker.links,
+        disguised_links: walker.disguised_links,
         attachments: walker.attachments,
         error,
         truncated: false,
@@ -407,6 +414,7 @@ struct Walker<'l> {
     transfer_clean: bool,
     links: Vec<String>,
     seen_links: HashSet<String>,
+    disguised_links: Vec<DisguisedLink>,
     attachments: Vec<String>,
     errors: Vec<String>,
 }
@@ -588,6 +596,11 @@ impl Walker<'_> {
                 for l in rendered.links {
                     if self.seen_links.insert(l.clone()) {
                         self.links.push(l);
+                    }
+                }
+                for d in rendered.disguised {
+                    if !self.disguised_links.contains(&d) {
+                        self.disguised_links.push(d);
                     }
                 }
                 if is_attachment {
