@@ -303,7 +303,7 @@ fn simple_id(value: &[u8]) -> Option<HeaderValue<'_>> {
 fn simple_address(value: &[u8]) -> Option<HeaderValue<'_>> {
     let text = trim_blanks(one_line(value)?);
     if has_encoded_word_start(text) {
-        return None;
+        return encoded_name_address(text);
     }
     let Some(addr_and_bracket) = text.strip_suffix(b">") else {
         // A bare address: one word with an `@` (without one it would be a
@@ -344,6 +344,35 @@ fn simple_address(value: &[u8]) -> Option<HeaderValue<'_>> {
         return None;
     }
     Some(mailbox(Some(name), address))
+}
+
+/// `parse_address` of one line `=?cs?B?...?= =?cs?B?...?= <addr>`: a
+/// display name made only of base64 encoded words (common in Japanese
+/// mail), which mail-parser decodes and runs together as
+/// [`encoded_words_only`] does. `None` for anything else, and for a name
+/// that decodes to nothing.
+fn encoded_name_address(text: &[u8]) -> Option<HeaderValue<'_>> {
+    let addr_and_bracket = text.strip_suffix(b">")?;
+    let open = memchr::memrchr(b'<', addr_and_bracket)?;
+    let address = &addr_and_bracket[open + 1..];
+    if address.is_empty()
+        || has_encoded_word_start(address)
+        || address
+            .iter()
+            .any(|b| matches!(b, b' ' | b'\t' | b'<' | b'>' | b'(' | b')' | b'\\' | b'"'))
+    {
+        return None;
+    }
+    // `encoded_words_only` reads a field value up to its line break.
+    let name = trim_blanks(&addr_and_bracket[..open]);
+    let mut value = Vec::with_capacity(name.len() + 1);
+    value.extend_from_slice(name);
+    value.push(b'\n');
+    let decoded = encoded_words_only(&value).filter(|d| !d.is_empty())?;
+    Some(HeaderValue::Address(Address::List(vec![Addr {
+        name: Some(Cow::Owned(decoded)),
+        address: Some(lossy(address)),
+    }])))
 }
 
 /// One mailbox, as `parse_address` returns it.
@@ -763,6 +792,19 @@ mod tests {
         b"\n",
     ];
 
+    /// Base64 encoded words that decode to some text.
+    const WELL_FORMED_WORDS: &[&str] = &[
+        "=?utf-8?b?5bGx55Sw?=",
+        "=?UTF-8?B?44GC44GE?=",
+        "=?iso-2022-jp?b?GyRCOzNFRBsoQg==?=",
+        "=?ISO-2022-JP?B?GyRCJCIbKEI=?=",
+        "=?shift_jis?b?gqCCog==?=",
+        "=?euc-jp?b?pKKkpA==?=",
+        "=?utf-8?b?QQ==?=",
+        "=?iso-8859-1?b?6Q==?=",
+        "=?x-unknown?b?/w==?=",
+    ];
+
     proptest::proptest! {
         /// Header blocks made of those lines, LF or CRLF, with or without
         /// the blank line that ends them.
@@ -861,6 +903,54 @@ mod tests {
                 format!(" {name} <{address}>\n")
             };
             proptest::prop_assert!(check_value(value.as_bytes(), simple_address, |s| s.parse_address()), "{}", value);
+        }
+
+        /// Display names made of encoded words (and anything near them:
+        /// plain words, quotes, words not followed by white space) read
+        /// as mail-parser reads them whenever the fast path answers, and
+        /// names made only of well-formed base64 words take it.
+        #[test]
+        fn encoded_display_names_read_like_mail_parser(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "=?utf-8?b?5bGx55Sw?=",
+                "=?UTF-8?B?44GC44GE?=",
+                "=?iso-2022-jp?b?GyRCOzNFRBsoQg==?=",
+                "=?ISO-2022-JP?B?GyRCJCIbKEI=?=",
+                "=?shift_jis?b?gqCCog==?=",
+                "=?euc-jp?b?pKKkpA==?=",
+                "=?utf-8?b??=",
+                "=?utf-8?b?QQ==?=",
+                "=?iso-8859-1?b?6Q==?=",
+                "=?x-unknown?b?/w==?=",
+                "=?utf-8?q?Yamada?=",
+                "=?utf-8?b?44G?=",
+                "=?utf-8?b?44GC",
+                "Taro",
+                "\"",
+                ",",
+                "(c)",
+                "@",
+                " ",
+                "  ",
+                "\t",
+            ]), 1..5),
+            address in proptest::sample::select(vec!["a@b.example", "x_y@z", "=?utf-8?b?QQ==?=@b", "a b@c", ""]),
+            space in proptest::sample::select(vec!["", " ", "\t"]),
+        ) {
+            let name = pieces.concat();
+            let value = format!(" {name}{space}<{address}>\n");
+            let read = check_value(value.as_bytes(), simple_address, |s| s.parse_address());
+            // Well-formed: base64 words that decode to something,
+            // white space between them, a plain address.
+            let is_space = |p: &str| p.trim().is_empty();
+            let is_good_word = |p: &str| WELL_FORMED_WORDS.contains(&p);
+            let well_formed = pieces.iter().all(|p| is_space(p) || is_good_word(p))
+                && pieces.iter().any(|p| is_good_word(p))
+                && pieces.windows(2).all(|w| is_space(w[0]) || is_space(w[1]))
+                && matches!(address, "a@b.example" | "x_y@z");
+            if well_formed {
+                proptest::prop_assert!(read, "{}", value);
+            }
         }
     }
 }

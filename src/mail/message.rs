@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -687,7 +687,10 @@ impl Walker<'_> {
         // memchr's memmem, not `str::contains`: std's char search looks
         // for the last byte of U+FFFD, 0xBD, which Japanese UTF-8 is full
         // of.
-        let has_fffd = memchr::memmem::find(decoded.as_bytes(), "\u{fffd}".as_bytes()).is_some();
+        // One searcher for all parts (`memmem::find` builds one per call).
+        static FFFD: LazyLock<memchr::memmem::Finder<'static>> =
+            LazyLock::new(|| memchr::memmem::Finder::new("\u{fffd}".as_bytes()));
+        let has_fffd = FFFD.find(decoded.as_bytes()).is_some();
         let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
         let latin_label = declared.as_deref().is_some_and(|c| {
             c.contains("8859")
