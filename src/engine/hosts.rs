@@ -1,0 +1,457 @@
+//! Link-host questions of the signal rules, answered once per distinct host.
+//!
+//! The brand and link signals ask of every link host which brands own it
+//! (it is one of their domains or under one), whether it contains a brand's
+//! domain label, and whether it ends with one of a rule's domains. Asked the
+//! straightforward way, that is every brand's every domain (about 250
+//! `ends_with` calls) and every brand label (`contains`) per link, and real
+//! newsletters carry dozens of links, mostly to one or two hosts: 3.5% of a
+//! scan went there. Here the domains are looked up by the host's suffixes
+//! (a host has a handful), the labels are found by one automaton pass over
+//! the folded host, and [`LinkHosts`] asks each question once per distinct
+//! host of a message.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use daachorse::DoubleArrayAhoCorasick;
+
+use crate::entities::Url;
+
+/// A small, fast hasher for domain names. The keys are the pack's domains;
+/// a hostile host can only probe them, not add colliding keys, so SipHash's
+/// flooding resistance buys nothing here.
+#[derive(Default)]
+pub(super) struct DomainHasher(u64);
+
+impl Hasher for DomainHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type DomainBuild = BuildHasherDefault<DomainHasher>;
+
+/// The suffixes of `host` that start at its beginning (when `whole`) or
+/// right after one of its dots, longest first. `host_is_under(host, d)` is
+/// `d` being one of them with `whole`; a top-level domain check is the same
+/// without `whole`.
+pub(super) fn label_suffixes(host: &str, whole: bool) -> impl Iterator<Item = &str> {
+    let after_dots = host
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'.')
+        .filter_map(move |(i, _)| host.get(i + 1..));
+    whole.then_some(host).into_iter().chain(after_dots)
+}
+
+/// A set of domain names, matched against a host's label suffixes.
+pub(super) struct DomainSet {
+    domains: HashSet<Box<str>, DomainBuild>,
+    /// The host itself counts (`host_is_under`), not only what follows a dot
+    /// (a top-level domain).
+    whole: bool,
+}
+
+impl DomainSet {
+    /// Hosts under one of `domains` (equal to one, or ending with `.` and one).
+    pub(super) fn under<'a>(domains: impl IntoIterator<Item = &'a str>) -> DomainSet {
+        DomainSet {
+            domains: domains.into_iter().map(Box::from).collect(),
+            whole: true,
+        }
+    }
+
+    /// Hosts ending with `.` and one of `tlds` (leading dots of a TLD ignored,
+    /// as in `host_has_tld`).
+    pub(super) fn tlds<'a>(tlds: impl IntoIterator<Item = &'a str>) -> DomainSet {
+        DomainSet {
+            domains: tlds
+                .into_iter()
+                .map(|t| Box::from(t.trim_start_matches('.')))
+                .collect(),
+            whole: false,
+        }
+    }
+
+    /// `host` is in the set (see [`DomainSet::under`] and [`DomainSet::tlds`]).
+    pub(super) fn contains(&self, host: &str) -> bool {
+        !self.domains.is_empty()
+            && label_suffixes(host, self.whole).any(|s| self.domains.contains(s))
+    }
+}
+
+/// Finds which of the distinct brand labels a folded host contains.
+enum LabelFinder {
+    /// One overlapping pass of an automaton over the host.
+    Automaton(DoubleArrayAhoCorasick<u32>),
+    /// Each label in turn: only if the automaton could not be built (it
+    /// cannot fail for distinct non-empty labels short of running out of
+    /// states), so that no label is lost.
+    Plain(Vec<String>),
+}
+
+/// The pack's brands, indexed by their domains and domain labels.
+pub(super) struct BrandHosts {
+    /// Each official domain, with the brands that list it.
+    owners: HashMap<Box<str>, Vec<u32>, DomainBuild>,
+    /// The distinct non-empty brand labels; values index `label_brands`.
+    labels: LabelFinder,
+    /// For each distinct label, the brands that have it.
+    label_brands: Vec<Vec<u32>>,
+    /// Brands with an empty label (hyphens only), which every host contains.
+    empty_label_brands: Vec<u32>,
+}
+
+impl BrandHosts {
+    /// Index `domains[b]` and `labels[b]` of each brand `b`.
+    pub(super) fn new<'a>(
+        domains: impl IntoIterator<Item = &'a [String]>,
+        labels: &[Vec<String>],
+    ) -> BrandHosts {
+        let mut owners: HashMap<Box<str>, Vec<u32>, DomainBuild> = HashMap::default();
+        for (b, brand_domains) in domains.into_iter().enumerate() {
+            for d in brand_domains {
+                let brands = owners.entry(Box::from(d.as_str())).or_default();
+                if brands.last() != Some(&(b as u32)) {
+                    brands.push(b as u32);
+                }
+            }
+        }
+        let mut label_index: HashMap<&str, u32> = HashMap::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        let mut label_brands: Vec<Vec<u32>> = Vec::new();
+        let mut empty_label_brands = Vec::new();
+        for (b, brand_labels) in labels.iter().enumerate() {
+            for l in brand_labels {
+                if l.is_empty() {
+                    if empty_label_brands.last() != Some(&(b as u32)) {
+                        empty_label_brands.push(b as u32);
+                    }
+                    continue;
+                }
+                let k = *label_index.entry(l.as_str()).or_insert_with(|| {
+                    distinct.push(l.as_str());
+                    label_brands.push(Vec::new());
+                    (distinct.len() - 1) as u32
+                });
+                if let Some(brands) = label_brands.get_mut(k as usize)
+                    && brands.last() != Some(&(b as u32))
+                {
+                    brands.push(b as u32);
+                }
+            }
+        }
+        let labels = match DoubleArrayAhoCorasick::with_values(
+            distinct.iter().enumerate().map(|(k, l)| (*l, k as u32)),
+        ) {
+            Ok(automaton) => LabelFinder::Automaton(automaton),
+            Err(_) => LabelFinder::Plain(distinct.iter().map(|l| l.to_string()).collect()),
+        };
+        BrandHosts {
+            owners,
+            labels,
+            label_brands,
+            empty_label_brands,
+        }
+    }
+
+    /// Replace `owners` with the brands that own `host` (`host` is one of
+    /// their domains or under one), each once, in no particular order.
+    pub(super) fn owners_of(&self, host: &str, owners: &mut Vec<u32>) {
+        owners.clear();
+        for suffix in label_suffixes(host, true) {
+            if let Some(brands) = self.owners.get(suffix) {
+                for &b in brands {
+                    if !owners.contains(&b) {
+                        owners.push(b);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Some brand that does not own `host` (`owners`, from
+    /// [`BrandHosts::owners_of`]) has a label inside `host` with digit
+    /// look-alikes read as letters and hyphens dropped. `folded` is work
+    /// space.
+    pub(super) fn disguised(&self, host: &str, owners: &[u32], folded: &mut Vec<u8>) -> bool {
+        if self.empty_label_brands.iter().any(|b| !owners.contains(b)) {
+            return true;
+        }
+        fold_lookalike_bytes(host, folded);
+        let foreign = |k: u32| {
+            self.label_brands
+                .get(k as usize)
+                .is_some_and(|brands| brands.iter().any(|b| !owners.contains(b)))
+        };
+        match &self.labels {
+            LabelFinder::Automaton(automaton) => automaton
+                .find_overlapping_iter(&folded[..])
+                .any(|m| foreign(m.value())),
+            LabelFinder::Plain(labels) => labels.iter().enumerate().any(|(k, l)| {
+                memchr::memmem::find(folded, l.as_bytes()).is_some() && foreign(k as u32)
+            }),
+        }
+    }
+}
+
+/// `host`'s bytes with hyphens dropped and the digits 0, 1, 3, 5 read as
+/// o, l, e, s (the bytes of `fold_lookalike_host`: only ASCII changes, and
+/// no byte of a multi-byte UTF-8 character is ASCII).
+fn fold_lookalike_bytes(host: &str, folded: &mut Vec<u8>) {
+    folded.clear();
+    folded.extend(host.bytes().filter(|&b| b != b'-').map(|b| match b {
+        b'0' => b'o',
+        b'1' => b'l',
+        b'3' => b'e',
+        b'5' => b's',
+        _ => b,
+    }));
+}
+
+/// The link hosts of one message, each distinct host numbered once, so a
+/// question about hosts is answered once per host, not once per link.
+pub(super) struct LinkHosts<'u> {
+    urls: &'u [Url],
+    /// For each link, the number of its host.
+    host_of_url: Vec<u32>,
+    /// Each distinct host, by number.
+    hosts: Vec<&'u str>,
+    /// Per host, the answer to the current question: 0 unknown, 1 no, 2 yes.
+    answers: Vec<u8>,
+}
+
+impl<'u> LinkHosts<'u> {
+    /// Number the distinct hosts of `urls`.
+    pub(super) fn new(urls: &'u [Url]) -> LinkHosts<'u> {
+        let mut host_of_url = Vec::with_capacity(urls.len());
+        let mut hosts: Vec<&str> = Vec::new();
+        let mut numbers: HashMap<&str, u32, DomainBuild> = HashMap::default();
+        for u in urls {
+            let host = u.host.as_str();
+            // Links in a row mostly share their host: check the last first.
+            let n = match hosts.last() {
+                Some(&last) if last == host => (hosts.len() - 1) as u32,
+                _ => *numbers.entry(host).or_insert_with(|| {
+                    hosts.push(host);
+                    (hosts.len() - 1) as u32
+                }),
+            };
+            host_of_url.push(n);
+        }
+        let answers = vec![0; hosts.len()];
+        LinkHosts {
+            urls,
+            host_of_url,
+            hosts,
+            answers,
+        }
+    }
+
+    /// The first link whose host satisfies `question`, asked at most once
+    /// per distinct host.
+    pub(super) fn first_where(
+        &mut self,
+        mut question: impl FnMut(&str) -> bool,
+    ) -> Option<&'u Url> {
+        self.answers.iter_mut().for_each(|a| *a = 0);
+        for (u, &n) in self.urls.iter().zip(&self.host_of_url) {
+            let (Some(answer), Some(&host)) =
+                (self.answers.get_mut(n as usize), self.hosts.get(n as usize))
+            else {
+                continue;
+            };
+            if *answer == 0 {
+                *answer = if question(host) { 2 } else { 1 };
+            }
+            if *answer == 2 {
+                return Some(u);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{brand_owns_host, fold_lookalike_host, host_has_tld};
+    use crate::entities::host_is_under;
+    use crate::message::PartKind;
+    use crate::patterns::Brand;
+    use proptest::prelude::*;
+
+    /// Pieces of hosts and domains: labels of real brands, their digit
+    /// look-alikes, dots, hyphens, non-ASCII, and empty strings.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "amazon",
+            "amaz0n",
+            "co",
+            "jp",
+            "com",
+            ".",
+            ".",
+            "-",
+            "rakuten",
+            "card",
+            "rakutencard",
+            "r",
+            "a",
+            "1ine",
+            "line",
+            "docomo",
+            "ne",
+            "smt",
+            "au",
+            "top",
+            "xyz",
+            "bit",
+            "ly",
+            "例え",
+            "",
+            "5",
+            "3",
+            "----",
+        ])
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::collection::vec(piece(), 0..6).prop_map(|p| p.concat())
+    }
+
+    /// The labels the engine derives from a brand's domains.
+    fn labels_of(domains: &[String]) -> Vec<String> {
+        domains
+            .iter()
+            .filter_map(|d| {
+                let label = d.split('.').next().unwrap_or(d);
+                (label.len() >= 4).then(|| label.replace('-', ""))
+            })
+            .collect()
+    }
+
+    fn brand(domains: Vec<String>) -> Brand {
+        Brand {
+            id: String::new(),
+            names: Vec::new(),
+            domains,
+        }
+    }
+
+    proptest! {
+        /// The owners found by suffix lookup are the brands
+        /// `brand_owns_host` says own the host, and a host is disguised
+        /// exactly when some brand not owning it has a label inside the
+        /// folded host (the straightforward check the engine made per link).
+        #[test]
+        fn brand_hosts_match_the_per_brand_checks(
+            brand_domains in prop::collection::vec(prop::collection::vec(name(), 0..4), 0..6),
+            hosts in prop::collection::vec(name(), 1..8),
+        ) {
+            let brands: Vec<Brand> = brand_domains.into_iter().map(brand).collect();
+            let labels: Vec<Vec<String>> = brands.iter().map(|b| labels_of(&b.domains)).collect();
+            let index = BrandHosts::new(brands.iter().map(|b| b.domains.as_slice()), &labels);
+            let (mut owners, mut folded) = (Vec::new(), Vec::new());
+            for host in &hosts {
+                index.owners_of(host, &mut owners);
+                let mut found = owners.clone();
+                found.sort_unstable();
+                let expected: Vec<u32> = (0..brands.len() as u32)
+                    .filter(|&b| brand_owns_host(&brands[b as usize], host))
+                    .collect();
+                prop_assert_eq!(&found, &expected, "owners of {:?}", host);
+                let plain_folded = fold_lookalike_host(host);
+                let disguised = brands.iter().zip(&labels).any(|(b, ls)| {
+                    !brand_owns_host(b, host) && ls.iter().any(|l| plain_folded.contains(l.as_str()))
+                });
+                prop_assert_eq!(
+                    index.disguised(host, &owners, &mut folded),
+                    disguised,
+                    "disguised {:?}", host
+                );
+            }
+        }
+
+        /// A rule's domain set says what `host_is_under` / `host_has_tld`
+        /// over the rule's domains says.
+        #[test]
+        fn domain_sets_match_the_per_domain_checks(
+            domains in prop::collection::vec(name(), 0..5),
+            hosts in prop::collection::vec(name(), 1..8),
+        ) {
+            let under = DomainSet::under(domains.iter().map(String::as_str));
+            let tlds = DomainSet::tlds(domains.iter().map(String::as_str));
+            for host in &hosts {
+                prop_assert_eq!(
+                    under.contains(host),
+                    domains.iter().any(|d| host_is_under(host, d)),
+                    "under {:?}", host
+                );
+                prop_assert_eq!(
+                    tlds.contains(host),
+                    domains.iter().any(|t| host_has_tld(host, t)),
+                    "tld {:?}", host
+                );
+            }
+        }
+
+        /// Asking once per distinct host finds the link a plain `find`
+        /// over the links finds, question after question.
+        #[test]
+        fn link_hosts_find_the_first_link_like_a_plain_search(
+            hosts in prop::collection::vec(prop::sample::select(vec!["a", "b", "c.a", "", "d"]), 0..12),
+            wanted in prop::collection::vec(prop::collection::vec(prop::sample::select(vec!["a", "b", "c.a", "", "d"]), 0..3), 1..4),
+        ) {
+            let urls: Vec<Url> = hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| Url {
+                    text: i.to_string(),
+                    url: String::new(),
+                    host: h.to_string(),
+                    obfuscated: false,
+                    part: PartKind::Body,
+                    start: i,
+                    end: i + 1,
+                })
+                .collect();
+            let mut links = LinkHosts::new(&urls);
+            for w in &wanted {
+                let mut asked = Vec::new();
+                let found = links.first_where(|h| {
+                    asked.push(h.to_string());
+                    w.contains(&h)
+                });
+                let expected = urls.iter().find(|u| w.contains(&u.host.as_str()));
+                prop_assert_eq!(found.map(|u| u.start), expected.map(|u| u.start));
+                let mut distinct = asked.clone();
+                distinct.sort();
+                distinct.dedup();
+                prop_assert_eq!(distinct.len(), asked.len(), "a host asked twice");
+            }
+        }
+    }
+
+    #[test]
+    fn label_suffixes_start_after_each_dot() {
+        let all: Vec<&str> = label_suffixes("a.b..c.", true).collect();
+        assert_eq!(all, ["a.b..c.", "b..c.", ".c.", "c.", ""]);
+        let tlds: Vec<&str> = label_suffixes("x.top", false).collect();
+        assert_eq!(tlds, ["top"]);
+    }
+}
