@@ -889,6 +889,12 @@ impl Engine {
                 Signal::BrandLookalikeDomain => {
                     let found = links.first_where(|host| {
                         self.brand_hosts.owners_of(host, &mut owners);
+                        // A host a brand of the pack owns is that brand's
+                        // own site, even when another brand's label hides
+                        // in it ("sagawa-exp" holds American Express's "aexp").
+                        if !owners.is_empty() {
+                            return false;
+                        }
                         // A brand label inside a host that is not the
                         // brand's, digits read as letters ("amaz0n-jp")…
                         self.brand_hosts.disguised(host, &owners, &mut folded)
@@ -1445,6 +1451,25 @@ mod tests {
             .filter(|m| !m.is_empty())
             .map(|m| m.range())
             .collect()
+    }
+
+    /// Sagawa's own site was scored a look-alike: "sagawaexp" (its host,
+    /// hyphen dropped) holds "aexp", a label of American Express. A host a
+    /// brand of the pack owns is never a disguise of another brand.
+    #[test]
+    fn a_brands_own_domain_is_not_a_lookalike_of_another_brand() {
+        let engine = Engine::builtin().unwrap();
+        let fired = |text: &str| {
+            let (hits, _) = engine.scan(&Message::plain(text));
+            hits.iter().any(|h| &*h.rule == "link.lookalike-domain")
+        };
+        assert!(!fired(
+            "佐川急便公式サイトから。https://www.sagawa-exp.co.jp/"
+        ));
+        assert!(fired(
+            "佐川急便です。https://sagawa-exp.co.jp-aexp.example/"
+        ));
+        assert!(fired("https://amaz0n-jp.example/verify"));
     }
 
     /// Every rule regex, however the engine searches it (anchored at
