@@ -332,8 +332,10 @@ struct Dots {
     /// A `.` between two ASCII digits (`IPV4_URL` needs three).
     ip: bool,
     /// The offsets of every `.`, `[.]` or `(.)` after a label character and
-    /// before an ASCII letter or digit (`BARE_URL` needs one, unless it uses
-    /// `[dot]`), in text order.
+    /// before a lowercase ASCII letter, in text order. `BARE_URL` needs one,
+    /// unless it uses `[dot]`: the separator before its top-level domain,
+    /// which starts with a lowercase letter. (Decimal numbers and dates,
+    /// `1.5万円`, `2024.4.1`, have none.)
     host: Vec<usize>,
 }
 
@@ -342,7 +344,7 @@ fn dotted(b: &[u8]) -> Dots {
         b.get(i)
             .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'-')
     };
-    let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let lower = |i: usize| b.get(i).is_some_and(u8::is_ascii_lowercase);
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut dots = Dots {
         ip: false,
@@ -354,7 +356,7 @@ fn dotted(b: &[u8]) -> Dots {
         }
         dots.ip |= digit(p - 1) && digit(p + 1);
         let before = label(p - 1) || (p >= 2 && matches!(b[p - 1], b'[' | b'(') && label(p - 2));
-        let after = alnum(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && alnum(p + 2));
+        let after = lower(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && lower(p + 2));
         if before && after {
             dots.host.push(p);
         }
