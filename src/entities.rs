@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memmem};
 use regex::Regex;
+use regex_automata::util::prefilter::Prefilter;
+use regex_automata::{MatchKind, Span};
 use serde::Serialize;
 
 use crate::message::PartKind;
@@ -459,13 +461,37 @@ fn phone_digits(run: &str) -> usize {
 /// of `万`, `億`, `兆` inside.
 const AMOUNT_UNITS: [&str; 5] = ["円", "万", "¥", "億", "兆"];
 
-/// Finds every one of [`AMOUNT_UNITS`] in one pass (the regex crate
-/// searches an alternation of literals with its SIMD multi-literal
-/// prefilter alone), instead of one memmem pass per unit.
-static AMOUNT_UNIT_FINDER: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
-    let alternation: Vec<String> = AMOUNT_UNITS.iter().map(|u| regex::escape(u)).collect();
-    regex::bytes::Regex::new(&alternation.join("|")).expect("valid unit alternation")
-});
+/// Finds every one of [`AMOUNT_UNITS`] in one pass (Teddy, the SIMD
+/// multi-literal searcher), instead of one memmem pass per unit. This is the
+/// prefilter the regex crate itself answers an alternation of these literals
+/// with, without its per-search set-up for every unit found. `None` if no
+/// prefilter can be built (then one memmem pass per unit).
+static AMOUNT_UNIT_FINDER: LazyLock<Option<Prefilter>> =
+    LazyLock::new(|| Prefilter::new(MatchKind::LeftmostFirst, &AMOUNT_UNITS));
+
+/// The byte offsets of every one of [`AMOUNT_UNITS`] in `b`, in order.
+fn amount_unit_offsets(b: &[u8]) -> Vec<usize> {
+    let mut hits = Vec::new();
+    let Some(finder) = AMOUNT_UNIT_FINDER.as_ref() else {
+        hits.extend(
+            AMOUNT_UNITS
+                .iter()
+                .flat_map(|u| memmem::find_iter(b, u.as_bytes())),
+        );
+        hits.sort_unstable();
+        return hits;
+    };
+    let mut at = 0;
+    while at < b.len() {
+        let Some(found) = finder.find(b, Span::from(at..b.len())) else {
+            break;
+        };
+        hits.push(found.start);
+        // Each unit is a whole character: the next starts after it.
+        at = found.end.max(found.start + 1);
+    }
+    hits
+}
 
 /// Whether `c` can be part of an `AMOUNT` match.
 fn is_amount_char(c: char) -> bool {
@@ -502,12 +528,7 @@ fn is_amount_char(c: char) -> bool {
 /// in each maximal run; and a match without a unit is dropped, so the runs
 /// without one can be skipped.
 fn amount_runs(text: &str) -> Vec<std::ops::Range<usize>> {
-    // The units are distinct characters, so the matches are every unit,
-    // in text order.
-    let hits = AMOUNT_UNIT_FINDER
-        .find_iter(text.as_bytes())
-        .map(|m| m.start());
-    runs_around(text, hits, is_amount_char)
+    runs_around(text, amount_unit_offsets(text.as_bytes()), is_amount_char)
 }
 
 /// The maximal runs of characters satisfying `in_run` that contain one of the
@@ -1243,10 +1264,14 @@ mod tests {
     }
 
     fn units_in_one_pass(text: &str) -> Vec<usize> {
-        AMOUNT_UNIT_FINDER
-            .find_iter(text.as_bytes())
-            .map(|m| m.start())
-            .collect()
+        assert!(AMOUNT_UNIT_FINDER.is_some(), "the one-pass finder is built");
+        amount_unit_offsets(text.as_bytes())
+    }
+
+    /// Long texts, so that the finder's SIMD loop (not only its short-text
+    /// fallback) is exercised.
+    fn long_entity_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(entity_text(), 0..12).prop_map(|v| v.concat())
     }
 
     fn regex_ranges(regex: &Regex, s: &str) -> Vec<std::ops::Range<usize>> {
@@ -1358,6 +1383,11 @@ mod tests {
 
         #[test]
         fn one_pass_unit_finder_finds_every_unit(s in entity_text()) {
+            prop_assert_eq!(units_in_one_pass(&s), units_by_memmem(&s));
+        }
+
+        #[test]
+        fn one_pass_unit_finder_finds_every_unit_in_long_text(s in long_entity_text()) {
             prop_assert_eq!(units_in_one_pass(&s), units_by_memmem(&s));
         }
 
