@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memmem};
 use regex::Regex;
+use regex_automata::util::prefilter::Prefilter;
+use regex_automata::{MatchKind, Span};
 use serde::Serialize;
 
 use crate::message::PartKind;
@@ -119,8 +121,9 @@ pub fn extract(part: PartKind, original: &str, normalized: &Normalized, out: &mu
     extract_with(part, original, normalized, out, true);
 }
 
-/// [`extract`], with the prefilters switched off for `prefilter == false`
-/// (the tests check both give the same entities).
+/// [`extract`], with the prefilters and the hand-written matchers switched
+/// off for `prefilter == false`: the regexes searched over the whole text,
+/// the reference the tests hold the fast path to.
 fn extract_with(
     part: PartKind,
     original: &str,
@@ -194,7 +197,7 @@ fn extract_with(
     } else {
         whole_text(text)
     };
-    let bare_matches = matches_in_runs(&BARE_URL, text, bare_runs);
+    let bare_matches = regex_matches_in_runs(&BARE_URL, text, bare_runs);
     for (m_start, m_str) in bare_matches {
         // Not the domain of an e-mail address, not inside a longer word.
         // A dot after a Japanese label is a host written with a Japanese
@@ -220,7 +223,11 @@ fn extract_with(
     } else {
         whole_text(text)
     };
-    let phone_matches = matches_in_runs(&PHONE, text, phone_runs);
+    let phone_matches = if prefilter {
+        matches_in_runs_with(find_phones, text, phone_runs)
+    } else {
+        regex_matches_in_runs(&PHONE, text, phone_runs)
+    };
     for (m_start, m_str) in phone_matches {
         let s = m_str.trim_end_matches(['-', ' ', '(', ')']);
         let range = m_start..m_start + s.len();
@@ -260,7 +267,11 @@ fn extract_with(
     } else {
         whole_text(text)
     };
-    let amount_matches = matches_in_runs(&AMOUNT, text, amount_runs);
+    let amount_matches = if prefilter {
+        matches_in_runs_with(find_amounts, text, amount_runs)
+    } else {
+        regex_matches_in_runs(&AMOUNT, text, amount_runs)
+    };
     for (m_start, m_str) in amount_matches {
         let s = m_str.trim_end_matches([',', '.']);
         let has_yen = s.starts_with('¥') || s.ends_with('円');
@@ -323,8 +334,10 @@ struct Dots {
     /// A `.` between two ASCII digits (`IPV4_URL` needs three).
     ip: bool,
     /// The offsets of every `.`, `[.]` or `(.)` after a label character and
-    /// before an ASCII letter or digit (`BARE_URL` needs one, unless it uses
-    /// `[dot]`), in text order.
+    /// before a lowercase ASCII letter, in text order. `BARE_URL` needs one,
+    /// unless it uses `[dot]`: the separator before its top-level domain,
+    /// which starts with a lowercase letter. (Decimal numbers and dates,
+    /// `1.5万円`, `2024.4.1`, have none.)
     host: Vec<usize>,
 }
 
@@ -333,7 +346,7 @@ fn dotted(b: &[u8]) -> Dots {
         b.get(i)
             .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'-')
     };
-    let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let lower = |i: usize| b.get(i).is_some_and(u8::is_ascii_lowercase);
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut dots = Dots {
         ip: false,
@@ -345,7 +358,7 @@ fn dotted(b: &[u8]) -> Dots {
         }
         dots.ip |= digit(p - 1) && digit(p + 1);
         let before = label(p - 1) || (p >= 2 && matches!(b[p - 1], b'[' | b'(') && label(p - 2));
-        let after = alnum(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && alnum(p + 2));
+        let after = lower(p + 1) || (matches!(b.get(p + 1), Some(b']' | b')')) && lower(p + 2));
         if before && after {
             dots.host.push(p);
         }
@@ -448,13 +461,37 @@ fn phone_digits(run: &str) -> usize {
 /// of `万`, `億`, `兆` inside.
 const AMOUNT_UNITS: [&str; 5] = ["円", "万", "¥", "億", "兆"];
 
-/// Finds every one of [`AMOUNT_UNITS`] in one pass (the regex crate
-/// searches an alternation of literals with its SIMD multi-literal
-/// prefilter alone), instead of one memmem pass per unit.
-static AMOUNT_UNIT_FINDER: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
-    let alternation: Vec<String> = AMOUNT_UNITS.iter().map(|u| regex::escape(u)).collect();
-    regex::bytes::Regex::new(&alternation.join("|")).expect("valid unit alternation")
-});
+/// Finds every one of [`AMOUNT_UNITS`] in one pass (Teddy, the SIMD
+/// multi-literal searcher), instead of one memmem pass per unit. This is the
+/// prefilter the regex crate itself answers an alternation of these literals
+/// with, without its per-search set-up for every unit found. `None` if no
+/// prefilter can be built (then one memmem pass per unit).
+static AMOUNT_UNIT_FINDER: LazyLock<Option<Prefilter>> =
+    LazyLock::new(|| Prefilter::new(MatchKind::LeftmostFirst, &AMOUNT_UNITS));
+
+/// The byte offsets of every one of [`AMOUNT_UNITS`] in `b`, in order.
+fn amount_unit_offsets(b: &[u8]) -> Vec<usize> {
+    let mut hits = Vec::new();
+    let Some(finder) = AMOUNT_UNIT_FINDER.as_ref() else {
+        hits.extend(
+            AMOUNT_UNITS
+                .iter()
+                .flat_map(|u| memmem::find_iter(b, u.as_bytes())),
+        );
+        hits.sort_unstable();
+        return hits;
+    };
+    let mut at = 0;
+    while at < b.len() {
+        let Some(found) = finder.find(b, Span::from(at..b.len())) else {
+            break;
+        };
+        hits.push(found.start);
+        // Each unit is a whole character: the next starts after it.
+        at = found.end.max(found.start + 1);
+    }
+    hits
+}
 
 /// Whether `c` can be part of an `AMOUNT` match.
 fn is_amount_char(c: char) -> bool {
@@ -491,12 +528,7 @@ fn is_amount_char(c: char) -> bool {
 /// in each maximal run; and a match without a unit is dropped, so the runs
 /// without one can be skipped.
 fn amount_runs(text: &str) -> Vec<std::ops::Range<usize>> {
-    // The units are distinct characters, so the matches are every unit,
-    // in text order.
-    let hits = AMOUNT_UNIT_FINDER
-        .find_iter(text.as_bytes())
-        .map(|m| m.start());
-    runs_around(text, hits, is_amount_char)
+    runs_around(text, amount_unit_offsets(text.as_bytes()), is_amount_char)
 }
 
 /// The maximal runs of characters satisfying `in_run` that contain one of the
@@ -529,16 +561,304 @@ fn runs_around(
 
 /// Every match of `regex` inside the `runs` of `text`, as (byte offset in
 /// `text`, matched text).
-fn matches_in_runs<'t>(
-    regex: &'t Regex,
+fn regex_matches_in_runs<'t>(
+    regex: &Regex,
     text: &'t str,
     runs: Vec<std::ops::Range<usize>>,
-) -> impl Iterator<Item = (usize, &'t str)> {
-    runs.into_iter().flat_map(move |run| {
-        regex
-            .find_iter(&text[run.clone()])
-            .map(move |m| (run.start + m.start(), m.as_str()))
-    })
+) -> Vec<(usize, &'t str)> {
+    let mut found = Vec::new();
+    for run in runs {
+        found.extend(
+            regex
+                .find_iter(&text[run.clone()])
+                .map(|m| (run.start + m.start(), m.as_str())),
+        );
+    }
+    found
+}
+
+/// Every match of a hand-written matcher (`find`, which pushes the byte
+/// ranges of its matches in one string) inside the `runs` of `text`, as
+/// (byte offset in `text`, matched text).
+fn matches_in_runs_with(
+    find: fn(&str, &mut Vec<std::ops::Range<usize>>),
+    text: &str,
+    runs: Vec<std::ops::Range<usize>>,
+) -> Vec<(usize, &str)> {
+    let mut ranges = Vec::new();
+    let mut found = Vec::new();
+    for run in runs {
+        let Some(run_text) = text.get(run.clone()) else {
+            continue;
+        };
+        ranges.clear();
+        find(run_text, &mut ranges);
+        found.extend(
+            ranges
+                .iter()
+                .filter_map(|r| run_text.get(r.clone()).map(|m| (run.start + r.start, m))),
+        );
+    }
+    found
+}
+
+// ---------------------------------------------------------------------------
+// Hand-written matchers for `AMOUNT` and `PHONE`. The regexes are searched in
+// many short runs, and each search paid the regex crate's per-search set-up
+// (prefilter, cache from the pool) for a few bytes of text. These find
+// exactly the regexes' leftmost-first matches (the tests compare them with the
+// regexes on generated text); the regexes stay as the reference.
+
+/// A character that starts the kanji branch of `AMOUNT` (`[〇零一二三四五六七八九十百千]`).
+fn is_amount_lead_kanji(c: char) -> bool {
+    matches!(
+        c,
+        '〇' | '零'
+            | '一'
+            | '二'
+            | '三'
+            | '四'
+            | '五'
+            | '六'
+            | '七'
+            | '八'
+            | '九'
+            | '十'
+            | '百'
+            | '千'
+    )
+}
+
+/// A character of the repeated tail of `AMOUNT`
+/// (`[0-9,.]|[〇零一二三四五六七八九十百千万億兆]`).
+fn is_amount_tail(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, ',' | '.' | '万' | '億' | '兆') || is_amount_lead_kanji(c)
+}
+
+/// The end of the `AMOUNT` match that starts at byte `at` of `s`, if one does.
+///
+/// `¥ ?[0-9][0-9,]*`: the optional space is taken only when a digit follows
+/// it (without it the digit would have to be the space). The other branch,
+/// `(?:[0-9][0-9,]*(?:\.[0-9]+)?|[〇…千])(?:[0-9,.]|[〇…兆])*円?`, starts with a
+/// digit or one of the lead kanji; every character its first part takes is
+/// also one of the tail's, and nothing after the greedy tail can fail, so
+/// the match is the whole run of tail characters, then `円` if it follows.
+fn amount_at(s: &str, at: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let rest = s.get(at..)?;
+    let first = rest.chars().next()?;
+    if first == '¥' {
+        let mut p = at + first.len_utf8();
+        if b.get(p) == Some(&b' ') && b.get(p + 1).is_some_and(u8::is_ascii_digit) {
+            p += 1;
+        }
+        if !b.get(p).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        p += 1;
+        while b.get(p).is_some_and(|&c| c.is_ascii_digit() || c == b',') {
+            p += 1;
+        }
+        return Some(p);
+    }
+    if !first.is_ascii_digit() && !is_amount_lead_kanji(first) {
+        return None;
+    }
+    let mut p = at + first.len_utf8();
+    loop {
+        match b.get(p) {
+            Some(&c) if c.is_ascii() => {
+                if c.is_ascii_digit() || c == b',' || c == b'.' {
+                    p += 1;
+                } else {
+                    break;
+                }
+            }
+            Some(_) => match s.get(p..).and_then(|r| r.chars().next()) {
+                Some(c) if is_amount_tail(c) => p += c.len_utf8(),
+                _ => break,
+            },
+            None => break,
+        }
+    }
+    if s.get(p..).is_some_and(|r| r.starts_with('円')) {
+        p += '円'.len_utf8();
+    }
+    Some(p)
+}
+
+/// Pushes the byte ranges of every `AMOUNT` match in `s`, as the regex's
+/// `find_iter` finds them: leftmost first, then from the end of each match.
+fn find_amounts(s: &str, out: &mut Vec<std::ops::Range<usize>>) {
+    let mut at = 0;
+    while let Some(c) = s.get(at..).and_then(|r| r.chars().next()) {
+        match amount_at(s, at) {
+            Some(end) => {
+                out.push(at..end);
+                at = end;
+            }
+            None => at += c.len_utf8(),
+        }
+    }
+}
+
+/// The character classes of `PHONE`.
+#[derive(Clone, Copy)]
+enum PhoneClass {
+    /// `+`
+    Plus,
+    /// `8`
+    Eight,
+    /// `1`
+    One,
+    /// `0`
+    Zero,
+    /// `(`
+    Open,
+    /// `)`
+    Close,
+    /// `[- ]`
+    DashOrSpace,
+    /// `[- ()]`
+    Separator,
+    /// `[0-9*x×○〇●]`
+    Digit,
+}
+
+impl PhoneClass {
+    fn has(self, c: char) -> bool {
+        match self {
+            PhoneClass::Plus => c == '+',
+            PhoneClass::Eight => c == '8',
+            PhoneClass::One => c == '1',
+            PhoneClass::Zero => c == '0',
+            PhoneClass::Open => c == '(',
+            PhoneClass::Close => c == ')',
+            PhoneClass::DashOrSpace => matches!(c, '-' | ' '),
+            PhoneClass::Separator => matches!(c, '-' | ' ' | '(' | ')'),
+            PhoneClass::Digit => is_phone_digit(c),
+        }
+    }
+}
+
+/// One piece of a pattern for the backtracking matcher.
+enum Piece {
+    /// A greedy `class{min,max}` (`max` at most 4).
+    Repeat(PhoneClass, u8, u8),
+    /// Alternatives tried in order, each followed by the rest of the pattern.
+    Either(&'static [&'static [Piece]]),
+}
+
+use PhoneClass::{Close, DashOrSpace, Digit, Eight, One, Open, Plus, Separator, Zero};
+
+/// `\+81[- ]?\(?0?\)?[- ]?D{1,4}` (D: a phone digit).
+const PHONE_INTERNATIONAL: &[Piece] = &[
+    Piece::Repeat(Plus, 1, 1),
+    Piece::Repeat(Eight, 1, 1),
+    Piece::Repeat(One, 1, 1),
+    Piece::Repeat(DashOrSpace, 0, 1),
+    Piece::Repeat(Open, 0, 1),
+    Piece::Repeat(Zero, 0, 1),
+    Piece::Repeat(Close, 0, 1),
+    Piece::Repeat(DashOrSpace, 0, 1),
+    Piece::Repeat(Digit, 1, 4),
+];
+/// `0D{1,4}`
+const PHONE_DOMESTIC: &[Piece] = &[Piece::Repeat(Zero, 1, 1), Piece::Repeat(Digit, 1, 4)];
+/// `\(0D{1,4}\)`
+const PHONE_BRACKETED: &[Piece] = &[
+    Piece::Repeat(Open, 1, 1),
+    Piece::Repeat(Zero, 1, 1),
+    Piece::Repeat(Digit, 1, 4),
+    Piece::Repeat(Close, 1, 1),
+];
+/// `[- ()]{0,2}D{0,4}`: the end.
+const PHONE_END: &[Piece] = &[Piece::Repeat(Separator, 0, 2), Piece::Repeat(Digit, 0, 4)];
+/// A second group `[- ()]{0,2}D{1,4}` of `(?:…){1,2}`, then the end.
+const PHONE_SECOND_GROUP_THEN_END: &[Piece] = &[
+    Piece::Repeat(Separator, 0, 2),
+    Piece::Repeat(Digit, 1, 4),
+    Piece::Repeat(Separator, 0, 2),
+    Piece::Repeat(Digit, 0, 4),
+];
+
+/// `PHONE` as pieces: `(?:A|B|C)(?:G){1,2}E` (G: `[- ()]{0,2}D{1,4}`, E:
+/// the end) is `(?:A|B|C)G(?:GE|E)` with
+/// the same order of preference (a greedy `{1,2}` tries the second group
+/// before going on without it).
+const PHONE_PATTERN: &[Piece] = &[
+    Piece::Either(&[PHONE_INTERNATIONAL, PHONE_DOMESTIC, PHONE_BRACKETED]),
+    Piece::Repeat(Separator, 0, 2),
+    Piece::Repeat(Digit, 1, 4),
+    Piece::Either(&[PHONE_SECOND_GROUP_THEN_END, PHONE_END]),
+];
+
+/// What follows the pieces being matched: the rest of an enclosing sequence.
+struct Then<'a> {
+    pieces: &'a [Piece],
+    next: Option<&'a Then<'a>>,
+}
+
+/// The end of the first match (in backtracking order, which is the regex
+/// crate's leftmost-first preference) of `pieces` then `next` at byte `at`.
+fn match_pieces(s: &str, pieces: &[Piece], next: Option<&Then<'_>>, at: usize) -> Option<usize> {
+    let Some((piece, rest)) = pieces.split_first() else {
+        return match next {
+            None => Some(at),
+            Some(then) => match_pieces(s, then.pieces, then.next, at),
+        };
+    };
+    match piece {
+        Piece::Repeat(class, min, max) => {
+            // ends[k]: the offset after k characters of the class.
+            let mut ends = [at; 5];
+            let mut taken = 0usize;
+            let max = usize::from(*max).min(ends.len() - 1);
+            while taken < max {
+                match s.get(ends[taken]..).and_then(|r| r.chars().next()) {
+                    Some(c) if class.has(c) => {
+                        ends[taken + 1] = ends[taken] + c.len_utf8();
+                        taken += 1;
+                    }
+                    _ => break,
+                }
+            }
+            let min = usize::from(*min);
+            if taken < min {
+                return None;
+            }
+            (min..=taken)
+                .rev()
+                .find_map(|k| match_pieces(s, rest, next, ends[k]))
+        }
+        Piece::Either(branches) => {
+            let then = Then { pieces: rest, next };
+            branches
+                .iter()
+                .find_map(|branch| match_pieces(s, branch, Some(&then), at))
+        }
+    }
+}
+
+/// Pushes the byte ranges of every `PHONE` match in `s`, as the regex's
+/// `find_iter` finds them: leftmost first, then from the end of each match.
+/// A match starts with `+`, `0` or `(`.
+fn find_phones(s: &str, out: &mut Vec<std::ops::Range<usize>>) {
+    let b = s.as_bytes();
+    let mut at = 0;
+    while at < b.len() {
+        let Some(offset) = memchr::memchr3(b'+', b'0', b'(', &b[at..]) else {
+            return;
+        };
+        let start = at + offset;
+        match match_pieces(s, PHONE_PATTERN, None, start) {
+            Some(end) if end > start => {
+                out.push(start..end);
+                at = end;
+            }
+            _ => at = start + 1,
+        }
+    }
 }
 
 /// The one run that is all of `text`: the search without prefilters.
@@ -944,15 +1264,130 @@ mod tests {
     }
 
     fn units_in_one_pass(text: &str) -> Vec<usize> {
-        AMOUNT_UNIT_FINDER
-            .find_iter(text.as_bytes())
-            .map(|m| m.start())
-            .collect()
+        assert!(AMOUNT_UNIT_FINDER.is_some(), "the one-pass finder is built");
+        amount_unit_offsets(text.as_bytes())
+    }
+
+    /// Long texts, so that the finder's SIMD loop (not only its short-text
+    /// fallback) is exercised.
+    fn long_entity_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(entity_text(), 0..12).prop_map(|v| v.concat())
+    }
+
+    fn regex_ranges(regex: &Regex, s: &str) -> Vec<std::ops::Range<usize>> {
+        regex.find_iter(s).map(|m| m.range()).collect()
+    }
+
+    fn matcher_ranges(
+        find: fn(&str, &mut Vec<std::ops::Range<usize>>),
+        s: &str,
+    ) -> Vec<std::ops::Range<usize>> {
+        let mut out = Vec::new();
+        find(s, &mut out);
+        out
+    }
+
+    /// Text made of the characters the amount and phone patterns care
+    /// about, and a few they do not.
+    fn matcher_text() -> impl Strategy<Value = String> {
+        let chars = prop::sample::select(vec![
+            '0', '1', '2', '5', '8', '9', ',', '.', ' ', '¥', '円', '〇', '零', '一', '二', '三',
+            '四', '五', '六', '七', '八', '九', '十', '百', '千', '万', '億', '兆', '+', '-', '(',
+            ')', '*', 'x', 'X', '×', '○', '●', 'a', 'ア', '年', '\n', '０', '，', '￥',
+        ]);
+        prop::collection::vec(chars, 0..40).prop_map(|v| v.into_iter().collect())
+    }
+
+    /// Text shaped like phone numbers: `+81`, `0` and `(0` starts, groups
+    /// of phone digits and separators.
+    fn phone_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "+81", "+8", "0", "(0", "(", ")", "-", " ", "--", "  ", "- ", "1", "12", "123", "1234",
+            "12345", "90", "120", "*", "**", "x", "×", "○", "〇", "●", "8", "81", "a", "円", "万",
+        ]);
+        prop::collection::vec(pieces, 0..16).prop_map(|v| v.concat())
+    }
+
+    /// Text shaped like amounts.
+    fn amount_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "¥", "¥ ", " ", "1", "23", "4,567", ",", ".", ".5", "円", "万", "億", "兆", "千", "百",
+            "十", "一", "八", "〇", "零", "万円", "a", "あ", "-", "..", ",,",
+        ]);
+        prop::collection::vec(pieces, 0..16).prop_map(|v| v.concat())
+    }
+
+    #[test]
+    fn matchers_agree_with_the_regexes_on_examples() {
+        for s in [
+            "",
+            "¥",
+            "¥ ",
+            "¥ 1,000",
+            "¥1.5",
+            "¥ x",
+            "8,750万円",
+            "1.5万円",
+            "一万円",
+            "万一",
+            "3億5千万円と¥100",
+            "090-1234-5678",
+            "+81 90 1234 5678",
+            "+81(0)90-1234-5678",
+            "+810901234567",
+            "(03)1234-5678",
+            "(03)",
+            "0120-**-****",
+            "01234",
+            "01234-",
+            "0-",
+            "00000000000000000",
+            "03--12  34",
+            "+81-(0)-3",
+        ] {
+            assert_eq!(
+                matcher_ranges(find_amounts, s),
+                regex_ranges(&AMOUNT, s),
+                "amount {s:?}"
+            );
+            assert_eq!(
+                matcher_ranges(find_phones, s),
+                regex_ranges(&PHONE, s),
+                "phone {s:?}"
+            );
+        }
     }
 
     proptest! {
         #[test]
+        fn amount_matcher_finds_what_the_regex_finds(s in amount_text()) {
+            prop_assert_eq!(matcher_ranges(find_amounts, &s), regex_ranges(&AMOUNT, &s));
+        }
+
+        #[test]
+        fn phone_matcher_finds_what_the_regex_finds(s in phone_text()) {
+            prop_assert_eq!(matcher_ranges(find_phones, &s), regex_ranges(&PHONE, &s));
+        }
+
+        #[test]
+        fn matchers_find_what_the_regexes_find_in_mixed_text(s in matcher_text()) {
+            prop_assert_eq!(matcher_ranges(find_amounts, &s), regex_ranges(&AMOUNT, &s));
+            prop_assert_eq!(matcher_ranges(find_phones, &s), regex_ranges(&PHONE, &s));
+        }
+
+        #[test]
+        fn matchers_find_what_the_regexes_find_in_any_text(s in any::<String>()) {
+            prop_assert_eq!(matcher_ranges(find_amounts, &s), regex_ranges(&AMOUNT, &s));
+            prop_assert_eq!(matcher_ranges(find_phones, &s), regex_ranges(&PHONE, &s));
+        }
+
+        #[test]
         fn one_pass_unit_finder_finds_every_unit(s in entity_text()) {
+            prop_assert_eq!(units_in_one_pass(&s), units_by_memmem(&s));
+        }
+
+        #[test]
+        fn one_pass_unit_finder_finds_every_unit_in_long_text(s in long_entity_text()) {
             prop_assert_eq!(units_in_one_pass(&s), units_by_memmem(&s));
         }
 
