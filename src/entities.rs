@@ -44,7 +44,9 @@ pub struct Phone {
     pub text: String,
     /// Digits (and `*` for masked digits) only, `+81` rewritten to a leading `0`.
     pub digits: String,
-    /// Classes: `free-dial`, `ip-phone`, `mobile`, `international`, `masked`, `landline`.
+    /// Classes: `free-dial`, `ip-phone`, `mobile`, `international` (written
+    /// with `+81`), `foreign` (another country's code: `digits` then keeps
+    /// the `+`), `masked`, `landline`.
     pub classes: Vec<&'static str>,
     /// The part it was found in.
     pub part: PartKind,
@@ -106,6 +108,14 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:\+81[- ]?\(?0?\)?[- ]?[0-9*x×○〇●]{1,4}|0[0-9*x×○〇●]{1,4}|\(0[0-9*x×○〇●]{1,4}\))(?:[- ()]{0,2}[0-9*x×○〇●]{1,4}){1,2}[- ()]{0,2}[0-9*x×○〇●]{0,4}",
     )
     .expect("valid phone regex")
+});
+
+/// A number with another country's code than Japan's `+81`: `+1 (646)
+/// 555-0199`, `+44 20 7946 0958`. Japanese organisations do not ask anyone
+/// to call abroad; fake police and support lines do.
+static FOREIGN_PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\+(?:[1-79][0-9]{0,2}|8[02-9][0-9]?)(?:[- .]?\(?[0-9]{1,4}\)?){2,5}")
+        .expect("valid foreign phone regex")
 });
 
 static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
@@ -258,6 +268,47 @@ fn extract_with(
             start,
             end,
         });
+    }
+
+    // Numbers with a foreign country code, where no Japanese number was found.
+    if text.contains('+') {
+        for m in FOREIGN_PHONE.find_iter(text) {
+            let s = m.as_str().trim_end_matches(['-', ' ', '(', ')', '.']);
+            let range = m.start()..m.start() + s.len();
+            let overlaps = |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| {
+                a.start < b.end && b.start < a.end
+            };
+            // Phones hold offsets into the original text, URLs into the
+            // normalized one.
+            let in_original = normalized.original_range(range.clone());
+            if url_ranges.iter().any(|r| overlaps(r, &range))
+                || out
+                    .phones
+                    .iter()
+                    .any(|p| p.part == part && overlaps(&(p.start..p.end), &in_original))
+            {
+                continue;
+            }
+            let before = text[..range.start].chars().next_back();
+            let after = text[range.end..].chars().next();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric())
+                || after.is_some_and(|c| c.is_ascii_digit())
+            {
+                continue;
+            }
+            let Some(digits) = foreign_digits(s) else {
+                continue;
+            };
+            let (text_orig, start, end) = span(range);
+            out.phones.push(Phone {
+                text: text_orig,
+                digits,
+                classes: vec!["foreign"],
+                part,
+                start,
+                end,
+            });
+        }
     }
 
     // Every kept amount holds a unit, so only the runs of amount characters
@@ -946,6 +997,15 @@ pub fn is_ip_literal(host: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// `+` and the digits of a foreign number, when it has as many as a real
+/// one (8 to 15 with the country code, the ITU limit).
+fn foreign_digits(s: &str) -> Option<String> {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    (8..=15)
+        .contains(&digits.len())
+        .then(|| format!("+{digits}"))
+}
+
 fn classify_phone(s: &str) -> Option<(String, Vec<&'static str>)> {
     let mut digits = String::new();
     let international = s.starts_with("+81");
@@ -1158,6 +1218,32 @@ mod tests {
                 vec!["mobile", "masked"],
                 vec!["mobile", "international"],
                 vec!["free-dial", "masked"]
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_numbers_are_phones_of_their_own_class() {
+        let e = entities(
+            "至急 +1 (646) 555-0199 へ。窓口 +44 20 7946 0958、台北 +886-2-2345-6789、\
+             国内 +81 90 1234 5678。C++ 2024、価格+1,000円、ver+12345678、+1 2 3",
+        );
+        let got: Vec<(&str, &str, Vec<&str>)> = e
+            .phones
+            .iter()
+            .map(|p| (p.text.as_str(), p.digits.as_str(), p.classes.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "+81 90 1234 5678",
+                    "09012345678",
+                    vec!["mobile", "international"]
+                ),
+                ("+1 (646) 555-0199", "+16465550199", vec!["foreign"]),
+                ("+44 20 7946 0958", "+442079460958", vec!["foreign"]),
+                ("+886-2-2345-6789", "+886223456789", vec!["foreign"]),
             ]
         );
     }

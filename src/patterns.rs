@@ -409,6 +409,7 @@ pub const PHONE_CLASSES: &[&str] = &[
     "ip-phone",
     "mobile",
     "international",
+    "foreign",
     "masked",
     "landline",
 ];
