@@ -1373,15 +1373,16 @@ impl Assembler {
         let mut p = pos;
         let mut quiet = quiet_before;
         loop {
-            let end = self.emit_plain3_piece(input, p);
+            let (end, before_segment) = self.emit_plain3_piece(input, p);
             if end > p {
-                quiet = (quiet + (end - p) / 3).min(2);
+                // One quiet unit per char, capped at 2.
+                quiet = if end - p >= 6 { 2 } else { (quiet + 1).min(2) };
                 p = end;
-                if plain3(b, p).is_some() {
-                    // The piece stopped before a plain char whose segment
-                    // goes on: the general path takes it.
-                    break;
-                }
+            }
+            if before_segment {
+                // The piece stopped before a plain char whose segment goes
+                // on: the general path takes it.
+                break;
             }
             if let Some((next, quiet_after)) = self.separators_after_japanese(b, p) {
                 quiet = quiet_after;
@@ -1546,8 +1547,9 @@ impl Assembler {
     /// The plain 3-byte chars from byte `pos` of `input` on (see
     /// [`Assembler::emit_plain3_run`]), found first and copied at once,
     /// their kana patched in place; returns the byte offset after the last
-    /// one (`pos` if there is none).
-    fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> usize {
+    /// one (`pos` if there is none) and whether it stopped before a plain
+    /// char whose segment goes on (left to the general path).
+    fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
         let rest = b.get(pos..).unwrap_or_default();
@@ -1559,12 +1561,13 @@ impl Assembler {
             })
             .count();
         let mut p = pos + 3 * plain_chars;
-        if p > pos && next_char_extends_segment(input, p) {
+        let before_segment = p > pos && next_char_extends_segment(input, p);
+        if before_segment {
             // The last char's segment goes on: the general path takes it.
             p -= 3;
         }
         let Some(run) = b.get(pos..p).filter(|r| !r.is_empty()) else {
-            return pos;
+            return (pos, before_segment);
         };
         let out = &mut self.out;
         out.copy_run_origins(pos as u32, p as u32, 3);
@@ -1605,7 +1608,7 @@ impl Assembler {
         self.last_hira = hira;
         self.left = last;
         self.run_space = false;
-        p
+        (p, before_segment)
     }
 }
 
