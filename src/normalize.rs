@@ -1592,15 +1592,21 @@ impl Assembler {
         // The piece length (capped at 2) depends on the last two chars only.
         // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
-        let last_cp = plain3(b, p - 3).unwrap_or(0);
-        self.piece = if !japanese(last_cp) {
-            0
-        } else if p - pos == 3 {
-            (self.piece + 1).min(2)
-        } else if japanese(plain3(b, p - 6).unwrap_or(0)) {
-            2
-        } else {
-            1
+        // The run holds whole plain chars only: their code points are
+        // decoded without checks.
+        let cp = |c0: u8, c1: u8, c2: u8| {
+            ((u32::from(c0) & 0x0F) << 12) | ((u32::from(c1) & 0x3F) << 6) | (u32::from(c2) & 0x3F)
+        };
+        let (last_cp, before_cp) = match *run {
+            [.., a0, a1, a2, c0, c1, c2] => (cp(c0, c1, c2), Some(cp(a0, a1, a2))),
+            [.., c0, c1, c2] => (cp(c0, c1, c2), None),
+            _ => (0, None),
+        };
+        self.piece = match before_cp {
+            _ if !japanese(last_cp) => 0,
+            None => (self.piece + 1).min(2),
+            Some(before) if japanese(before) => 2,
+            Some(_) => 1,
         };
         let hira = (0x3041..=0x3096).contains(&last_cp);
         let last = char::from_u32(if hira { last_cp + 0x60 } else { last_cp });
@@ -1741,6 +1747,21 @@ const PLAIN_30XX: [u64; 4] = {
     bits
 };
 
+/// [`PLAIN_30XX`] by the last UTF-8 byte (E3 b1 b2): bit `b1 - 0x80` of
+/// entry `b2` is set when U+3000..=U+30FF's char E3 b1 b2 is plain.
+const PLAIN_30XX_BY_LAST: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut u = 0x3000u32;
+    while u < 0x3100 {
+        let i = (u - 0x3000) as usize;
+        if (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0 {
+            table[0x80 | (u & 0x3F) as usize] |= 1 << ((u >> 6) & 0x03);
+        }
+        u += 1;
+    }
+    table
+};
+
 /// Index of U+3000..=U+30FF (lead byte E3, second byte 80..=83) in the
 /// 256-entry tables below, from the last two bytes.
 #[inline(always)]
@@ -1779,10 +1800,9 @@ fn is_plain3_bytes(b0: u8, b1: u8, b2: u8) -> bool {
     match b0 {
         0xE5..=0xE9 => true,
         0xE4 => b1 > 0xB8 || (b1 == 0xB8 && b2 >= 0x81),
-        0xE3 => {
-            let i = plain_30xx_index(b1, b2);
-            (0x80..=0x83).contains(&b1) && (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0
-        }
+        // Bit `b1 - 0x80` of the last byte's entry (`b1 & 0x1F` for
+        // b1 in 0x80..=0x83).
+        0xE3 => (0x80..=0x83).contains(&b1) && (u32::from(PLAIN_30XX_BY_LAST[b2 as usize]) >> (b1 & 0x1F)) & 1 != 0,
         _ => false,
     }
 }
