@@ -1802,7 +1802,10 @@ fn is_plain3_bytes(b0: u8, b1: u8, b2: u8) -> bool {
         0xE4 => b1 > 0xB8 || (b1 == 0xB8 && b2 >= 0x81),
         // Bit `b1 - 0x80` of the last byte's entry (`b1 & 0x1F` for
         // b1 in 0x80..=0x83).
-        0xE3 => (0x80..=0x83).contains(&b1) && (u32::from(PLAIN_30XX_BY_LAST[b2 as usize]) >> (b1 & 0x1F)) & 1 != 0,
+        0xE3 => {
+            (0x80..=0x83).contains(&b1)
+                && (u32::from(PLAIN_30XX_BY_LAST[b2 as usize]) >> (b1 & 0x1F)) & 1 != 0
+        }
         _ => false,
     }
 }
@@ -2749,6 +2752,36 @@ mod tests {
                     for b in japanese {
                         for c in after {
                             let s = format!("{before}{a}{sep}{b}{c}");
+                            if let Err(e) = check_reference(&s, false) {
+                                panic!("{s:?}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state a plain piece leaves (piece length from its last two
+    /// chars, decoded from the run; last char, folded, and whether it was
+    /// hiragana): every pair of plain chars of each kind and at the edges
+    /// of the plain ranges, as the last two chars of a run after nothing, a
+    /// bridge char or a plain char, followed by what reads that state
+    /// (separators before a Japanese char, a dash, 一, a voicing mark).
+    #[test]
+    fn plain_piece_tail_state_agrees_with_reference() {
+        let plain = [
+            "漢", "丁", "鿿", "か", "ぁ", "ゖ", "カ", "ァ", "ヺ", "ー", "、", "「", "〟", "々",
+            "〆", "〇",
+        ];
+        let after = [
+            "", " か", "・漢", "/カ", "-", "－", "一カ", "一ツ", "\u{3099}", "゛", "1", "\n",
+        ];
+        for before in ["", "\n", "1", "漢", "か"] {
+            for a in plain {
+                for b in plain {
+                    for c in after {
+                        for s in [format!("{before}{a}{b}{c}"), format!("{before}{b}{c}")] {
                             if let Err(e) = check_reference(&s, false) {
                                 panic!("{s:?}: {e}");
                             }
