@@ -1373,15 +1373,16 @@ impl Assembler {
         let mut p = pos;
         let mut quiet = quiet_before;
         loop {
-            let end = self.emit_plain3_piece(input, p);
+            let (end, before_segment) = self.emit_plain3_piece(input, p);
             if end > p {
-                quiet = (quiet + (end - p) / 3).min(2);
+                // One quiet unit per char, capped at 2.
+                quiet = if end - p >= 6 { 2 } else { (quiet + 1).min(2) };
                 p = end;
-                if plain3(b, p).is_some() {
-                    // The piece stopped before a plain char whose segment
-                    // goes on: the general path takes it.
-                    break;
-                }
+            }
+            if before_segment {
+                // The piece stopped before a plain char whose segment goes
+                // on: the general path takes it.
+                break;
             }
             if let Some((next, quiet_after)) = self.separators_after_japanese(b, p) {
                 quiet = quiet_after;
@@ -1546,8 +1547,9 @@ impl Assembler {
     /// The plain 3-byte chars from byte `pos` of `input` on (see
     /// [`Assembler::emit_plain3_run`]), found first and copied at once,
     /// their kana patched in place; returns the byte offset after the last
-    /// one (`pos` if there is none).
-    fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> usize {
+    /// one (`pos` if there is none) and whether it stopped before a plain
+    /// char whose segment goes on (left to the general path).
+    fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
         let rest = b.get(pos..).unwrap_or_default();
@@ -1559,12 +1561,13 @@ impl Assembler {
             })
             .count();
         let mut p = pos + 3 * plain_chars;
-        if p > pos && next_char_extends_segment(input, p) {
+        let before_segment = p > pos && next_char_extends_segment(input, p);
+        if before_segment {
             // The last char's segment goes on: the general path takes it.
             p -= 3;
         }
         let Some(run) = b.get(pos..p).filter(|r| !r.is_empty()) else {
-            return pos;
+            return (pos, before_segment);
         };
         let out = &mut self.out;
         out.copy_run_origins(pos as u32, p as u32, 3);
@@ -1589,15 +1592,21 @@ impl Assembler {
         // The piece length (capped at 2) depends on the last two chars only.
         // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
-        let last_cp = plain3(b, p - 3).unwrap_or(0);
-        self.piece = if !japanese(last_cp) {
-            0
-        } else if p - pos == 3 {
-            (self.piece + 1).min(2)
-        } else if japanese(plain3(b, p - 6).unwrap_or(0)) {
-            2
-        } else {
-            1
+        // The run holds whole plain chars only: their code points are
+        // decoded without checks.
+        let cp = |c0: u8, c1: u8, c2: u8| {
+            ((u32::from(c0) & 0x0F) << 12) | ((u32::from(c1) & 0x3F) << 6) | (u32::from(c2) & 0x3F)
+        };
+        let (last_cp, before_cp) = match *run {
+            [.., a0, a1, a2, c0, c1, c2] => (cp(c0, c1, c2), Some(cp(a0, a1, a2))),
+            [.., c0, c1, c2] => (cp(c0, c1, c2), None),
+            _ => (0, None),
+        };
+        self.piece = match before_cp {
+            _ if !japanese(last_cp) => 0,
+            None => (self.piece + 1).min(2),
+            Some(before) if japanese(before) => 2,
+            Some(_) => 1,
         };
         let hira = (0x3041..=0x3096).contains(&last_cp);
         let last = char::from_u32(if hira { last_cp + 0x60 } else { last_cp });
@@ -1605,7 +1614,7 @@ impl Assembler {
         self.last_hira = hira;
         self.left = last;
         self.run_space = false;
-        p
+        (p, before_segment)
     }
 }
 
@@ -1738,6 +1747,21 @@ const PLAIN_30XX: [u64; 4] = {
     bits
 };
 
+/// [`PLAIN_30XX`] by the last UTF-8 byte (E3 b1 b2): bit `b1 - 0x80` of
+/// entry `b2` is set when U+3000..=U+30FF's char E3 b1 b2 is plain.
+const PLAIN_30XX_BY_LAST: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut u = 0x3000u32;
+    while u < 0x3100 {
+        let i = (u - 0x3000) as usize;
+        if (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0 {
+            table[0x80 | (u & 0x3F) as usize] |= 1 << ((u >> 6) & 0x03);
+        }
+        u += 1;
+    }
+    table
+};
+
 /// Index of U+3000..=U+30FF (lead byte E3, second byte 80..=83) in the
 /// 256-entry tables below, from the last two bytes.
 #[inline(always)]
@@ -1776,9 +1800,11 @@ fn is_plain3_bytes(b0: u8, b1: u8, b2: u8) -> bool {
     match b0 {
         0xE5..=0xE9 => true,
         0xE4 => b1 > 0xB8 || (b1 == 0xB8 && b2 >= 0x81),
+        // Bit `b1 - 0x80` of the last byte's entry (`b1 & 0x1F` for
+        // b1 in 0x80..=0x83).
         0xE3 => {
-            let i = plain_30xx_index(b1, b2);
-            (0x80..=0x83).contains(&b1) && (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0
+            (0x80..=0x83).contains(&b1)
+                && (u32::from(PLAIN_30XX_BY_LAST[b2 as usize]) >> (b1 & 0x1F)) & 1 != 0
         }
         _ => false,
     }
@@ -2726,6 +2752,36 @@ mod tests {
                     for b in japanese {
                         for c in after {
                             let s = format!("{before}{a}{sep}{b}{c}");
+                            if let Err(e) = check_reference(&s, false) {
+                                panic!("{s:?}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state a plain piece leaves (piece length from its last two
+    /// chars, decoded from the run; last char, folded, and whether it was
+    /// hiragana): every pair of plain chars of each kind and at the edges
+    /// of the plain ranges, as the last two chars of a run after nothing, a
+    /// bridge char or a plain char, followed by what reads that state
+    /// (separators before a Japanese char, a dash, 一, a voicing mark).
+    #[test]
+    fn plain_piece_tail_state_agrees_with_reference() {
+        let plain = [
+            "漢", "丁", "鿿", "か", "ぁ", "ゖ", "カ", "ァ", "ヺ", "ー", "、", "「", "〟", "々",
+            "〆", "〇",
+        ];
+        let after = [
+            "", " か", "・漢", "/カ", "-", "－", "一カ", "一ツ", "\u{3099}", "゛", "1", "\n",
+        ];
+        for before in ["", "\n", "1", "漢", "か"] {
+            for a in plain {
+                for b in plain {
+                    for c in after {
+                        for s in [format!("{before}{a}{b}{c}"), format!("{before}{b}{c}")] {
                             if let Err(e) = check_reference(&s, false) {
                                 panic!("{s:?}: {e}");
                             }
