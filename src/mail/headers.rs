@@ -911,17 +911,9 @@ mod tests {
         /// names made only of well-formed base64 words take it.
         #[test]
         fn encoded_display_names_read_like_mail_parser(
-            pieces in proptest::collection::vec(proptest::sample::select(vec![
-                "=?utf-8?b?5bGx55Sw?=",
-                "=?UTF-8?B?44GC44GE?=",
-                "=?iso-2022-jp?b?GyRCOzNFRBsoQg==?=",
-                "=?ISO-2022-JP?B?GyRCJCIbKEI=?=",
-                "=?shift_jis?b?gqCCog==?=",
-                "=?euc-jp?b?pKKkpA==?=",
+            pieces in proptest::collection::vec(proptest::sample::select(
+                WELL_FORMED_WORDS.iter().copied().chain([
                 "=?utf-8?b??=",
-                "=?utf-8?b?QQ==?=",
-                "=?iso-8859-1?b?6Q==?=",
-                "=?x-unknown?b?/w==?=",
                 "=?utf-8?q?Yamada?=",
                 "=?utf-8?b?44G?=",
                 "=?utf-8?b?44GC",
@@ -933,7 +925,7 @@ mod tests {
                 " ",
                 "  ",
                 "\t",
-            ]), 1..5),
+            ]).collect::<Vec<_>>()), 1..5),
             address in proptest::sample::select(vec!["a@b.example", "x_y@z", "=?utf-8?b?QQ==?=@b", "a b@c", ""]),
             space in proptest::sample::select(vec!["", " ", "\t"]),
         ) {
