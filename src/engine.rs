@@ -886,6 +886,15 @@ impl Engine {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }
+                Signal::UrlUnowned => {
+                    // A link to a host of no brand in the pack, named or not.
+                    if let Some(u) = links.first_where(|host| {
+                        self.brand_hosts.owners_of(host, &mut owners);
+                        owners.is_empty()
+                    }) {
+                        fire(u.part, u.start, u.end, &u.text);
+                    }
+                }
                 Signal::BrandLookalikeDomain => {
                     let found = links.first_where(|host| {
                         self.brand_hosts.owners_of(host, &mut owners);

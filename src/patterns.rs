@@ -97,6 +97,8 @@ pub enum Signal {
     UrlObfuscated,
     /// The message names a brand from the pack's brand list, and links to a host that is not one of its domains.
     BrandDomainMismatch,
+    /// A link to a host that no brand of the pack owns, whether a brand is named or not.
+    UrlUnowned,
     /// A link host that contains a brand's name or domain label but is not one of its domains.
     BrandLookalikeDomain,
     /// A phone number of one of the rule's `classes`.
@@ -837,6 +839,7 @@ fn parse_signal(s: &str) -> Option<Signal> {
         "url-shortener" => Signal::UrlShortener,
         "url-obfuscated" => Signal::UrlObfuscated,
         "brand-domain-mismatch" => Signal::BrandDomainMismatch,
+        "url-unowned" => Signal::UrlUnowned,
         "brand-lookalike-domain" => Signal::BrandLookalikeDomain,
         "phone" => Signal::Phone,
         "amount" => Signal::Amount,
