@@ -239,7 +239,7 @@ fn extract_with(
         regex_matches_in_runs(&PHONE, text, phone_runs)
     };
     for (m_start, m_str) in phone_matches {
-        let s = m_str.trim_end_matches(['-', ' ', '(', ')']);
+        let s = phone_without_trailing_aside(m_str.trim_end_matches(['-', ' ', '(', ')']));
         let range = m_start..m_start + s.len();
         if url_ranges
             .iter()
@@ -997,6 +997,21 @@ pub fn is_ip_literal(host: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// `s` without a trailing aside the phone pattern swallowed, such as the
+/// "(24" of "0120-21-8946 (24時間受付)", when `s` is not a number as it
+/// stands and what is left before the aside is.
+fn phone_without_trailing_aside(s: &str) -> &str {
+    if classify_phone(s).is_some() {
+        return s;
+    }
+    s.char_indices()
+        .rev()
+        .filter(|&(_, c)| c == ' ' || c == '(')
+        .map(|(i, _)| s[..i].trim_end_matches(['-', ' ', '(', ')']))
+        .find(|head| classify_phone(head).is_some())
+        .unwrap_or(s)
+}
+
 /// `+` and the digits of a foreign number, when it has as many as a real
 /// one (8 to 15 with the country code, the ITU limit).
 fn foreign_digits(s: &str) -> Option<String> {
@@ -1220,6 +1235,16 @@ mod tests {
                 vec!["free-dial", "masked"]
             ]
         );
+    }
+
+    /// "0120-21-8946 (24時間受付)" was no phone at all: the pattern took
+    /// " (24" into the number, which then had 12 digits.
+    #[test]
+    fn a_parenthetical_after_a_number_is_not_part_of_it() {
+        let e = entities("下記までご連絡ください。0120-21-8946 (24時間受付)、03-1234-5678(平日)");
+        let got: Vec<&str> = e.phones.iter().map(|p| p.digits.as_str()).collect();
+        assert_eq!(got, vec!["0120218946", "0312345678"]);
+        assert_eq!(e.phones[0].text, "0120-21-8946");
     }
 
     #[test]
