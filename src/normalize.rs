@@ -1427,8 +1427,13 @@ impl Assembler {
             quiet = 0;
             // The ASCII chars that follow go through their own byte loop
             // (it writes nothing unless the char after the bridge is
-            // ASCII); plain chars after them start the next piece.
-            p = self.emit_ascii_run(input, next);
+            // ASCII, so it is not called otherwise); plain chars after them
+            // start the next piece.
+            p = if b.get(next).is_some_and(u8::is_ascii) {
+                self.emit_ascii_run(input, next)
+            } else {
+                next
+            };
         }
         (p, quiet)
     }
@@ -1552,15 +1557,12 @@ impl Assembler {
     fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
-        let rest = b.get(pos..).unwrap_or_default();
-        let plain_chars = rest
-            .chunks_exact(3)
-            .take_while(|c| match **c {
-                [b0, b1, b2] => is_plain3_bytes(b0, b1, b2),
-                _ => false,
-            })
-            .count();
-        let mut p = pos + 3 * plain_chars;
+        let mut p = pos;
+        while let Some(&[b0, b1, b2]) = b.get(p..p + 3)
+            && is_plain3_bytes(b0, b1, b2)
+        {
+            p += 3;
+        }
         let before_segment = p > pos && next_char_extends_segment(input, p);
         if before_segment {
             // The last char's segment goes on: the general path takes it.
