@@ -2580,6 +2580,31 @@ mod tests {
         }
     }
 
+    /// A bridge char inside a plain run followed by what the ASCII byte
+    /// loop is not called for (non-ASCII or the end of the text) or by
+    /// ASCII that it takes: `emit_plain3_run` skips the call when the byte
+    /// after the bridge is not ASCII, so both sides are checked against
+    /// the reference.
+    #[test]
+    fn bridge_followed_by_non_ascii_or_end_agrees_with_reference() {
+        let bridges = ["\n", "1", ":", "(", "）", "：", "１", "！"];
+        let after = [
+            "", "漢", "か", "カ", "ｶ", "ﾞ", "\u{3099}", "\u{FE0F}", "\u{200B}", "é", "🌀",
+            "\u{3000}", "・", "Ａ", "a", "ab", "1", " ", "\t", "-",
+        ];
+        for bridge in bridges {
+            for next in after {
+                for s in [
+                    format!("漢字{bridge}{next}"),
+                    format!("かな{bridge}{next}字"),
+                    format!("字{bridge}{next}{bridge}{next}"),
+                ] {
+                    check_reference(&s, false).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+                }
+            }
+        }
+    }
+
     /// Pieces around the units [`Assembler::try_emit`] emits at once or
     /// leaves buffered: lone letters and words, whitespace and separators
     /// next to Japanese or Latin, dashes and 一 after katakana, newlines,
