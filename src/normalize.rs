@@ -1427,8 +1427,13 @@ impl Assembler {
             quiet = 0;
             // The ASCII chars that follow go through their own byte loop
             // (it writes nothing unless the char after the bridge is
-            // ASCII); plain chars after them start the next piece.
-            p = self.emit_ascii_run(input, next);
+            // ASCII, so it is not called otherwise); plain chars after them
+            // start the next piece.
+            p = if b.get(next).is_some_and(u8::is_ascii) {
+                self.emit_ascii_run(input, next)
+            } else {
+                next
+            };
         }
         (p, quiet)
     }
@@ -1552,15 +1557,12 @@ impl Assembler {
     fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
         // Find the end of the run first, then copy it at once.
-        let rest = b.get(pos..).unwrap_or_default();
-        let plain_chars = rest
-            .chunks_exact(3)
-            .take_while(|c| match **c {
-                [b0, b1, b2] => is_plain3_bytes(b0, b1, b2),
-                _ => false,
-            })
-            .count();
-        let mut p = pos + 3 * plain_chars;
+        let mut p = pos;
+        while let Some(&[b0, b1, b2]) = b.get(p..p + 3)
+            && is_plain3_bytes(b0, b1, b2)
+        {
+            p += 3;
+        }
         let before_segment = p > pos && next_char_extends_segment(input, p);
         if before_segment {
             // The last char's segment goes on: the general path takes it.
@@ -2573,6 +2575,31 @@ mod tests {
                             panic!("{s:?}: {e}");
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// A bridge char inside a plain run followed by what the ASCII byte
+    /// loop is not called for (non-ASCII or the end of the text) or by
+    /// ASCII that it takes: `emit_plain3_run` skips the call when the byte
+    /// after the bridge is not ASCII, so both sides are checked against
+    /// the reference.
+    #[test]
+    fn bridge_followed_by_non_ascii_or_end_agrees_with_reference() {
+        let bridges = ["\n", "1", ":", "(", "）", "：", "１", "！"];
+        let after = [
+            "", "漢", "か", "カ", "ｶ", "ﾞ", "\u{3099}", "\u{FE0F}", "\u{200B}", "é", "🌀",
+            "\u{3000}", "・", "Ａ", "a", "ab", "1", " ", "\t", "-",
+        ];
+        for bridge in bridges {
+            for next in after {
+                for s in [
+                    format!("漢字{bridge}{next}"),
+                    format!("かな{bridge}{next}字"),
+                    format!("字{bridge}{next}{bridge}{next}"),
+                ] {
+                    check_reference(&s, false).unwrap_or_else(|e| panic!("{s:?}: {e}"));
                 }
             }
         }
