@@ -103,20 +103,25 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         a.rule_index == b.rule_index && a.part == b.part && a.start == b.start && a.end == b.end
     });
 
+    // Scratch vectors reused from the previous message scored on this
+    // thread (a batch scan scores thousands: their allocations were a
+    // visible part of scoring).
+    let mut scratch = SCRATCH.take();
     // Distinct (category, rule) pairs, grouped by category in ascending
     // order (one sorted vector instead of a map of vectors: no allocation
     // per category).
-    let mut by_category: Vec<(usize, usize)> = hits
-        .iter()
-        .map(|h| (pack.rules[h.rule_index].category, h.rule_index))
-        .collect();
-    by_category.sort_unstable();
-    by_category.dedup();
+    scratch.by_category.clear();
+    scratch.by_category.extend(
+        hits.iter()
+            .map(|h| (pack.rules[h.rule_index].category, h.rule_index)),
+    );
+    scratch.by_category.sort_unstable();
+    scratch.by_category.dedup();
     // Warning context: several distinct negative rules (a warning, a helpline, a
     // "this is how the scam goes" article) mean scam phrases are being quoted.
     // Rules count only with evidence of their own: two negative rules that
     // match the same phrase (「…」という内容) are one piece of evidence.
-    let negative_rules = independent_negative_rules(pack, &hits);
+    let negative_rules = independent_negative_rules(pack, &hits, &mut scratch);
     let warning_context = pack.scoring.warning_context_rules > 0
         && negative_rules >= pack.scoring.warning_context_rules;
     let positive_factor = if warning_context {
@@ -124,12 +129,12 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     } else {
         1.0
     };
-    let mut contributions = Vec::with_capacity(by_category.len() + 1);
+    let mut contributions = Vec::with_capacity(scratch.by_category.len() + 1);
     let mut positive = 0.0;
     let mut negative = 0.0;
-    let mut cat_points: Vec<(usize, f64)> = Vec::with_capacity(by_category.len());
-    let mut rules: Vec<usize> = Vec::new();
-    for group in by_category.chunk_by(|a, b| a.0 == b.0) {
+    let mut cat_points: Vec<(usize, f64)> = Vec::with_capacity(scratch.by_category.len());
+    let rules = &mut scratch.rules;
+    for group in scratch.by_category.chunk_by(|a, b| a.0 == b.0) {
         let cat = group[0].0;
         rules.clear();
         rules.extend(group.iter().map(|&(_, r)| r));
@@ -234,6 +239,7 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         .iter()
         .map(|&(c, _)| pack.categories[c].id.clone())
         .collect();
+    SCRATCH.set(scratch);
     Analysis {
         verdict,
         score,
@@ -247,25 +253,46 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     }
 }
 
+/// Vectors [`score`] needs only while it runs, kept per thread between
+/// messages so that scoring one allocates only what it returns.
+#[derive(Default)]
+struct Scratch {
+    /// Distinct (category, rule) pairs of the message's hits.
+    by_category: Vec<(usize, usize)>,
+    /// The rules of one category, strongest first.
+    rules: Vec<usize>,
+    /// Negative rules with a hit, in pack order.
+    negative_rules: Vec<usize>,
+    /// Spans of the negative rules counted so far.
+    taken: Vec<(crate::message::PartKind, usize, usize)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
 /// How many negative rules have a hit that overlaps no hit of the negative
 /// rules counted before them (rules taken in pack order).
-fn independent_negative_rules(pack: &RulePack, hits: &[Hit]) -> usize {
-    let mut rules: Vec<usize> = hits
-        .iter()
-        .filter(|h| pack.categories[pack.rules[h.rule_index].category].negative)
-        .map(|h| h.rule_index)
-        .collect();
+fn independent_negative_rules(pack: &RulePack, hits: &[Hit], scratch: &mut Scratch) -> usize {
+    let rules = &mut scratch.negative_rules;
+    rules.clear();
+    rules.extend(
+        hits.iter()
+            .filter(|h| pack.categories[pack.rules[h.rule_index].category].negative)
+            .map(|h| h.rule_index),
+    );
     rules.sort_unstable();
     rules.dedup();
-    let mut taken: Vec<(crate::message::PartKind, usize, usize)> = Vec::new();
+    let taken = &mut scratch.taken;
+    taken.clear();
     let mut count = 0;
-    for r in rules {
-        let own: Vec<_> = hits
-            .iter()
-            .filter(|h| h.rule_index == r)
-            .map(|h| (h.part, h.start, h.end))
-            .collect();
-        let independent = own.iter().any(|&(p, s, e)| {
+    for &r in rules.iter() {
+        let own = || {
+            hits.iter()
+                .filter(move |h| h.rule_index == r)
+                .map(|h| (h.part, h.start, h.end))
+        };
+        let independent = own().any(|(p, s, e)| {
             !taken
                 .iter()
                 .any(|&(tp, ts, te)| tp == p && ts < e && s < te)
@@ -273,7 +300,7 @@ fn independent_negative_rules(pack: &RulePack, hits: &[Hit]) -> usize {
         if independent {
             count += 1;
         }
-        taken.extend(own);
+        taken.extend(own());
     }
     count
 }
@@ -318,6 +345,42 @@ mod tests {
         let e = engine();
         let report = "DMMから「有料動画閲覧の料金が未納となっております。本日ご連絡がない場合法的手続きをいたします。窓口 0120-**-****」という内容のメールが届いた。電話をかけたら、本日中に払わないと退会の手続きができないので、15万円をアマゾンカードで払うように。その後、インターネット協会から連絡があるので、7万4千円の返金手続きをすすめてくださいと言われた。";
         assert_eq!(e.analyze_text(report).verdict, crate::Verdict::Scam);
+    }
+
+    #[test]
+    fn scratch_reused_between_messages_does_not_leak_into_the_next_score() {
+        // The per-thread scratch vectors keep the previous message's rules
+        // and spans: a message scored after a bigger one (and after a
+        // warning article with many negative rules) must score as when
+        // scored first.
+        let e = engine();
+        let texts = [
+            "インターネット協会から還付金。コンビニでプリペイドカードを購入。本日中。0120-**-****",
+            "次のような手口にご注意ください。「本日中にコンビニでプリペイドカードを購入し番号を伝えてください」このようなSMSには応じないでください。困ったら消費者ホットライン188へ。",
+            "明日の会議は10時からです。",
+            "DMMから「有料動画閲覧の料金が未納となっております。」という内容のメールが届いた。",
+        ];
+        let fresh: Vec<_> = texts
+            .iter()
+            .map(|t| {
+                let (hits, entities) = e.scan(&crate::Message::plain(*t));
+                std::thread::scope(|s| {
+                    s.spawn(|| super::score(e.pack(), hits, entities))
+                        .join()
+                        .unwrap()
+                })
+            })
+            .collect();
+        for round in 0..2 {
+            for (t, want) in texts.iter().zip(&fresh).rev() {
+                let (hits, entities) = e.scan(&crate::Message::plain(*t));
+                assert_eq!(
+                    &super::score(e.pack(), hits, entities),
+                    want,
+                    "round {round}: {t}"
+                );
+            }
+        }
     }
 
     #[test]
