@@ -132,7 +132,8 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     let mut contributions = Vec::with_capacity(scratch.by_category.len() + 1);
     let mut positive = 0.0;
     let mut negative = 0.0;
-    let mut cat_points: Vec<(usize, f64)> = Vec::with_capacity(scratch.by_category.len());
+    let cat_points = &mut scratch.cat_points;
+    cat_points.clear();
     let rules = &mut scratch.rules;
     for group in scratch.by_category.chunk_by(|a, b| a.0 == b.0) {
         let cat = group[0].0;
@@ -261,6 +262,8 @@ struct Scratch {
     by_category: Vec<(usize, usize)>,
     /// The rules of one category, strongest first.
     rules: Vec<usize>,
+    /// Points of each category with a hit.
+    cat_points: Vec<(usize, f64)>,
     /// Negative rules with a hit, in pack order.
     negative_rules: Vec<usize>,
     /// Spans of the negative rules counted so far.
