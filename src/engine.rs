@@ -829,6 +829,9 @@ impl Engine {
         let mut links = LinkHosts::new(&entities.urls);
         let mut owners: Vec<u32> = Vec::new();
         let mut folded: Vec<u8> = Vec::new();
+        // The first link to a host of no brand in the pack, asked once for
+        // the signals that share it.
+        let mut first_unowned: Option<Option<&entities::Url>> = None;
         for (ri, signal, domain_set) in &self.signal_rules {
             let (ri, signal) = (*ri, *signal);
             let rule = &self.pack.rules[ri];
@@ -878,9 +881,11 @@ impl Engine {
                     // links to the bank's card company is not a mismatch).
                     // Not the named brand's host is implied: it is in the pack.
                     if !brands.is_empty()
-                        && let Some(u) = links.first_where(|host| {
-                            self.brand_hosts.owners_of(host, &mut owners);
-                            owners.is_empty()
+                        && let Some(u) = *first_unowned.get_or_insert_with(|| {
+                            links.first_where(|host| {
+                                self.brand_hosts.owners_of(host, &mut owners);
+                                owners.is_empty()
+                            })
                         })
                     {
                         fire(u.part, u.start, u.end, &u.text);
@@ -888,9 +893,11 @@ impl Engine {
                 }
                 Signal::UrlUnowned => {
                     // A link to a host of no brand in the pack, named or not.
-                    if let Some(u) = links.first_where(|host| {
-                        self.brand_hosts.owners_of(host, &mut owners);
-                        owners.is_empty()
+                    if let Some(u) = *first_unowned.get_or_insert_with(|| {
+                        links.first_where(|host| {
+                            self.brand_hosts.owners_of(host, &mut owners);
+                            owners.is_empty()
+                        })
                     }) {
                         fire(u.part, u.start, u.end, &u.text);
                     }
@@ -904,20 +911,16 @@ impl Engine {
                         if !owners.is_empty() {
                             return false;
                         }
-                        // A brand label inside a host that is not the
-                        // brand's, digits read as letters ("amaz0n-jp")…
-                        self.brand_hosts.disguised(host, &owners, &mut folded)
+                        // A brand label inside the host, digits read as
+                        // letters ("amaz0n-jp")…
+                        self.brand_hosts.disguised(host, &mut folded)
                             // …or a one-letter typo of a brand the message names
                             // ("amazom" in a mail signed Amazon). Only for named
                             // brands: unnamed, "mizuno" would pass for "mizuho".
                             || brands.iter().any(|&(bi, _, _)| {
-                                !owners.contains(&(bi as u32))
-                                    && self
-                                        .brand_labels
-                                        .get(bi)
-                                        .is_some_and(|labels| {
-                                            labels.iter().any(|l| host_has_typo_of(host, l))
-                                        })
+                                self.brand_labels.get(bi).is_some_and(|labels| {
+                                    labels.iter().any(|l| host_has_typo_of(host, l))
+                                })
                             })
                     });
                     if let Some(u) = found {

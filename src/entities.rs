@@ -239,7 +239,11 @@ fn extract_with(
         regex_matches_in_runs(&PHONE, text, phone_runs)
     };
     for (m_start, m_str) in phone_matches {
-        let s = phone_without_trailing_aside(m_str.trim_end_matches(['-', ' ', '(', ')']));
+        let Some((s, (digits, classes))) =
+            classified_phone(m_str.trim_end_matches(['-', ' ', '(', ')']))
+        else {
+            continue;
+        };
         let range = m_start..m_start + s.len();
         if url_ranges
             .iter()
@@ -256,9 +260,6 @@ fn extract_with(
         {
             continue;
         }
-        let Some((digits, classes)) = classify_phone(s) else {
-            continue;
-        };
         let (text_orig, start, end) = span(range);
         out.phones.push(Phone {
             text: text_orig,
@@ -997,19 +998,18 @@ pub fn is_ip_literal(host: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// `s` without a trailing aside the phone pattern swallowed, such as the
-/// "(24" of "0120-21-8946 (24時間受付)", when `s` is not a number as it
-/// stands and what is left before the aside is.
-fn phone_without_trailing_aside(s: &str) -> &str {
-    if classify_phone(s).is_some() {
-        return s;
-    }
-    s.char_indices()
-        .rev()
-        .filter(|&(_, c)| c == ' ' || c == '(')
-        .map(|(i, _)| s[..i].trim_end_matches(['-', ' ', '(', ')']))
-        .find(|head| classify_phone(head).is_some())
-        .unwrap_or(s)
+/// The number `s` is, with its digits and classes; when `s` is none as it
+/// stands, the number before a trailing aside the phone pattern swallowed,
+/// such as the "(24" of "0120-21-8946 (24時間受付)".
+fn classified_phone(s: &str) -> Option<(&str, (String, Vec<&'static str>))> {
+    std::iter::once(s)
+        .chain(
+            s.char_indices()
+                .rev()
+                .filter(|&(_, c)| c == ' ' || c == '(')
+                .map(|(i, _)| s[..i].trim_end_matches(['-', ' ', '(', ')'])),
+        )
+        .find_map(|head| Some((head, classify_phone(head)?)))
 }
 
 /// `+` and the digits of a foreign number, when it has as many as a real

@@ -2571,9 +2571,7 @@ mod tests {
                         format!("{prefix}字{x}字{y}漢字"),
                         format!("{prefix}{x}{y}カ{x}"),
                     ] {
-                        if let Err(e) = check_reference(&s, false) {
-                            panic!("{s:?}: {e}");
-                        }
+                        assert_agrees_with_reference(&s, false);
                     }
                 }
             }
@@ -2664,9 +2662,7 @@ mod tests {
             for x in pieces {
                 for y in pieces {
                     for s in [format!("{prefix}{x}{y}b"), format!("{prefix}{x}c{y}")] {
-                        if let Err(e) = check_reference(&s, false) {
-                            panic!("{s:?}: {e}");
-                        }
+                        assert_agrees_with_reference(&s, false);
                     }
                 }
             }
@@ -2686,9 +2682,7 @@ mod tests {
             for b in DIRECT_PIECES {
                 for c in DIRECT_PIECES {
                     let s = format!("{a}{b}{c}");
-                    if let Err(e) = check_reference(&s, true) {
-                        panic!("{s:?}: {e}");
-                    }
+                    assert_agrees_with_reference(&s, true);
                 }
             }
         }
@@ -2730,9 +2724,7 @@ mod tests {
                     format!("{before}{c}{after}"),
                     format!("{before}{c}{c}{after}"),
                 ] {
-                    if let Err(e) = check_reference(&s, false) {
-                        panic!("{s:?}: {e}");
-                    }
+                    assert_agrees_with_reference(&s, false);
                 }
             }
         }
@@ -2779,9 +2771,7 @@ mod tests {
                     for b in japanese {
                         for c in after {
                             let s = format!("{before}{a}{sep}{b}{c}");
-                            if let Err(e) = check_reference(&s, false) {
-                                panic!("{s:?}: {e}");
-                            }
+                            assert_agrees_with_reference(&s, false);
                         }
                     }
                 }
@@ -2809,9 +2799,7 @@ mod tests {
                 for b in plain {
                     for c in after {
                         for s in [format!("{before}{a}{b}{c}"), format!("{before}{b}{c}")] {
-                            if let Err(e) = check_reference(&s, false) {
-                                panic!("{s:?}: {e}");
-                            }
+                            assert_agrees_with_reference(&s, false);
                         }
                     }
                 }
@@ -2844,9 +2832,7 @@ mod tests {
             for l in letters {
                 for a in after {
                     let s = format!("漢{b}{l}{a}");
-                    if let Err(e) = check_reference(&s, false) {
-                        panic!("{s:?}: {e}");
-                    }
+                    assert_agrees_with_reference(&s, false);
                 }
             }
         }
@@ -2928,6 +2914,14 @@ mod tests {
     /// Compare against the reference implementation: text, `original_range`
     /// and `is_obfuscated` for every pair of byte offsets (char boundaries or
     /// not, reversed and out of bounds included).
+    /// [`check_reference`] for the exhaustive tests: a disagreement fails
+    /// the test, naming the input.
+    fn assert_agrees_with_reference(s: &str, all_bytes: bool) {
+        if let Err(e) = check_reference(s, all_bytes) {
+            panic!("{s:?}: {e}");
+        }
+    }
+
     fn check_reference(s: &str, all_bytes: bool) -> Result<(), TestCaseError> {
         let new = normalize(s);
         let old = reference::normalize(s);

@@ -724,31 +724,24 @@ static QP_CLASS: [u8; 256] = {
 
 /// [`HEX_VALUE`] shifted into the high nibble; 0x100 (above any byte) for
 /// a byte that is not a hexadecimal digit.
-static HEX_HIGH: [u16; 256] = {
-    let mut table = [0x100; 256];
-    let mut b = 0;
-    while b < 256 {
-        if HEX_VALUE[b] != 0xFF {
-            table[b] = (HEX_VALUE[b] as u16) << 4;
-        }
-        b += 1;
-    }
-    table
-};
+static HEX_HIGH: [u16; 256] = hex_nibbles(4);
 
 /// [`HEX_VALUE`] as the low nibble; 0x100 for a byte that is not a
 /// hexadecimal digit.
-static HEX_LOW: [u16; 256] = {
+static HEX_LOW: [u16; 256] = hex_nibbles(0);
+
+/// [`HEX_VALUE`] shifted left by `shift`, 0x100 for a non-digit.
+const fn hex_nibbles(shift: u32) -> [u16; 256] {
     let mut table = [0x100; 256];
     let mut b = 0;
     while b < 256 {
         if HEX_VALUE[b] != 0xFF {
-            table[b] = HEX_VALUE[b] as u16;
+            table[b] = (HEX_VALUE[b] as u16) << shift;
         }
         b += 1;
     }
     table
-};
+}
 
 #[cfg(test)]
 mod tests {
