@@ -249,8 +249,11 @@ impl ExplanationOut for JsonText<'_> {
 
     fn rule_sentence_end(&mut self, rule: Option<usize>, id: &str, what: &str) {
         match rule.and_then(|i| self.rules.get(i)) {
-            // `what` is that rule's description in the writer's language.
-            Some(r) if r.id == id => self.out.extend_from_slice(&r.sentence_end),
+            // `rule` is the index of the pack rule with this id (checked by
+            // `write_explanation`), and `self.rules` were prepared from the
+            // same pack, so `r` is that rule: its id is not compared again.
+            // `what` is its description in the writer's language.
+            Some(r) => self.out.extend_from_slice(&r.sentence_end),
             _ => {
                 for piece in [" ", id, " (", what, ")"] {
                     self.text(piece);
@@ -551,7 +554,7 @@ mod tests {
                 Verdict::Suspicious
             },
             score: 0.1 + 0.2,
-            categories: vec![s.to_string(), "cash-handover".into()],
+            categories: vec![s.into(), "cash-handover".into()],
             hits: vec![Hit {
                 rule_index: 3,
                 normalized: 1..2,
@@ -569,14 +572,14 @@ mod tests {
             }],
             contributions: vec![
                 Contribution {
-                    id: s.to_string(),
+                    id: s.into(),
                     category: "combo".into(),
                     points: f64::NAN,
                     rule_index: None,
                 },
                 Contribution {
                     id: "x".into(),
-                    category: s.to_string(),
+                    category: s.into(),
                     points: -0.0,
                     rule_index: Some(0),
                 },
