@@ -156,14 +156,29 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     // per category).
     // Each pair keeps its first hit, whose shared ids the contribution
     // takes.
-    scratch.by_category.clear();
-    scratch.by_category.extend(
-        hits.iter()
-            .enumerate()
-            .map(|(at, h)| (pack.rules[h.rule_index].category, h.rule_index, at)),
-    );
-    scratch.by_category.sort_unstable();
-    scratch.by_category.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    // The distinct rules are found with a per-rule table (one look-up per
+    // hit) and only they are sorted: sorting every hit's pair was most of
+    // scoring for long messages.
+    let Scratch {
+        by_category,
+        first_hit,
+        ..
+    } = &mut scratch;
+    by_category.clear();
+    if first_hit.len() < pack.rules.len() {
+        first_hit.resize(pack.rules.len(), NO_HIT);
+    }
+    for (at, h) in hits.iter().enumerate() {
+        let first = &mut first_hit[h.rule_index];
+        if *first == NO_HIT {
+            *first = at;
+            by_category.push((pack.rules[h.rule_index].category, h.rule_index, at));
+        }
+    }
+    for &(_, rule, _) in by_category.iter() {
+        first_hit[rule] = NO_HIT;
+    }
+    by_category.sort_unstable();
     // Warning context: several distinct negative rules (a warning, a helpline, a
     // "this is how the scam goes" article) mean scam phrases are being quoted.
     // Rules count only with evidence of their own: two negative rules that
@@ -247,13 +262,24 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
             }
         }
     }
-    let fired = |c: usize| cat_points.iter().any(|&(cat, p, _)| cat == c && p > 0.0);
+    // Which categories fired, by index (a combo asks about each of its
+    // categories: a table instead of a search of `cat_points` each time).
+    let fired = &mut scratch.fired;
+    if fired.len() < pack.categories.len() {
+        fired.resize(pack.categories.len(), false);
+    }
+    let mut any_fired = false;
+    for &(cat, p, _) in cat_points.iter() {
+        if p > 0.0 {
+            fired[cat] = true;
+            any_fired = true;
+        }
+    }
     let mut combos = Vec::new();
-    for combo in &pack.combos {
-        if !warning_context
-            && !combo.categories.is_empty()
-            && combo.categories.iter().all(|&c| fired(c))
-        {
+    // A combo needs all of its (one or more) categories fired: none can
+    // fire when no category did (most messages).
+    for combo in pack.combos.iter().filter(|_| any_fired && !warning_context) {
+        if !combo.categories.is_empty() && combo.categories.iter().all(|&c| fired.get(c).copied().unwrap_or(false)) {
             positive += combo.bonus;
             combos.push(ComboHit {
                 id: combo.id.clone(),
@@ -266,6 +292,9 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 rule_index: None,
             });
         }
+    }
+    for &(cat, _, _) in cat_points.iter() {
+        fired[cat] = false;
     }
     let negative_applied = negative.min(pack.scoring.max_negative);
     if negative_applied < negative {
@@ -306,6 +335,12 @@ struct Scratch {
     /// Distinct (category, rule) pairs of the message's hits, each with
     /// the index of its first hit.
     by_category: Vec<(usize, usize, usize)>,
+    /// The first hit of each rule of the pack while `by_category` is
+    /// built, [`NO_HIT`] for none (all [`NO_HIT`] between messages).
+    first_hit: Vec<usize>,
+    /// Whether each category of the pack fired, while combos are checked
+    /// (all `false` between messages).
+    fired: Vec<bool>,
     /// The rules of one category, strongest first, with their first hits.
     rules: Vec<(usize, usize)>,
     /// Points of each category with a hit, and its shared id (emptied
@@ -316,6 +351,9 @@ struct Scratch {
     /// Spans of the negative rules counted so far.
     taken: Vec<(crate::message::PartKind, usize, usize)>,
 }
+
+/// No hit of the rule yet, in [`Scratch::first_hit`].
+const NO_HIT: usize = usize::MAX;
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
