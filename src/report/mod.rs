@@ -300,7 +300,9 @@ fn push_tenths(out: &mut String, x: f64, plus: bool) {
 fn tenths_text(x: f64, plus: bool, out: impl FnOnce(&[u8])) {
     use std::fmt::Write as _;
     let tenths = x * 10.0;
-    if tenths == tenths.trunc() && tenths.abs() < 1e15 {
+    // Whole: the cast truncates toward zero, exactly below 1e15 (this was
+    // a `trunc` call, a libm function on baseline x86-64).
+    if tenths.abs() < 1e15 && (tenths as i64) as f64 == tenths {
         let n = tenths.abs() as u64;
         // Sign, `n / 10`, `.`, `n % 10` without the formatter (~10× fewer
         // instructions; this runs a few times per message of a batch scan).
