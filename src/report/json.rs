@@ -345,7 +345,12 @@ const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 
 /// Decimal digits of `n` (what `{n}` prints, without the formatter), two
 /// digits per division.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+///
+/// Numbers below 10,000 (most offsets, indexes and amounts) are written
+/// inline at the call site: this was ~95 K calls per 10 MB scanned, and
+/// the call cost a fifth of each.
+#[inline(always)]
+fn push_u64(out: &mut Vec<u8>, n: u64) {
     if n < 10 {
         out.push(b'0' + n as u8);
         return;
@@ -369,6 +374,12 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
         }
         return;
     }
+    push_large_u64(out, n);
+}
+
+/// [`push_u64`] for numbers of 10,000 and more.
+#[inline(never)]
+fn push_large_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     while n >= 100 {
