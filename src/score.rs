@@ -279,7 +279,12 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     // A combo needs all of its (one or more) categories fired: none can
     // fire when no category did (most messages).
     for combo in pack.combos.iter().filter(|_| any_fired && !warning_context) {
-        if !combo.categories.is_empty() && combo.categories.iter().all(|&c| fired.get(c).copied().unwrap_or(false)) {
+        if !combo.categories.is_empty()
+            && combo
+                .categories
+                .iter()
+                .all(|&c| fired.get(c).copied().unwrap_or(false))
+        {
             positive += combo.bonus;
             combos.push(ComboHit {
                 id: combo.id.clone(),

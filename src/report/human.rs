@@ -606,7 +606,11 @@ fn advice(analysis: &Analysis, pack: &RulePack, lang: Lang) -> Vec<String> {
         if fitted == MAX_CATEGORY_ADVICE {
             break;
         }
-        if let Some(cat) = pack.categories.iter().find(|c| *c.id == **id && !c.negative) {
+        if let Some(cat) = pack
+            .categories
+            .iter()
+            .find(|c| *c.id == **id && !c.negative)
+        {
             let a = cat.advice.get(lang);
             if !a.is_empty() && !list.iter().any(|x| x == a) {
                 list.push(a.to_string());
