@@ -8,6 +8,8 @@
 //! subtract, up to a cap so that a scam cannot launder itself by appending
 //! "詐欺にご注意ください". The result is independent of hit order.
 
+use std::sync::{Arc, LazyLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Hit;
@@ -47,12 +49,18 @@ pub struct ComboHit {
 }
 
 /// Points one rule contributed (the trace from score to rule ids).
+///
+/// The ids are shared text (`Arc<str>`), the same the message's hits hold:
+/// a `String` each (allocated, copied and freed for every contribution of
+/// every message) was a third of scoring.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contribution {
     /// Rule or combo id.
-    pub id: String,
+    #[serde(serialize_with = "serialize_shared_str")]
+    pub id: Arc<str>,
     /// Category id (or `combo`).
-    pub category: String,
+    #[serde(serialize_with = "serialize_shared_str")]
+    pub category: Arc<str>,
     /// Points (negative for negative categories), after the category rules were applied.
     pub points: f64,
     /// Index of the rule in the pack (`None` for combos): reports look the
@@ -69,8 +77,10 @@ pub struct Analysis {
     pub verdict: Verdict,
     /// The score, rounded to one decimal.
     pub score: f64,
-    /// Categories with at least one hit, strongest first (negative ones last).
-    pub categories: Vec<String>,
+    /// Categories with at least one hit, strongest first (negative ones
+    /// last); shared with the hits, like [`Contribution::category`].
+    #[serde(serialize_with = "serialize_shared_strs")]
+    pub categories: Vec<Arc<str>>,
     /// Every hit, sorted by part and position.
     pub hits: Vec<Hit>,
     /// Combos that fired.
@@ -83,6 +93,40 @@ pub struct Analysis {
     pub suspicious_threshold: f64,
     /// The `scam` threshold used.
     pub scam_threshold: f64,
+}
+
+/// Serialize an `Arc<str>` as the string it holds (serde's own impl needs
+/// its `rc` feature, which would serialize the same bytes).
+pub(crate) fn serialize_shared_str<S: serde::Serializer>(
+    s: &Arc<str>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(s)
+}
+
+/// Serialize `Arc<str>`s as the array of strings they hold.
+pub(crate) fn serialize_shared_strs<S: serde::Serializer>(
+    strs: &[Arc<str>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(strs.iter().map(|s| &**s))
+}
+
+/// The category of combo contributions.
+pub const COMBO_CATEGORY: &str = "combo";
+
+/// [`COMBO_CATEGORY`] as shared text, allocated once.
+static COMBO_CATEGORY_SHARED: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(COMBO_CATEGORY));
+
+/// `want` as shared text: `held` itself when it holds the same text (a
+/// hit from the engine always holds its rule's and category's ids), else
+/// a new allocation (a hit built by hand may hold anything).
+fn shared(held: &Arc<str>, want: &str) -> Arc<str> {
+    if **held == *want {
+        Arc::clone(held)
+    } else {
+        Arc::from(want)
+    }
 }
 
 fn round1(x: f64) -> f64 {
@@ -110,13 +154,31 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     // Distinct (category, rule) pairs, grouped by category in ascending
     // order (one sorted vector instead of a map of vectors: no allocation
     // per category).
-    scratch.by_category.clear();
-    scratch.by_category.extend(
-        hits.iter()
-            .map(|h| (pack.rules[h.rule_index].category, h.rule_index)),
-    );
-    scratch.by_category.sort_unstable();
-    scratch.by_category.dedup();
+    // Each pair keeps its first hit, whose shared ids the contribution
+    // takes.
+    // The distinct rules are found with a per-rule table (one look-up per
+    // hit) and only they are sorted: sorting every hit's pair was most of
+    // scoring for long messages.
+    let Scratch {
+        by_category,
+        first_hit,
+        ..
+    } = &mut scratch;
+    by_category.clear();
+    if first_hit.len() < pack.rules.len() {
+        first_hit.resize(pack.rules.len(), NO_HIT);
+    }
+    for (at, h) in hits.iter().enumerate() {
+        let first = &mut first_hit[h.rule_index];
+        if *first == NO_HIT {
+            *first = at;
+            by_category.push((pack.rules[h.rule_index].category, h.rule_index, at));
+        }
+    }
+    for &(_, rule, _) in by_category.iter() {
+        first_hit[rule] = NO_HIT;
+    }
+    by_category.sort_unstable();
     // Warning context: several distinct negative rules (a warning, a helpline, a
     // "this is how the scam goes" article) mean scam phrases are being quoted.
     // Rules count only with evidence of their own: two negative rules that
@@ -136,11 +198,12 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     cat_points.clear();
     let rules = &mut scratch.rules;
     for group in scratch.by_category.chunk_by(|a, b| a.0 == b.0) {
-        let cat = group[0].0;
+        let (cat, _, first_hit) = group[0];
+        let category = shared(&hits[first_hit].category, &pack.categories[cat].id);
         rules.clear();
-        rules.extend(group.iter().map(|&(_, r)| r));
+        rules.extend(group.iter().map(|&(_, r, at)| (r, at)));
         // Strongest first; ties broken by rule order so the result is order-independent.
-        rules.sort_by(|&a, &b| {
+        rules.sort_by(|&(a, _), &(b, _)| {
             pack.rules[b]
                 .weight
                 .abs()
@@ -149,10 +212,10 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         });
         let is_negative = pack.categories[cat].negative;
         let factor = if is_negative { 1.0 } else { positive_factor };
-        let top = pack.rules[rules[0]].weight * factor;
+        let top = pack.rules[rules[0].0].weight * factor;
         let cap = top.abs() * pack.scoring.category_cap_factor;
         let mut total = 0.0f64;
-        for (i, &r) in rules.iter().enumerate() {
+        for (i, &(r, at)) in rules.iter().enumerate() {
             let w = pack.rules[r].weight * factor;
             let want = if i == 0 {
                 w
@@ -163,8 +226,8 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
             let points = want.signum() * want.abs().min(room);
             total += points;
             contributions.push(Contribution {
-                id: pack.rules[r].id.clone(),
-                category: pack.categories[cat].id.clone(),
+                id: shared(&hits[at].rule, &pack.rules[r].id),
+                category: Arc::clone(&category),
                 points: round1(points * 100.0) / 100.0,
                 rule_index: Some(r),
             });
@@ -174,14 +237,14 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         } else {
             positive += total;
         }
-        cat_points.push((cat, total));
+        cat_points.push((cat, total, category));
     }
     if warning_context && pack.scoring.warning_context_max_categories > 0 {
         // An article quoting several scam scripts touches many categories; only
         // its strongest few count, as for any single quoted scam.
         let mut positive_cats: Vec<(usize, f64)> = cat_points
             .iter()
-            .copied()
+            .map(|&(c, p, _)| (c, p))
             .filter(|&(_, p)| p > 0.0)
             .collect();
         positive_cats.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -190,21 +253,37 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
             .skip(pack.scoring.warning_context_max_categories)
         {
             positive -= points;
-            let id = &pack.categories[cat].id;
-            for c in contributions.iter_mut().filter(|c| &c.category == id) {
+            let id = pack.categories[cat].id.as_str();
+            for c in contributions.iter_mut().filter(|c| &*c.category == id) {
                 c.points = 0.0;
             }
-            if let Some(cp) = cat_points.iter_mut().find(|(c, _)| *c == cat) {
+            if let Some(cp) = cat_points.iter_mut().find(|(c, _, _)| *c == cat) {
                 cp.1 = 0.0;
             }
         }
     }
-    let fired = |c: usize| cat_points.iter().any(|&(cat, p)| cat == c && p > 0.0);
+    // Which categories fired, by index (a combo asks about each of its
+    // categories: a table instead of a search of `cat_points` each time).
+    let fired = &mut scratch.fired;
+    if fired.len() < pack.categories.len() {
+        fired.resize(pack.categories.len(), false);
+    }
+    let mut any_fired = false;
+    for &(cat, p, _) in cat_points.iter() {
+        if p > 0.0 {
+            fired[cat] = true;
+            any_fired = true;
+        }
+    }
     let mut combos = Vec::new();
-    for combo in &pack.combos {
-        if !warning_context
-            && !combo.categories.is_empty()
-            && combo.categories.iter().all(|&c| fired(c))
+    // A combo needs all of its (one or more) categories fired: none can
+    // fire when no category did (most messages).
+    for combo in pack.combos.iter().filter(|_| any_fired && !warning_context) {
+        if !combo.categories.is_empty()
+            && combo
+                .categories
+                .iter()
+                .all(|&c| fired.get(c).copied().unwrap_or(false))
         {
             positive += combo.bonus;
             combos.push(ComboHit {
@@ -212,12 +291,15 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 bonus: combo.bonus,
             });
             contributions.push(Contribution {
-                id: combo.id.clone(),
-                category: "combo".into(),
+                id: Arc::from(combo.id.as_str()),
+                category: Arc::clone(&COMBO_CATEGORY_SHARED),
                 points: combo.bonus,
                 rule_index: None,
             });
         }
+    }
+    for &(cat, _, _) in cat_points.iter() {
+        fired[cat] = false;
     }
     let negative_applied = negative.min(pack.scoring.max_negative);
     if negative_applied < negative {
@@ -236,10 +318,7 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         Verdict::Clean
     };
     cat_points.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let categories = cat_points
-        .iter()
-        .map(|&(c, _)| pack.categories[c].id.clone())
-        .collect();
+    let categories = cat_points.drain(..).map(|(_, _, id)| id).collect();
     SCRATCH.set(scratch);
     Analysis {
         verdict,
@@ -258,17 +337,28 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
 /// messages so that scoring one allocates only what it returns.
 #[derive(Default)]
 struct Scratch {
-    /// Distinct (category, rule) pairs of the message's hits.
-    by_category: Vec<(usize, usize)>,
-    /// The rules of one category, strongest first.
-    rules: Vec<usize>,
-    /// Points of each category with a hit.
-    cat_points: Vec<(usize, f64)>,
+    /// Distinct (category, rule) pairs of the message's hits, each with
+    /// the index of its first hit.
+    by_category: Vec<(usize, usize, usize)>,
+    /// The first hit of each rule of the pack while `by_category` is
+    /// built, [`NO_HIT`] for none (all [`NO_HIT`] between messages).
+    first_hit: Vec<usize>,
+    /// Whether each category of the pack fired, while combos are checked
+    /// (all `false` between messages).
+    fired: Vec<bool>,
+    /// The rules of one category, strongest first, with their first hits.
+    rules: Vec<(usize, usize)>,
+    /// Points of each category with a hit, and its shared id (emptied
+    /// before the scratch is put back: no message's ids outlive it).
+    cat_points: Vec<(usize, f64, Arc<str>)>,
     /// Negative rules with a hit, in pack order.
     negative_rules: Vec<usize>,
     /// Spans of the negative rules counted so far.
     taken: Vec<(crate::message::PartKind, usize, usize)>,
 }
+
+/// No hit of the rule yet, in [`Scratch::first_hit`].
+const NO_HIT: usize = usize::MAX;
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());

@@ -38,7 +38,7 @@ pub fn filter_headers(analysis: &Analysis) -> Vec<(&'static str, String)> {
         .contributions
         .iter()
         .filter(|c| c.points != 0.0)
-        .map(|c| c.id.as_str())
+        .map(|c| &*c.id)
         .collect();
     tests.dedup();
     let tests = if tests.is_empty() {

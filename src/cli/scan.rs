@@ -572,7 +572,7 @@ fn score_one(
         rules: record
             .contributions
             .into_iter()
-            .filter(|c| c.points > 0.0 && c.category != "combo")
+            .filter(|c| c.points > 0.0 && &*c.category != sagiscan::score::COMBO_CATEGORY)
             .filter_map(|c| c.rule_index)
             .collect(),
         out: start..out.len(),

@@ -443,7 +443,7 @@ pub fn render_human(
     let fired: Vec<_> = analysis
         .categories
         .iter()
-        .filter_map(|id| pack.categories.iter().find(|c| &c.id == id))
+        .filter_map(|id| pack.categories.iter().find(|c| *c.id == **id))
         .collect();
     if fired.iter().any(|c| !c.negative) || !analysis.combos.is_empty() {
         heading(&mut out, "理由", "Why", &opts);
@@ -606,7 +606,11 @@ fn advice(analysis: &Analysis, pack: &RulePack, lang: Lang) -> Vec<String> {
         if fitted == MAX_CATEGORY_ADVICE {
             break;
         }
-        if let Some(cat) = pack.categories.iter().find(|c| &c.id == id && !c.negative) {
+        if let Some(cat) = pack
+            .categories
+            .iter()
+            .find(|c| *c.id == **id && !c.negative)
+        {
             let a = cat.advice.get(lang);
             if !a.is_empty() && !list.iter().any(|x| x == a) {
                 list.push(a.to_string());
@@ -650,7 +654,7 @@ fn category_points(analysis: &Analysis, category: &str) -> f64 {
     analysis
         .contributions
         .iter()
-        .filter(|c| c.category == category)
+        .filter(|c| &*c.category == category)
         .map(|c| c.points)
         .sum()
 }

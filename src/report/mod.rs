@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::engine::Hit;
 use crate::patterns::{Lang, RulePack};
-use crate::score::{Analysis, ComboHit, Contribution, Verdict};
+use crate::score::{Analysis, COMBO_CATEGORY, ComboHit, Contribution, Verdict};
 
 /// Where a message came from, for batch records.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -67,8 +67,9 @@ pub struct Record {
     pub verdict: Verdict,
     /// The score.
     pub score: f64,
-    /// Categories that fired.
-    pub categories: Vec<String>,
+    /// Categories that fired (shared with the hits).
+    #[serde(serialize_with = "crate::score::serialize_shared_strs")]
+    pub categories: Vec<std::sync::Arc<str>>,
     /// Every hit.
     pub hits: Vec<Hit>,
     /// Combos that fired.
@@ -260,11 +261,11 @@ fn write_explanation(
     for c in e.contributions {
         out.fixed("; ");
         tenths_text(c.points, true, |t| out.number(t));
-        if c.category == "combo" {
+        if &*c.category == COMBO_CATEGORY {
             let what = pack
                 .combos
                 .iter()
-                .find(|x| x.id == c.id)
+                .find(|x| *x.id == *c.id)
                 .map(|x| x.description.get(lang));
             out.rule_sentence_end(None, &c.id, what.unwrap_or_default());
         } else {
@@ -272,8 +273,8 @@ fn write_explanation(
             // contribution built by hand may carry no or a stale index).
             let rule = c
                 .rule_index
-                .filter(|&i| pack.rules.get(i).is_some_and(|r| r.id == c.id))
-                .or_else(|| pack.rules.iter().position(|r| r.id == c.id));
+                .filter(|&i| pack.rules.get(i).is_some_and(|r| *r.id == *c.id))
+                .or_else(|| pack.rules.iter().position(|r| *r.id == *c.id));
             let what = rule
                 .and_then(|i| pack.rules.get(i))
                 .map(|r| r.description.get(lang));
@@ -299,7 +300,9 @@ fn push_tenths(out: &mut String, x: f64, plus: bool) {
 fn tenths_text(x: f64, plus: bool, out: impl FnOnce(&[u8])) {
     use std::fmt::Write as _;
     let tenths = x * 10.0;
-    if tenths == tenths.trunc() && tenths.abs() < 1e15 {
+    // Whole: the cast truncates toward zero, exactly below 1e15 (this was
+    // a `trunc` call, a libm function on baseline x86-64).
+    if tenths.abs() < 1e15 && (tenths as i64) as f64 == tenths {
         let n = tenths.abs() as u64;
         // Sign, `n / 10`, `.`, `n % 10` without the formatter (~10× fewer
         // instructions; this runs a few times per message of a batch scan).
