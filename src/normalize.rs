@@ -1408,8 +1408,8 @@ impl Assembler {
                     // ASCII byte loop writes them (it writes a bridge char
                     // whatever precedes it).
                     let mut n = 1 + ascii_run_len(b, p + 1, ch as u8, false);
-                    if next_char_extends_segment(input, p + n) {
-                        // Not 0: the bridge itself was checked above.
+                    if n > 1 && next_char_extends_segment(input, p + n) {
+                        // The bridge's own segment was checked above.
                         n -= 1;
                     }
                     p = self.write_ascii_run(b, p, n);
@@ -1453,15 +1453,14 @@ impl Assembler {
                 // A letter right after a letter or digit (a kanji or kana
                 // included) is no spaced single letter: `try_emit` writes it
                 // at once, and the ASCII after it goes through its loop.
-                let ch = char::from(letter.to_ascii_lowercase());
-                self.out.push(ch, p as u32, (p + 1) as u32, F_LATIN_HW);
-                self.last = Some(ch);
-                self.last_hira = false;
-                self.piece = 0;
-                self.left = Some(ch);
-                self.run_space = false;
+                // The letter and the ASCII after it (the letter's own
+                // segment was checked above).
+                let mut n = 1 + ascii_run_len(b, p + 1, letter, false);
+                if n > 1 && next_char_extends_segment(input, p + n) {
+                    n -= 1;
+                }
                 quiet = 0;
-                p = self.emit_ascii_run(input, p + 1);
+                p = self.write_ascii_run(b, p, n);
                 continue;
             }
             // Anything else (a bridge char followed by a mark included):
@@ -1594,10 +1593,12 @@ impl Assembler {
         // are taken as 3-byte chunks of the rest of the input: no bounds
         // or overflow check per char.
         let (chunks, _) = b.get(pos..).unwrap_or_default().as_chunks::<3>();
-        let count = chunks
-            .iter()
-            .position(|&[b0, b1, b2]| !is_plain3_bytes(b0, b1, b2))
-            .unwrap_or(chunks.len());
+        let mut count = 0;
+        while let Some(&[b0, b1, b2]) = chunks.get(count)
+            && is_plain3_bytes(b0, b1, b2)
+        {
+            count += 1;
+        }
         let mut p = pos + 3 * count;
         let before_segment = p > pos && next_char_extends_segment(input, p);
         if before_segment {
