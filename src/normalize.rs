@@ -1083,6 +1083,26 @@ impl Out {
     }
 }
 
+/// `char::is_alphanumeric`, answered without the Unicode tables for the
+/// chars the context rules ask about most: ASCII, kanji U+4E00..=U+9FFF,
+/// kana and the CJK punctuation U+3000..=U+30FF (the tables take ~170
+/// instructions for a kanji; the left neighbour of a letter after Japanese
+/// text is nearly always one).
+#[inline]
+fn is_alphanumeric(c: char) -> bool {
+    match c {
+        '\0'..='\x7F' => c.is_ascii_alphanumeric(),
+        '\u{4E00}'..='\u{9FFF}'
+        | '\u{3005}'..='\u{3007}'
+        | '\u{3041}'..='\u{3096}'
+        | '\u{309D}'..='\u{309F}'
+        | '\u{30A1}'..='\u{30FA}'
+        | '\u{30FC}'..='\u{30FF}' => true,
+        '\u{3000}'..='\u{3004}' | '\u{3008}'..='\u{3020}' | '\u{30FB}' => false,
+        _ => c.is_alphanumeric(),
+    }
+}
+
 /// Common chars that are neither run chars, dashes nor 一 (so only the
 /// context state is updated when they are emitted).
 #[inline]
@@ -1109,11 +1129,11 @@ fn is_quiet(c: char) -> bool {
 fn single_letter(units: &[Unit], i: usize, left: Option<char>) -> bool {
     units[i].ch.is_ascii_lowercase()
         && (if i == 0 {
-            !left.is_some_and(char::is_alphanumeric)
+            !left.is_some_and(is_alphanumeric)
         } else {
-            !units[i - 1].ch.is_alphanumeric()
+            !is_alphanumeric(units[i - 1].ch)
         })
-        && units.get(i + 1).is_none_or(|u| !u.ch.is_alphanumeric())
+        && units.get(i + 1).is_none_or(|u| !is_alphanumeric(u.ch))
 }
 
 /// Mark whitespace units to drop inside chains of >= 3 spaced single letters.
@@ -1231,7 +1251,7 @@ impl Assembler {
         if is_plain(ch) {
             // Kana, kanji, CJK punctuation, ASCII letters and digits: only
             // a lowercase letter may need what follows it.
-            if ch.is_ascii_lowercase() && !self.left.is_some_and(char::is_alphanumeric) {
+            if ch.is_ascii_lowercase() && !self.left.is_some_and(is_alphanumeric) {
                 return false;
             }
         } else if is_run_char(ch) {
@@ -1300,33 +1320,21 @@ impl Assembler {
             return pos;
         }
         let b = input.as_bytes();
-        let rest = b.get(pos..).unwrap_or_default();
-        let mut prev = last as u8;
-        let mut prev_space = self.run_space;
-        let mut n = 0;
-        while let Some(&c) = rest.get(n) {
-            let emit = match c {
-                b'0'..=b'9' => true,
-                b'a'..=b'z' | b'A'..=b'Z' => {
-                    prev.is_ascii_alphanumeric()
-                        || rest.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
-                }
-                b' ' => !prev_space,
-                b'\t' | 0x0B | 0x0C | 0x80.. => false,
-                _ => true,
-            };
-            if !emit {
-                break;
-            }
-            prev = c;
-            prev_space = c == b' ';
-            n += 1;
-        }
+        let mut n = ascii_run_len(b, pos, last as u8, self.run_space);
         if n > 0 && next_char_extends_segment(input, pos + n) {
             // The last char's segment goes on: the general path takes it.
             n -= 1;
         }
-        let Some(run) = rest.get(..n).filter(|r| !r.is_empty()) else {
+        self.write_ascii_run(b, pos, n)
+    }
+
+    /// Write the `n` ASCII chars from byte `pos` of `b` on (found by
+    /// [`ascii_run_len`], their segments checked) as [`Assembler::try_emit`]
+    /// writes them one by one, and leave the context state it leaves;
+    /// returns the offset after them.
+    #[inline(always)]
+    fn write_ascii_run(&mut self, b: &[u8], pos: usize, n: usize) -> usize {
+        let Some(run) = b.get(pos..pos + n).filter(|r| !r.is_empty()) else {
             return pos;
         };
         let end = pos + n;
@@ -1373,11 +1381,60 @@ impl Assembler {
         let mut p = pos;
         let mut quiet = quiet_before;
         loop {
+            let piece_start = p;
             let (end, before_segment) = self.emit_plain3_piece(input, p);
             if end > p {
                 // One quiet unit per char, capped at 2.
                 quiet = if end - p >= 6 { 2 } else { (quiet + 1).min(2) };
                 p = end;
+            }
+            // A bridge char (see `bridge_at`) right after the piece sets the
+            // whole context state itself, so the piece's tail state is only
+            // worked out when something else follows. Bridges, separators
+            // and letters start with different chars, so testing for a
+            // bridge first changes nothing.
+            let bridge = if before_segment {
+                None
+            } else {
+                bridge_at(b, p).filter(|&(_, width)| !next_char_extends_segment(input, p + width))
+            };
+            if let Some((ch, width)) = bridge {
+                // As `try_emit` writes it: not plain Japanese, not a run
+                // char, not a dash, flags 0 (full-width forms other than
+                // letters carry none), no gap pending.
+                quiet = 0;
+                if width == 1 {
+                    // An ASCII bridge and the ASCII chars after it, as the
+                    // ASCII byte loop writes them (it writes a bridge char
+                    // whatever precedes it).
+                    let mut n = 1 + ascii_run_len(b, p + 1, ch as u8, false);
+                    if n > 1 && next_char_extends_segment(input, p + n) {
+                        // The bridge's own segment was checked above.
+                        n -= 1;
+                    }
+                    p = self.write_ascii_run(b, p, n);
+                    continue;
+                }
+                let next = p + width;
+                self.out.push(ch, p as u32, next as u32, 0);
+                self.last = Some(ch);
+                self.last_hira = false;
+                self.piece = 0;
+                self.left = Some(ch);
+                self.run_space = false;
+                // The ASCII chars that follow go through their own byte loop
+                // (it writes nothing unless the char after the bridge is
+                // ASCII, so it is not called otherwise); plain chars after them
+                // start the next piece.
+                p = if b.get(next).is_some_and(u8::is_ascii) {
+                    self.emit_ascii_run(input, next)
+                } else {
+                    next
+                };
+                continue;
+            }
+            if p > piece_start {
+                self.set_plain_tail(b.get(piece_start..p).unwrap_or_default());
             }
             if before_segment {
                 // The piece stopped before a plain char whose segment goes
@@ -1390,50 +1447,25 @@ impl Assembler {
                 continue;
             }
             if let Some(&letter @ (b'a'..=b'z' | b'A'..=b'Z')) = b.get(p)
-                && self.left.is_some_and(char::is_alphanumeric)
+                && self.left.is_some_and(is_alphanumeric)
                 && !next_char_extends_segment(input, p + 1)
             {
                 // A letter right after a letter or digit (a kanji or kana
                 // included) is no spaced single letter: `try_emit` writes it
                 // at once, and the ASCII after it goes through its loop.
-                let ch = char::from(letter.to_ascii_lowercase());
-                self.out.push(ch, p as u32, (p + 1) as u32, F_LATIN_HW);
-                self.last = Some(ch);
-                self.last_hira = false;
-                self.piece = 0;
-                self.left = Some(ch);
-                self.run_space = false;
+                // The letter and the ASCII after it (the letter's own
+                // segment was checked above).
+                let mut n = 1 + ascii_run_len(b, p + 1, letter, false);
+                if n > 1 && next_char_extends_segment(input, p + n) {
+                    n -= 1;
+                }
                 quiet = 0;
-                p = self.emit_ascii_run(input, p + 1);
+                p = self.write_ascii_run(b, p, n);
                 continue;
             }
-            // One bridge char, then (usually) more plain chars.
-            let Some((ch, width)) = bridge_at(b, p) else {
-                break;
-            };
-            let next = p + width;
-            if next_char_extends_segment(input, next) {
-                break;
-            }
-            // As `try_emit` writes it: not plain Japanese, not a run char,
-            // not a dash, flags 0 (full-width forms other than letters
-            // carry none), no gap pending.
-            self.out.push(ch, p as u32, next as u32, 0);
-            self.last = Some(ch);
-            self.last_hira = false;
-            self.piece = 0;
-            self.left = Some(ch);
-            self.run_space = false;
-            quiet = 0;
-            // The ASCII chars that follow go through their own byte loop
-            // (it writes nothing unless the char after the bridge is
-            // ASCII, so it is not called otherwise); plain chars after them
-            // start the next piece.
-            p = if b.get(next).is_some_and(u8::is_ascii) {
-                self.emit_ascii_run(input, next)
-            } else {
-                next
-            };
+            // Anything else (a bridge char followed by a mark included):
+            // the general path decides.
+            break;
         }
         (p, quiet)
     }
@@ -1553,16 +1585,21 @@ impl Assembler {
     /// [`Assembler::emit_plain3_run`]), found first and copied at once,
     /// their kana patched in place; returns the byte offset after the last
     /// one (`pos` if there is none) and whether it stopped before a plain
-    /// char whose segment goes on (left to the general path).
+    /// char whose segment goes on (left to the general path). The context
+    /// state is not updated: see [`Assembler::set_plain_tail`].
     fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
-        // Find the end of the run first, then copy it at once.
-        let mut p = pos;
-        while let Some(&[b0, b1, b2]) = b.get(p..p + 3)
+        // Find the end of the run first, then copy it at once. The chars
+        // are taken as 3-byte chunks of the rest of the input: no bounds
+        // or overflow check per char.
+        let (chunks, _) = b.get(pos..).unwrap_or_default().as_chunks::<3>();
+        let mut count = 0;
+        while let Some(&[b0, b1, b2]) = chunks.get(count)
             && is_plain3_bytes(b0, b1, b2)
         {
-            p += 3;
+            count += 1;
         }
+        let mut p = pos + 3 * count;
         let before_segment = p > pos && next_char_extends_segment(input, p);
         if before_segment {
             // The last char's segment goes on: the general path takes it.
@@ -1577,20 +1614,36 @@ impl Assembler {
         out.text.extend_from_slice(run);
         let flags_start = out.flags.len();
         out.flags.resize(flags_start + run.len(), 0);
-        let text = out.text.get_mut(text_start..).unwrap_or_default();
-        let flags = out.flags.get_mut(flags_start..).unwrap_or_default();
-        for (c, f) in text.chunks_exact_mut(3).zip(flags.chunks_exact_mut(3)) {
+        let (text, _) = out
+            .text
+            .get_mut(text_start..)
+            .unwrap_or_default()
+            .as_chunks_mut::<3>();
+        let (flags, _) = out
+            .flags
+            .get_mut(flags_start..)
+            .unwrap_or_default()
+            .as_chunks_mut::<3>();
+        for (c, f) in text.iter_mut().zip(flags.iter_mut()) {
             // Plain chars with lead byte E3 (U+3000..=U+30FF) are kana and
             // CJK punctuation: their last two bytes and flags come from the
             // table; the others (kanji) are copied unchanged with no flags.
-            if let [0xE3, b1, b2] = c
-                && let Some(&[n1, n2, flag]) = PLAIN_30XX_FOLD.get(plain_30xx_index(*b1, *b2))
-            {
+            if let [0xE3, b1, b2] = c {
+                let [n1, n2, flag] = PLAIN_30XX_FOLD[plain_30xx_index(*b1, *b2)];
                 *b1 = n1;
                 *b2 = n2;
                 f[0] = flag;
             }
         }
+        (p, before_segment)
+    }
+
+    /// The context state after the plain 3-byte chars `run` (input bytes,
+    /// whole chars, not empty) written by [`Assembler::emit_plain3_piece`]:
+    /// what [`Assembler::try_emit`] leaves after emitting them one by one.
+    /// Kept apart from the piece so that it is computed only when something
+    /// reads it: a bridge char after the piece sets the whole state itself.
+    fn set_plain_tail(&mut self, run: &[u8]) {
         // The piece length (capped at 2) depends on the last two chars only.
         // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
@@ -1616,8 +1669,42 @@ impl Assembler {
         self.last_hira = hira;
         self.left = last;
         self.run_space = false;
-        (p, before_segment)
     }
+}
+
+/// Number of ASCII chars from byte `pos` of `b` on that
+/// [`Assembler::try_emit`] would write at once one after another, given the
+/// ASCII char `prev` written just before them (and whether it was a space
+/// that started a white space run): it stops before a letter with neither
+/// an alphanumeric char before it nor one after it (a possible spaced
+/// single letter), a space after white space (the run collapses), other
+/// horizontal white space, and the first non-ASCII byte. Whether a mark
+/// extends the last char's segment is left to the caller.
+#[inline(always)]
+fn ascii_run_len(b: &[u8], pos: usize, prev: u8, prev_space: bool) -> usize {
+    let rest = b.get(pos..).unwrap_or_default();
+    let mut prev = prev;
+    let mut prev_space = prev_space;
+    let mut n = 0;
+    while let Some(&c) = rest.get(n) {
+        let emit = match c {
+            b'0'..=b'9' => true,
+            b'a'..=b'z' | b'A'..=b'Z' => {
+                prev.is_ascii_alphanumeric()
+                    || rest.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
+            }
+            b' ' => !prev_space,
+            b'\t' | 0x0B | 0x0C | 0x80.. => false,
+            _ => true,
+        };
+        if !emit {
+            break;
+        }
+        prev = c;
+        prev_space = c == b' ';
+        n += 1;
+    }
+    n
 }
 
 /// ASCII chars that [`Assembler::try_emit`] writes at once whatever comes
@@ -1963,9 +2050,9 @@ fn already_normalized(input: &str) -> bool {
                 // Possible spaced single letters: leave to the general path.
                 let after_next = chars.clone().nth(1);
                 if prev.is_some_and(|p| p.is_ascii_alphabetic())
-                    && !prev2.is_some_and(char::is_alphanumeric)
+                    && !prev2.is_some_and(is_alphanumeric)
                     && next.is_some_and(|n| n.is_ascii_alphabetic())
-                    && !after_next.is_some_and(char::is_alphanumeric)
+                    && !after_next.is_some_and(is_alphanumeric)
                 {
                     return false;
                 }
@@ -2735,6 +2822,31 @@ mod tests {
     /// one or two Japanese chars (or CJK punctuation, where nothing is
     /// dropped), followed by what decides the gap flag, at the end of input
     /// or not: checked against the reference.
+    /// An ASCII bridge char after a plain run is written with the ASCII
+    /// after it by one byte loop (and the run's tail state is skipped): every
+    /// ASCII char and a few full-width forms after plain chars, followed by
+    /// every pair of what may continue or end that loop (letters, digits,
+    /// white space, separators, dashes, marks, Japanese).
+    #[test]
+    fn ascii_bridge_and_the_ascii_after_it_agree_with_reference() {
+        let follow = [
+            "", "a", "Z", "1", " ", "\t", ".", "-", "\n", "\u{0301}", "\u{3099}", "\u{FE0F}",
+            "\u{200B}", "漢", "か", "ア",
+        ];
+        let chars = (0..0x80u32)
+            .chain([0xFF11, 0xFF1A, 0xFF08, 0xFF41])
+            .filter_map(char::from_u32);
+        for c in chars {
+            for before in ["漢", "ひら", "アー"] {
+                for x in follow {
+                    for y in follow {
+                        assert_agrees_with_reference(&format!("{before}{c}{x}{y}"), false);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn dropped_separators_agree_with_reference() {
         let japanese = ["漢", "か", "カ", "ー", "、", "々", "漢字", "かな", "ヴ"];
@@ -2971,6 +3083,18 @@ mod tests {
         let n = normalize("B🌀");
         assert_eq!(n.original_range(2..3), 1..5);
         assert_eq!(n.original_range(3..3), 1..1);
+    }
+
+    #[test]
+    fn is_alphanumeric_shortcut_agrees_with_std_on_every_char() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                super::is_alphanumeric(c),
+                c.is_alphanumeric(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     #[test]
