@@ -1357,6 +1357,36 @@ mod tests {
             }
         }
 
+        /// Long runs of escapes (the four-at-a-time loop), with a broken
+        /// escape, a literal, a soft line break or a line end anywhere in
+        /// them, decode as mail-parser decodes them; runs of well-formed
+        /// escapes and line breaks always take the fast path.
+        #[test]
+        fn escape_runs_decode_like_mail_parser(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    12 => proptest::sample::select(vec!["=E3", "=81", "=a4", "=0F", "=FF", "=3D"]),
+                    1 => proptest::sample::select(vec![
+                        "=G1", "=3", "=\n", "=\r\n", "=", "x", " ", "\n", "\r\n", "==", "=3=",
+                    ]),
+                ],
+                0..60,
+            ),
+        ) {
+            let raw = pieces.concat();
+            let ours = decode_quoted_printable_body(raw.as_bytes());
+            if let Some(ours) = &ours {
+                proptest::prop_assert_eq!(Some(ours.clone()), mail_parser_qp(raw.as_bytes()));
+            }
+            let well_formed = pieces.iter().all(|p| {
+                (p.len() == 3 && p.as_bytes()[1..].iter().all(u8::is_ascii_hexdigit))
+                    || matches!(*p, "\n" | "\r\n" | "x")
+            });
+            if well_formed {
+                proptest::prop_assert!(ours.is_some(), "{:?}", raw);
+            }
+        }
+
         /// Well-formed encodings of arbitrary bytes always take the fast
         /// path (and decode to those bytes).
         #[test]
