@@ -254,7 +254,12 @@ pub(super) fn encoded_words_only(value: &[u8]) -> Option<String> {
     let value = value.strip_suffix(b"\n")?;
     let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let mut text = String::with_capacity(value.len());
+    // The decoded bytes of the UTF-8 words since the last word in another
+    // charset, and where each of those words ends: checked as UTF-8 in
+    // one call, not one call per word.
     let mut bytes = Vec::with_capacity(value.len());
+    let mut utf8_word_ends = [0usize; 8];
+    let mut utf8_words = 0;
     let mut words = 0;
     let mut i = 0;
     while let Some(b) = value.get(i) {
@@ -282,12 +287,47 @@ pub(super) fn encoded_words_only(value: &[u8]) -> Option<String> {
             return None;
         }
         i += 2;
+        words += 1;
+        if charset.eq_ignore_ascii_case(b"utf-8") {
+            if utf8_words == utf8_word_ends.len() {
+                push_utf8_words(&mut text, &bytes, &utf8_word_ends);
+                bytes.clear();
+                utf8_words = 0;
+            }
+            decode_base64_word(data, &mut bytes)?;
+            utf8_word_ends[utf8_words] = bytes.len();
+            utf8_words += 1;
+            continue;
+        }
+        push_utf8_words(&mut text, &bytes, &utf8_word_ends[..utf8_words]);
+        utf8_words = 0;
         bytes.clear();
         decode_base64_word(data, &mut bytes)?;
         push_word_text(&mut text, charset, &bytes);
-        words += 1;
+        bytes.clear();
     }
+    push_utf8_words(&mut text, &bytes, &utf8_word_ends[..utf8_words]);
     (words > 0).then_some(text)
+}
+
+/// The text of consecutive UTF-8 encoded words whose decoded bytes are
+/// `bytes`, the word before `ends[k]` ending there, appended to `text` as
+/// [`push_word_text`] appends them one by one: when the whole is valid
+/// UTF-8 and no word starts inside a character (so that each word alone is
+/// valid), in one piece; otherwise word by word.
+fn push_utf8_words(text: &mut String, bytes: &[u8], ends: &[usize]) {
+    let starts_a_char = |&end: &usize| bytes.get(end).is_none_or(|&b| !(0x80..0xC0).contains(&b));
+    if ends.iter().all(starts_a_char)
+        && let Ok(whole) = simdutf8::basic::from_utf8(bytes)
+    {
+        text.push_str(whole);
+        return;
+    }
+    let mut start = 0;
+    for &end in ends {
+        push_word_text(text, b"utf-8", bytes.get(start..end).unwrap_or_default());
+        start = end;
+    }
 }
 
 /// Strict base64 of an encoded word, appended to `out`: whole groups, `=`
@@ -1058,6 +1098,12 @@ mod tests {
     const SUBJECT_PIECES: &[&[u8]] = &[
         b"=?utf-8?b?44GC44GE?=",
         b"=?UTF-8?B?5Lu25ZCN?=",
+        b"=?utf-8?b?5ryi5a2X?=",
+        // A character split between words (E3 81 | 82), and a lone lead
+        // byte: each word is decoded on its own.
+        b"=?utf-8?b?44E=?=",
+        b"=?utf-8?b?gg==?=",
+        b"=?UTF-8?b?4w==?=",
         b"=?utf-8?b?QQ==?=",
         b"=?utf-8?b?QUI=?=",
         b"=?utf-8?b?QUJD?=",
@@ -1156,7 +1202,7 @@ mod tests {
         /// encoded-word fast path, when it answers, answers the same.
         #[test]
         fn subjects_parse_like_mail_parser(
-            pieces in proptest::collection::vec(proptest::sample::select(SUBJECT_PIECES), 0..6),
+            pieces in proptest::collection::vec(proptest::sample::select(SUBJECT_PIECES), 0..12),
             end in proptest::sample::select(vec![&b"\n"[..], b"\r\n", b""]),
             crlf in proptest::bool::ANY,
         ) {
@@ -1189,6 +1235,30 @@ mod tests {
             let theirs = MessageStream::new(value).parse_unstructured();
             assert_eq!(HeaderValue::Text(ours.unwrap_or_default().into()), theirs);
         }
+    }
+
+    /// Consecutive UTF-8 words are checked together; a character split
+    /// between two of them, a lone lead byte or more words than one check
+    /// holds still decode word by word, as mail-parser decodes them.
+    #[test]
+    fn utf8_words_split_inside_a_character_decode_one_by_one() {
+        let split = " =?utf-8?b?44E=?= =?utf-8?b?gg==?=\n";
+        let lone = " =?utf-8?b?5ryi?= =?utf-8?b?4w==?= =?utf-8?b?5a2X?=\n";
+        let many = format!("{}\n", " =?utf-8?b?5ryi?=".repeat(19));
+        for value in [split, lone, many.as_str()] {
+            let ours = encoded_words_only(value.as_bytes());
+            let theirs = MessageStream::new(value.as_bytes()).parse_unstructured();
+            assert_eq!(
+                HeaderValue::Text(ours.unwrap_or_default().into()),
+                theirs,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            encoded_words_only(split.as_bytes()).as_deref(),
+            Some("\u{fffd}\u{fffd}")
+        );
+        assert_eq!(encoded_words_only(many.as_bytes()), Some("漢".repeat(19)));
     }
 
     #[test]
@@ -1284,6 +1354,36 @@ mod tests {
         ) {
             if let Some(ours) = decode_quoted_printable_body(&raw) {
                 proptest::prop_assert_eq!(Some(ours), mail_parser_qp(&raw));
+            }
+        }
+
+        /// Long runs of escapes (the four-at-a-time loop), with a broken
+        /// escape, a literal, a soft line break or a line end anywhere in
+        /// them, decode as mail-parser decodes them; runs of well-formed
+        /// escapes and line breaks always take the fast path.
+        #[test]
+        fn escape_runs_decode_like_mail_parser(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    12 => proptest::sample::select(vec!["=E3", "=81", "=a4", "=0F", "=FF", "=3D"]),
+                    1 => proptest::sample::select(vec![
+                        "=G1", "=3", "=\n", "=\r\n", "=", "x", " ", "\n", "\r\n", "==", "=3=",
+                    ]),
+                ],
+                0..60,
+            ),
+        ) {
+            let raw = pieces.concat();
+            let ours = decode_quoted_printable_body(raw.as_bytes());
+            if let Some(ours) = &ours {
+                proptest::prop_assert_eq!(Some(ours.clone()), mail_parser_qp(raw.as_bytes()));
+            }
+            let well_formed = pieces.iter().all(|p| {
+                (p.len() == 3 && p.as_bytes()[1..].iter().all(u8::is_ascii_hexdigit))
+                    || matches!(*p, "\n" | "\r\n" | "x")
+            });
+            if well_formed {
+                proptest::prop_assert!(ours.is_some(), "{:?}", raw);
             }
         }
 

@@ -7,6 +7,10 @@
 //! decoding. Here every JIS X 0208 character is one lookup, by its WHATWG
 //! pointer (the index all three encodings share), in a table of ready
 //! UTF-8 bytes, written into a buffer sized once for the worst case.
+//! Shift_JIS pairs find their pointer by two table lookups whose sum runs
+//! past the table for any invalid byte (one bounds check for both), and
+//! ISO-2022-JP is decoded in runs between escape sequences, so the mode is
+//! not tested per character.
 //!
 //! The table is filled from encoding_rs itself (every Shift_JIS byte pair,
 //! decoded in one call, ~1 M instructions) the first time it is needed, so there is no second
@@ -116,8 +120,8 @@ fn shift_jis_pair(pointer: usize) -> [u8; 2] {
 
 /// What encoding_rs decodes each pointer to (a count of 0 where it reports
 /// an error).
-fn pointer_table() -> &'static [Utf8] {
-    static TABLE: OnceLock<Box<[Utf8]>> = OnceLock::new();
+fn pointer_table() -> &'static [Utf8; POINTERS] {
+    static TABLE: OnceLock<Box<[Utf8; POINTERS]>> = OnceLock::new();
     TABLE.get_or_init(|| {
         // One call for all pairs: each decodes to one character, or (not
         // mapped) to U+FFFD followed, when the trail byte is ASCII, by that
@@ -129,7 +133,7 @@ fn pointer_table() -> &'static [Utf8] {
         }
         let (text, _) = SHIFT_JIS.decode_without_bom_handling(&raw);
         let mut chars = text.chars();
-        let mut table = vec![[0u8; 4]; POINTERS];
+        let mut table = Box::new([[0u8; 4]; POINTERS]);
         for (pointer, slot) in table.iter_mut().enumerate() {
             match chars.next() {
                 Some('\u{fffd}') => {
@@ -141,7 +145,7 @@ fn pointer_table() -> &'static [Utf8] {
                 None => break,
             }
         }
-        table.into_boxed_slice()
+        table
     })
 }
 
@@ -198,33 +202,69 @@ impl Output {
     }
 }
 
+/// Marks a byte that cannot lead (or trail) a Shift_JIS pair in
+/// [`SJIS_LEAD`] and [`SJIS_TRAIL`]: any sum with it is past the last
+/// pointer, so one bounds check of the table rejects the pair.
+const SJIS_INVALID: u16 = 0x8000;
+
+/// [`SJIS_LEAD`] of a half-width katakana byte (0xA1..=0xDF).
+const SJIS_HALF_WIDTH: u16 = 0x4000;
+
+/// The first pointer of each Shift_JIS lead byte (`lead index × 188`),
+/// [`SJIS_HALF_WIDTH`] for half-width katakana, [`SJIS_INVALID`] for the
+/// rest (ASCII is handled before the lookup).
+static SJIS_LEAD: [u16; 256] = {
+    let mut table = [SJIS_INVALID; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b {
+            0x81..=0x9F => (b as u16 - 0x81) * 188,
+            0xE0..=0xFC => (b as u16 - 0xC1) * 188,
+            0xA1..=0xDF => SJIS_HALF_WIDTH,
+            _ => SJIS_INVALID,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// The trail index (0..188) of each Shift_JIS trail byte, [`SJIS_INVALID`]
+/// for bytes that cannot trail.
+static SJIS_TRAIL: [u16; 256] = {
+    let mut table = [SJIS_INVALID; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b {
+            0x40..=0x7E => b as u16 - 0x40,
+            0x80..=0xFC => b as u16 - 0x41,
+            _ => SJIS_INVALID,
+        };
+        b += 1;
+    }
+    table
+};
+
 fn decode_shift_jis(bytes: &[u8]) -> Option<String> {
     let table = pointer_table();
     // One-byte half-width katakana become three UTF-8 bytes.
     let mut out = Output::for_input(bytes.len(), 6);
     let mut i = 0;
     while let Some(&lead) = bytes.get(i) {
-        let lead_index = match lead {
-            0x00..=0x7F => {
-                out.ascii(lead)?;
-                i += 1;
-                continue;
-            }
-            0xA1..=0xDF => {
-                out.char(half_width_katakana(lead))?;
-                i += 1;
-                continue;
-            }
-            0x81..=0x9F => lead - 0x81,
-            0xE0..=0xFC => lead - 0xC1,
-            _ => return None,
-        };
-        let trail_index = match *bytes.get(i + 1)? {
-            trail @ 0x40..=0x7E => trail - 0x40,
-            trail @ 0x80..=0xFC => trail - 0x41,
-            _ => return None,
-        };
-        out.char(*table.get(usize::from(lead_index) * 188 + usize::from(trail_index))?)?;
+        if lead < 0x80 {
+            out.ascii(lead)?;
+            i += 1;
+            continue;
+        }
+        let lead_pointer = SJIS_LEAD[usize::from(lead)];
+        if lead_pointer == SJIS_HALF_WIDTH {
+            out.char(half_width_katakana(lead))?;
+            i += 1;
+            continue;
+        }
+        let trail = *bytes.get(i + 1)?;
+        // An invalid lead or trail byte sends the pointer past the table.
+        let pointer = usize::from(lead_pointer) + usize::from(SJIS_TRAIL[usize::from(trail)]);
+        out.char(*table.get(pointer)?)?;
         i += 2;
     }
     out.finish()
@@ -232,13 +272,11 @@ fn decode_shift_jis(bytes: &[u8]) -> Option<String> {
 
 /// The JIS X 0208 entry of row and cell (both 0..94 after subtracting the
 /// encoding's offset).
-fn jis0208(table: &[Utf8], row: u8, cell: u8) -> Option<Utf8> {
+fn jis0208(table: &[Utf8; POINTERS], row: u8, cell: u8) -> Option<Utf8> {
     if row >= 94 || cell >= 94 {
         return None;
     }
-    table
-        .get(usize::from(row) * 94 + usize::from(cell))
-        .copied()
+    Some(table[usize::from(row) * 94 + usize::from(cell)])
 }
 
 fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
@@ -254,8 +292,8 @@ fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
         }
         let trail = *bytes.get(i + 1)?;
         let entry = match lead {
-            0x8E if (0xA1..=0xDF).contains(&trail) => half_width_katakana(trail),
             0xA1..=0xFE => jis0208(table, lead - 0xA1, trail.wrapping_sub(0xA1))?,
+            0x8E if (0xA1..=0xDF).contains(&trail) => half_width_katakana(trail),
             _ => return None,
         };
         out.char(entry)?;
@@ -273,37 +311,50 @@ fn decode_iso_2022_jp(bytes: &[u8]) -> Option<String> {
     let mut escape_pending = false;
     let mut jis = false;
     let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        if byte == 0x1B {
-            jis = match bytes.get(i + 1..i + 3)? {
-                b"(B" => false,
-                b"$B" | b"$@" => true,
-                _ => return None,
-            };
-            if escape_pending {
-                return None;
-            }
-            escape_pending = true;
-            i += 3;
-            continue;
-        }
-        if !jis {
-            if byte >= 0x80 || byte == 0x0E || byte == 0x0F {
-                return None;
-            }
-            out.ascii(byte)?;
-            i += 1;
-        } else {
+    loop {
+        // A run of the current mode's characters, up to the next escape
+        // sequence (or anything else, which is rejected below).
+        let start = i;
+        if jis {
             // Pairs only: encoding_rs reports even a line break inside
-            // JIS X 0208 text as an error.
-            let trail = *bytes.get(i + 1)?;
-            if !(0x21..=0x7E).contains(&byte) || !(0x21..=0x7E).contains(&trail) {
-                return None;
+            // JIS X 0208 text as an error. ESC (0x1B) is outside the row
+            // range and ends the run.
+            while let Some(&[lead, trail]) = bytes.get(i..i + 2) {
+                let Some(entry) = jis0208(table, lead.wrapping_sub(0x21), trail.wrapping_sub(0x21))
+                else {
+                    break;
+                };
+                out.char(entry)?;
+                i += 2;
             }
-            out.char(jis0208(table, byte - 0x21, trail - 0x21)?)?;
-            i += 2;
+        } else {
+            while let Some(&byte) = bytes.get(i) {
+                if byte >= 0x80 || matches!(byte, 0x0E | 0x0F | 0x1B) {
+                    break;
+                }
+                out.ascii(byte)?;
+                i += 1;
+            }
         }
-        escape_pending = false;
+        if i > start {
+            escape_pending = false;
+        }
+        match bytes.get(i) {
+            None => break,
+            Some(0x1B) => {
+                jis = match bytes.get(i + 1..i + 3)? {
+                    b"(B" => false,
+                    b"$B" | b"$@" => true,
+                    _ => return None,
+                };
+                if escape_pending {
+                    return None;
+                }
+                escape_pending = true;
+                i += 3;
+            }
+            Some(_) => return None,
+        }
     }
     out.finish()
 }
@@ -508,6 +559,27 @@ mod tests {
                 if let Some(ours) = decode_japanese(charset, &raw) {
                     proptest::prop_assert_eq!(ours, mail_parser_decode(label, &raw));
                 }
+            }
+        }
+
+        /// Well-formed text — ASCII runs, JIS X 0208 runs and half-width
+        /// katakana, in any order and length, so that the run loops stop
+        /// at every kind of boundary (and ISO-2022-JP switches modes at
+        /// each) — always takes the fast path, and decodes as encoding_rs
+        /// does.
+        #[test]
+        fn well_formed_text_always_takes_the_fast_path(
+            text in proptest::collection::vec(
+                proptest::sample::select(vec!['a', 'Z', '1', ' ', '\n', '\r', 'ア', 'ｱ', '漢', '字', 'あ', '。', '１', '①']),
+                0..80,
+            ),
+        ) {
+            let text: String = text.into_iter().collect();
+            for (charset, label) in CHARSETS {
+                let (bytes, _, unmappable) = encoding(charset).encode(&text);
+                proptest::prop_assert!(!unmappable);
+                let ours = decode_japanese(charset, &bytes);
+                proptest::prop_assert_eq!(ours, Some(mail_parser_decode(label, &bytes)), "{:?}", charset);
             }
         }
 

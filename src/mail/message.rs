@@ -268,7 +268,17 @@ fn lowercase_domain(addr: &str) -> String {
 
 /// True when header text shows signs of undecoded bytes.
 fn needs_repair(s: &str) -> bool {
-    s.contains('\u{fffd}') || s.contains('\u{1b}')
+    memchr::memchr(0x1B, s.as_bytes()).is_some() || has_replacement_char(s)
+}
+
+/// Does `s` hold U+FFFD? memchr's memmem, not `str::contains`: std's char
+/// search looks for the last byte of U+FFFD, 0xBD, which Japanese UTF-8 is
+/// full of. One searcher for all calls (`memmem::find` builds one per
+/// call).
+fn has_replacement_char(s: &str) -> bool {
+    static FFFD: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("\u{fffd}".as_bytes()));
+    FFFD.find(s.as_bytes()).is_some()
 }
 
 /// The raw bytes of the first header `name` in the message's root part.
@@ -684,13 +694,7 @@ impl Walker<'_> {
             .and_then(|ct| ct.attribute("charset"))
             .map(|c| c.trim().to_ascii_lowercase());
         let is_2022 = declared.as_deref().is_some_and(|c| c.contains("2022"));
-        // memchr's memmem, not `str::contains`: std's char search looks
-        // for the last byte of U+FFFD, 0xBD, which Japanese UTF-8 is full
-        // of.
-        // One searcher for all parts (`memmem::find` builds one per call).
-        static FFFD: LazyLock<memchr::memmem::Finder<'static>> =
-            LazyLock::new(|| memchr::memmem::Finder::new("\u{fffd}".as_bytes()));
-        let has_fffd = FFFD.find(decoded.as_bytes()).is_some();
+        let has_fffd = has_replacement_char(&decoded);
         let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
         let latin_label = declared.as_deref().is_some_and(|c| {
             c.contains("8859")
