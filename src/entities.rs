@@ -272,7 +272,9 @@ fn extract_with(
     }
 
     // Numbers with a foreign country code, where no Japanese number was found.
-    if text.contains('+') {
+    // (memchr's SIMD search: `str::contains(char)` goes through core's
+    // portable memchr, ~0.6% of a scan for a check most parts fail.)
+    if memchr(b'+', b).is_some() {
         for m in FOREIGN_PHONE.find_iter(text) {
             let s = m.as_str().trim_end_matches(['-', ' ', '(', ')', '.']);
             let range = m.start()..m.start() + s.len();
