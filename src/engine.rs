@@ -1097,25 +1097,22 @@ struct RequiredSeen {
     stamp: u32,
     /// For each phrase, the stamp of the last part it occurred in.
     phrase: Vec<u32>,
-    /// For each regex, the stamp of the part `possible` was last worked
-    /// out for ...
-    checked: Vec<u32>,
-    /// ... and what it was.
-    possible: Vec<bool>,
+    /// For each regex, `stamp << 1 | possible` for the part `possible` was
+    /// last worked out for: one load and compare per trigger key in the
+    /// filter (two tables were two bounds checks and loads per key).
+    known: Vec<u64>,
 }
 
 impl RequiredSeen {
     /// Start a part (for an engine of `phrases` phrases and `regexes` regexes).
     fn start(&mut self, phrases: usize, regexes: usize) {
         self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 || self.phrase.len() != phrases || self.checked.len() != regexes {
+        if self.stamp == 0 || self.phrase.len() != phrases || self.known.len() != regexes {
             self.stamp = 1;
             self.phrase.clear();
             self.phrase.resize(phrases, 0);
-            self.checked.clear();
-            self.checked.resize(regexes, 0);
-            self.possible.clear();
-            self.possible.resize(regexes, false);
+            self.known.clear();
+            self.known.resize(regexes, 0);
         }
     }
 
@@ -1131,10 +1128,10 @@ impl RequiredSeen {
     /// each group in the part.
     #[inline]
     fn possible(&mut self, i: usize, groups: &[Vec<Vec<u32>>]) -> bool {
-        match (self.checked.get(i), self.possible.get(i)) {
-            (Some(&stamp), Some(&possible)) if stamp == self.stamp => possible,
-            (Some(_), Some(_)) => self.check(i, groups),
-            _ => false,
+        match self.known.get(i) {
+            Some(&known) if known >> 1 == u64::from(self.stamp) => known & 1 != 0,
+            Some(_) => self.check(i, groups),
+            None => false,
         }
     }
 
@@ -1150,9 +1147,8 @@ impl RequiredSeen {
                     .any(|&value| phrase.get(value as usize) == Some(&stamp))
             })
         });
-        if let (Some(checked), Some(known)) = (self.checked.get_mut(i), self.possible.get_mut(i)) {
-            *checked = stamp;
-            *known = possible;
+        if let Some(known) = self.known.get_mut(i) {
+            *known = u64::from(stamp) << 1 | u64::from(possible);
         }
         possible
     }
