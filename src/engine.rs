@@ -832,6 +832,16 @@ impl Engine {
         // The first link to a host of no brand in the pack, asked once for
         // the signals that share it.
         let mut first_unowned: Option<Option<&entities::Url>> = None;
+        // A link whose host reads as a brand's own only once its look-alike
+        // letters are folded ("smbc-саrd.com" with Cyrillic а and р): the
+        // brand does not own what was written, so it counts as unowned, and
+        // it is the plainest brand look-alike there is.
+        let disguised_owned = entities.urls.iter().find(|u| {
+            u.lookalike_letters && {
+                self.brand_hosts.owners_of(&u.host, &mut owners);
+                !owners.is_empty()
+            }
+        });
         for (ri, signal, domain_set) in &self.signal_rules {
             let (ri, signal) = (*ri, *signal);
             let rule = &self.pack.rules[ri];
@@ -882,10 +892,12 @@ impl Engine {
                     // Not the named brand's host is implied: it is in the pack.
                     if !brands.is_empty()
                         && let Some(u) = *first_unowned.get_or_insert_with(|| {
-                            links.first_where(|host| {
-                                self.brand_hosts.owners_of(host, &mut owners);
-                                owners.is_empty()
-                            })
+                            links
+                                .first_where(|host| {
+                                    self.brand_hosts.owners_of(host, &mut owners);
+                                    owners.is_empty()
+                                })
+                                .or(disguised_owned)
                         })
                     {
                         fire(u.part, u.start, u.end, &u.text);
@@ -894,10 +906,12 @@ impl Engine {
                 Signal::UrlUnowned => {
                     // A link to a host of no brand in the pack, named or not.
                     if let Some(u) = *first_unowned.get_or_insert_with(|| {
-                        links.first_where(|host| {
-                            self.brand_hosts.owners_of(host, &mut owners);
-                            owners.is_empty()
-                        })
+                        links
+                            .first_where(|host| {
+                                self.brand_hosts.owners_of(host, &mut owners);
+                                owners.is_empty()
+                            })
+                            .or(disguised_owned)
                     }) {
                         fire(u.part, u.start, u.end, &u.text);
                     }
@@ -923,7 +937,7 @@ impl Engine {
                                 })
                             })
                     });
-                    if let Some(u) = found {
+                    if let Some(u) = disguised_owned.or(found) {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }
@@ -1842,6 +1856,37 @@ mod tests {
         assert_eq!(rarest_group(&at, 2), &[(2, 1, 20, 23)]);
         assert_eq!(rarest_group(&at, 3), &[(3, 0, 0, 3)]);
         assert!(rarest_group(&at, 4).is_empty());
+    }
+
+    /// "smbc-саrd.com" with Cyrillic а and р was read as SMBC's own
+    /// smbc-card.com once normalization folded its letters, so a card
+    /// phishing SMS had no mismatch, no look-alike and no unknown site.
+    #[test]
+    fn regression_a_host_owned_only_after_folding_cyrillic_letters_is_a_lookalike() {
+        let engine = Engine::builtin().unwrap();
+        let rules = |text: &str| -> Vec<String> {
+            let (hits, _) = engine.scan(&Message::plain(text));
+            hits.iter().map(|h| h.rule.to_string()).collect()
+        };
+        let disguised = rules(
+            "【三井住友カード】ご利用確認のお願い。https://www.smbc-\u{0441}\u{0430}rd.com/vp/check",
+        );
+        for rule in [
+            "link.lookalike-domain",
+            "link.brand-domain-mismatch",
+            "link.unknown-site",
+        ] {
+            assert!(
+                disguised.iter().any(|r| r == rule),
+                "{rule} missing: {disguised:?}"
+            );
+        }
+        let genuine =
+            rules("【三井住友カード】ご利用確認のお願い。https://www.smbc-card.com/vp/check");
+        assert!(
+            !genuine.iter().any(|r| r.starts_with("link.")),
+            "the real host is the brand's own: {genuine:?}"
+        );
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub struct Url {
     pub host: String,
     /// Written to dodge filters: `hxxp`, `[.]`, full-width scheme, and similar.
     pub obfuscated: bool,
+    /// Its letters were disguised: Cyrillic or Greek look-alikes, zero-width
+    /// characters or mixed widths, read as ASCII in `host`. Unlike
+    /// `obfuscated` this leaves out defanging (`hxxp`, `[.]`), which genuine
+    /// warnings use to quote links, and uniformly full-width writing: a host
+    /// that reads as a brand's own only after such folding is a disguise.
+    #[serde(skip)]
+    pub lookalike_letters: bool,
     /// The part it was found in.
     pub part: PartKind,
     /// Byte offsets into the part's original text.
@@ -165,8 +172,9 @@ fn extract_with(
         let (url, obfuscated_syntax) = refang(raw);
         let Some(host) = host_of(&url) else { return };
         let (text_orig, start, end) = span(range.clone());
+        let lookalike_letters = normalized.is_obfuscated(range.clone());
         let obfuscated = obfuscated_syntax
-            || normalized.is_obfuscated(range.clone())
+            || lookalike_letters
             || text_orig
                 .chars()
                 .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
@@ -176,6 +184,7 @@ fn extract_with(
             url,
             host,
             obfuscated,
+            lookalike_letters,
             part,
             start,
             end,

@@ -408,6 +408,7 @@ mod tests {
                     url: String::new(),
                     host: h.to_string(),
                     obfuscated: false,
+                    lookalike_letters: false,
                     part: PartKind::Body,
                     start: i,
                     end: i + 1,
