@@ -104,8 +104,11 @@ const RECYCLED_BYTES_MAX: usize = 2 * BATCH_BYTES;
 
 /// Messages per batch, and bytes per batch: the bound on memory in flight.
 /// Up to [`QUEUED_BATCHES`] + 2 batches exist at once (one being filled by
-/// the reader, the queued ones, one being scored and written).
-const BATCH_MESSAGES: usize = 256;
+/// the reader, the queued ones, one being scored and written). 128, not 256:
+/// with the session-7 pack (214 rules, whose lazy-DFA states take ~35 MB
+/// once warm) 256 put `scan --jobs 2` of 1 GB at 64.4 MiB, over the 64 MB
+/// target; 128 gives 60.3 MiB for ~5% less throughput (docs/PERFORMANCE.md).
+const BATCH_MESSAGES: usize = 128;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Full batches the reader may get ahead of the scorers.
 const QUEUED_BATCHES: usize = 1;
