@@ -833,7 +833,7 @@ impl Engine {
         // the signals that share it.
         let mut first_unowned: Option<Option<&entities::Url>> = None;
         // A link whose host reads as a brand's own only once its look-alike
-        // letters are folded ("smbc-саrd.com" with Cyrillic а and р): the
+        // letters are folded ("smbc-саrd.com" with Cyrillic с and а): the
         // brand does not own what was written, so it counts as unowned, and
         // it is the plainest brand look-alike there is.
         let disguised_owned = entities.urls.iter().find(|u| {
@@ -1858,7 +1858,7 @@ mod tests {
         assert!(rarest_group(&at, 4).is_empty());
     }
 
-    /// "smbc-саrd.com" with Cyrillic а and р was read as SMBC's own
+    /// "smbc-саrd.com" with Cyrillic с and а was read as SMBC's own
     /// smbc-card.com once normalization folded its letters, so a card
     /// phishing SMS had no mismatch, no look-alike and no unknown site.
     #[test]
