@@ -829,9 +829,6 @@ impl Engine {
         let mut links = LinkHosts::new(&entities.urls);
         let mut owners: Vec<u32> = Vec::new();
         let mut folded: Vec<u8> = Vec::new();
-        // The first link to a host of no brand in the pack, asked once for
-        // the signals that share it.
-        let mut first_unowned: Option<Option<&entities::Url>> = None;
         // A link whose host reads as a brand's own only once its look-alike
         // letters are folded ("smbc-саrd.com" with Cyrillic с and а): the
         // brand does not own what was written, so it counts as unowned, and
@@ -891,28 +888,19 @@ impl Engine {
                     // links to the bank's card company is not a mismatch).
                     // Not the named brand's host is implied: it is in the pack.
                     if !brands.is_empty()
-                        && let Some(u) = *first_unowned.get_or_insert_with(|| {
-                            links
-                                .first_where(|host| {
-                                    self.brand_hosts.owners_of(host, &mut owners);
-                                    owners.is_empty()
-                                })
-                                .or(disguised_owned)
-                        })
+                        && let Some(u) = links
+                            .first_unowned(&self.brand_hosts, &mut owners)
+                            .or(disguised_owned)
                     {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }
                 Signal::UrlUnowned => {
                     // A link to a host of no brand in the pack, named or not.
-                    if let Some(u) = *first_unowned.get_or_insert_with(|| {
-                        links
-                            .first_where(|host| {
-                                self.brand_hosts.owners_of(host, &mut owners);
-                                owners.is_empty()
-                            })
-                            .or(disguised_owned)
-                    }) {
+                    if let Some(u) = links
+                        .first_unowned(&self.brand_hosts, &mut owners)
+                        .or(disguised_owned)
+                    {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }

@@ -213,6 +213,9 @@ pub(super) struct LinkHosts<'u> {
     hosts: Vec<&'u str>,
     /// Per host, the answer to the current question: 0 unknown, 1 no, 2 yes.
     answers: Vec<u8>,
+    /// [`LinkHosts::first_unowned`], once asked: the signals that share it
+    /// ask once per message.
+    first_unowned: Option<Option<&'u Url>>,
 }
 
 impl<'u> LinkHosts<'u> {
@@ -239,7 +242,26 @@ impl<'u> LinkHosts<'u> {
             host_of_url,
             hosts,
             answers,
+            first_unowned: None,
         }
+    }
+
+    /// The first link to a host no brand of the pack owns (`owners` is
+    /// scratch), worked out on the first call only.
+    pub(super) fn first_unowned(
+        &mut self,
+        brand_hosts: &BrandHosts,
+        owners: &mut Vec<u32>,
+    ) -> Option<&'u Url> {
+        if let Some(known) = self.first_unowned {
+            return known;
+        }
+        let found = self.first_where(|host| {
+            brand_hosts.owners_of(host, owners);
+            owners.is_empty()
+        });
+        self.first_unowned = Some(found);
+        found
     }
 
     /// The first link whose host satisfies `question`, asked at most once
