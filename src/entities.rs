@@ -36,6 +36,12 @@ pub struct Url {
     /// that reads as a brand's own only after such folding is a disguise.
     #[serde(skip)]
     pub lookalike_letters: bool,
+    /// Shown rather than offered: inside 「」, 『』 or “” quotation marks, or
+    /// defanged (`hxxp`, `[.]`) so that it cannot be followed. Warnings and
+    /// articles show scam links this way; a message's own call to action
+    /// does not.
+    #[serde(skip)]
+    pub quoted: bool,
     /// The part it was found in.
     pub part: PartKind,
     /// Byte offsets into the part's original text.
@@ -179,12 +185,14 @@ fn extract_with(
                 .chars()
                 .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
         ranges.push(range);
+        let quoted = obfuscated_syntax || inside_quotation(original, start);
         out.urls.push(Url {
             text: text_orig,
             url,
             host,
             obfuscated,
             lookalike_letters,
+            quoted,
             part,
             start,
             end,
@@ -943,6 +951,29 @@ fn trim_url(s: &str) -> &str {
 }
 
 /// Undo defanging (`hxxp`, `[.]`, `(.)`, `[:]`) and report whether any was present.
+/// How far back (bytes) [`inside_quotation`] looks for an opening mark: a
+/// quoted scam SMS or mail paragraph, with room to spare.
+const QUOTATION_REACH: usize = 1500;
+
+/// Whether byte offset `at` of `text` is inside a quotation: the nearest
+/// Japanese or curly quotation mark before it opens one (「 『 “) rather than
+/// closing one. Straight quotes `"` are left out: they open and close alike.
+fn inside_quotation(text: &str, at: usize) -> bool {
+    let mut from = at.saturating_sub(QUOTATION_REACH);
+    while from < at && !text.is_char_boundary(from) {
+        from += 1;
+    }
+    text.get(from..at)
+        .and_then(|before| {
+            before.chars().rev().find_map(|c| match c {
+                '「' | '『' | '“' => Some(true),
+                '」' | '』' | '”' => Some(false),
+                _ => None,
+            })
+        })
+        .unwrap_or(false)
+}
+
 fn refang(s: &str) -> (String, bool) {
     let mut url = s.to_string();
     let mut obfuscated = false;
@@ -1169,6 +1200,42 @@ mod tests {
         let mut e = Entities::default();
         extract(PartKind::Body, s, &n, &mut e);
         e
+    }
+
+    #[test]
+    fn a_link_inside_quotation_marks_or_defanged_is_quoted() {
+        let quoted = |s: &str| {
+            entities(s)
+                .urls
+                .iter()
+                .map(|u| u.quoted)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(quoted("確認はこちら https://a-bank.top/x"), [false]);
+        assert_eq!(
+            quoted("「確認はこちら https://a-bank.top/x」という偽SMS"),
+            [true]
+        );
+        assert_eq!(quoted("『https://a-bank.top/x』"), [true]);
+        assert_eq!(quoted("“https://a-bank.top/x”"), [true]);
+        // A closed quotation before the link leaves it the message's own.
+        assert_eq!(
+            quoted("「偽のSMS」にご注意ください。公式サイト https://a-bank.top/x"),
+            [false]
+        );
+        assert_eq!(quoted("hxxps://a-bank[.]top/x"), [true]);
+        assert_eq!(
+            quoted("「https://a.top/」と https://b.top/ と「https://c.top/」"),
+            [true, false, true]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn inside_quotation_never_panics_at_any_offset(s in "[「」a-z。\u{3042}-\u{3093} ]{0,40}", at in 0usize..200) {
+            let at = at.min(s.len());
+            let _ = inside_quotation(&s, at);
+        }
     }
 
     #[test]

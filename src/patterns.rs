@@ -160,6 +160,12 @@ pub struct Rule {
     /// the same sentence are dropped, because the sentence quotes or negates
     /// them instead of asking for them.
     pub negates_sentence: bool,
+    /// A positive rule whose hit (on a link the message offers, not one it
+    /// quotes) shows the message's own request leading where no genuine
+    /// notice would send anyone, such as a brand's look-alike domain: the
+    /// warning context then does not apply, because a phishing mail dressed
+    /// as the brand's own scam warning is not quoting the scam, it is one.
+    pub disarms_warnings: bool,
     /// Messages this rule must fire on.
     pub examples: Vec<String>,
     /// Messages this rule must not fire on.
@@ -399,6 +405,8 @@ struct RawRule {
     min_yen: Option<u64>,
     #[serde(default)]
     negates_sentence: Option<Spanned<bool>>,
+    #[serde(default)]
+    disarms_warnings: Option<Spanned<bool>>,
     #[serde(default)]
     examples: Vec<String>,
     #[serde(default)]
@@ -668,6 +676,17 @@ pub fn load_sources_checked(
                 Some(flag) => *flag.get_ref(),
                 None => false,
             };
+            let disarms_warnings = match &r.disarms_warnings {
+                Some(flag) if *flag.get_ref() && weight <= 0.0 => {
+                    issues.push(PackIssue {
+                        location: loc(flag.span()),
+                        message: "`disarms_warnings` is for positive rules (evidence that the message's own request is a scam's); remove it or give the rule a positive weight".into(),
+                    });
+                    false
+                }
+                Some(flag) => *flag.get_ref(),
+                None => false,
+            };
             let target = match r.part.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("text") => Target::Text,
                 Some("body") => Target::Body,
@@ -781,6 +800,7 @@ pub fn load_sources_checked(
                 classes,
                 min_yen: r.min_yen,
                 negates_sentence,
+                disarms_warnings,
                 examples: r.examples,
                 counterexamples: r.counterexamples,
                 location: rule_loc,
@@ -964,6 +984,18 @@ regexes = ["["]
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn disarms_warnings_on_a_negative_rule_is_an_error_with_its_line() {
+        let found = issues(
+            "[[rule]]\nid = \"a\"\ncategory = \"prepaid\"\nweight = -1.0\ndisarms_warnings = true\nliterals = [\"x\"]\n",
+        );
+        let flag = found
+            .iter()
+            .find(|i| i.message.contains("disarms_warnings"))
+            .expect("an issue about the flag");
+        assert_eq!(flag.location.line, 5);
     }
 
     #[test]

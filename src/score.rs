@@ -87,6 +87,12 @@ pub struct Analysis {
     pub combos: Vec<ComboHit>,
     /// Points per rule and combo; they add up to `score` (before the floor at 0).
     pub contributions: Vec<Contribution>,
+    /// A `disarms_warnings` rule fired on what the message itself offers
+    /// (a look-alike link it does not quote): its warning and notice
+    /// wording counted 0 points and no warning context applied. Written to
+    /// JSON only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warnings_disarmed: bool,
     /// Links, phones and amounts.
     pub entities: Entities,
     /// The `suspicious` threshold used.
@@ -183,9 +189,14 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
     // "this is how the scam goes" article) mean scam phrases are being quoted.
     // Rules count only with evidence of their own: two negative rules that
     // match the same phrase (「…」という内容) are one piece of evidence.
+    // Unless the message's own request goes where only a scam sends anyone
+    // (a brand's look-alike host it offers rather than quotes): then the
+    // warning wording is the disguise.
     let negative_rules = independent_negative_rules(pack, &hits, &mut scratch);
+    let disarmed = disarms_warnings(pack, &hits, &entities);
     let warning_context = pack.scoring.warning_context_rules > 0
-        && negative_rules >= pack.scoring.warning_context_rules;
+        && negative_rules >= pack.scoring.warning_context_rules
+        && !disarmed;
     let positive_factor = if warning_context {
         pack.scoring.warning_context_factor
     } else {
@@ -211,7 +222,11 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
                 .then(a.cmp(&b))
         });
         let is_negative = pack.categories[cat].negative;
-        let factor = if is_negative { 1.0 } else { positive_factor };
+        let factor = match (is_negative, disarmed) {
+            (true, true) => 0.0,
+            (true, false) => 1.0,
+            (false, _) => positive_factor,
+        };
         let top = pack.rules[rules[0].0].weight * factor;
         let cap = top.abs() * pack.scoring.category_cap_factor;
         let mut total = 0.0f64;
@@ -327,6 +342,7 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         hits,
         combos,
         contributions,
+        warnings_disarmed: disarmed,
         entities,
         suspicious_threshold: pack.thresholds.suspicious,
         scam_threshold: pack.thresholds.scam,
@@ -366,6 +382,20 @@ thread_local! {
 
 /// How many negative rules have a hit that overlaps no hit of the negative
 /// rules counted before them (rules taken in pack order).
+/// Whether a hit of a `disarms_warnings` rule stands on something the
+/// message offers: a link it does not quote ([`crate::entities::Url::quoted`]),
+/// or anything that is not a link.
+fn disarms_warnings(pack: &RulePack, hits: &[Hit], entities: &Entities) -> bool {
+    hits.iter()
+        .filter(|h| pack.rules[h.rule_index].disarms_warnings)
+        .any(|h| {
+            !entities
+                .urls
+                .iter()
+                .any(|u| u.quoted && u.part == h.part && u.start == h.start && u.end == h.end)
+        })
+}
+
 fn independent_negative_rules(pack: &RulePack, hits: &[Hit], scratch: &mut Scratch) -> usize {
     let rules = &mut scratch.negative_rules;
     rules.clear();
@@ -423,6 +453,33 @@ mod tests {
             alone.score
         );
         assert!(article.combos.is_empty());
+    }
+
+    /// The bank's own warning wording around a link the message offers to
+    /// a look-alike of the bank's domain: before `disarms_warnings` the
+    /// negative rules and the warning context took it to 0.
+    #[test]
+    fn regression_phishing_dressed_as_the_banks_own_warning_is_not_damped() {
+        let e = engine();
+        let warning = "【三菱UFJ銀行】当行を装った詐欺メールが増えています。当行がメールで暗証番号をお聞きすることはございません。不審なメールのリンクは開かないでください。";
+        let request = "セキュリティ強化のため、下記の公式サイトでご本人確認をお願いいたします。https://mufg-secure-check.top/verify ご確認がない場合、お取引を制限させていただきます。";
+        let offered = e.analyze_text(&format!("{warning}{request}"));
+        assert_eq!(offered.verdict, crate::Verdict::Scam, "{offered:?}");
+        assert!(offered.warnings_disarmed);
+        assert!(
+            offered
+                .contributions
+                .iter()
+                .filter(|c| c.points < 0.0)
+                .all(|c| c.points == 0.0),
+            "{offered:?}"
+        );
+        // The same request quoted by the genuine warning stays damped.
+        let quoted = e.analyze_text(&format!(
+            "{warning}次のようなメールが確認されています。「{request}」"
+        ));
+        assert!(!quoted.warnings_disarmed);
+        assert_eq!(quoted.verdict, crate::Verdict::Clean, "{quoted:?}");
     }
 
     #[test]

@@ -33,7 +33,16 @@ fn example(name: &str) -> String {
 }
 
 fn render(name: &str, lang: Lang, color: bool, width: Option<usize>) -> String {
-    let engine = engine();
+    render_with(&engine(), name, lang, color, width)
+}
+
+fn render_with(
+    engine: &Engine,
+    name: &str,
+    lang: Lang,
+    color: bool,
+    width: Option<usize>,
+) -> String {
     let message = Message::plain(example(name));
     let analysis = engine.analyze(&message);
     let origin = Origin {
@@ -58,6 +67,7 @@ const SCAM: &str = "seed-refund-prepaid.txt";
 const SUSPICIOUS: &str = "suspicious-refund-call.txt";
 const CLEAN: &str = "clean-seminar.txt";
 const SPACED: &str = "scam-halfwidth-spaced.txt";
+const FAKE_WARNING: &str = "scam-fake-bank-warning.txt";
 
 macro_rules! snapshots {
     ($($name:ident: $file:expr, $lang:expr, $color:expr;)*) => {
@@ -84,6 +94,27 @@ snapshots! {
     clean_ja_color: CLEAN, Lang::Ja, true;
     clean_en_color: CLEAN, Lang::En, true;
     spaced_ja_plain: SPACED, Lang::Ja, false;
+}
+
+/// The frozen pack has no look-alike rule: this one reads the built-in pack.
+#[test]
+fn regression_phishing_dressed_as_a_banks_own_warning_says_why_its_warnings_do_not_count() {
+    let builtin = Engine::build(sagiscan::builtin::load_builtin().expect("built-in pack loads"))
+        .expect("builds");
+    let out = render_with(&builtin, FAKE_WARNING, Lang::En, false, None);
+    assert!(
+        out.lines().next().unwrap().contains("Likely a scam"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Not counted: the message itself sends you"),
+        "{out}"
+    );
+    let ja = render_with(&builtin, FAKE_WARNING, Lang::Ja, false, None);
+    assert!(ja.contains("見せかけなので、減点していません"), "{ja}");
+    // A genuine message keeps the plain list.
+    let clean = render_with(&builtin, CLEAN, Lang::En, false, None);
+    assert!(!clean.contains("Not counted"), "{clean}");
 }
 
 #[test]

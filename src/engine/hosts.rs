@@ -265,12 +265,15 @@ impl<'u> LinkHosts<'u> {
     }
 
     /// The first link whose host satisfies `question`, asked at most once
-    /// per distinct host.
+    /// per distinct host. A link the message offers comes before one it
+    /// only quotes ([`Url::quoted`]): a warning that shows a scam's link and
+    /// then sends the reader to its own is judged by its own.
     pub(super) fn first_where(
         &mut self,
         mut question: impl FnMut(&str) -> bool,
     ) -> Option<&'u Url> {
         self.answers.iter_mut().for_each(|a| *a = 0);
+        let mut first_quoted = None;
         for (u, &n) in self.urls.iter().zip(&self.host_of_url) {
             let (Some(answer), Some(&host)) =
                 (self.answers.get_mut(n as usize), self.hosts.get(n as usize))
@@ -281,10 +284,13 @@ impl<'u> LinkHosts<'u> {
                 *answer = if question(host) { 2 } else { 1 };
             }
             if *answer == 2 {
-                return Some(u);
+                if !u.quoted {
+                    return Some(u);
+                }
+                first_quoted = first_quoted.or(Some(u));
             }
         }
-        None
+        first_quoted
     }
 }
 
@@ -415,22 +421,24 @@ mod tests {
             }
         }
 
-        /// Asking once per distinct host finds the link a plain `find`
-        /// over the links finds, question after question.
+        /// Asking once per distinct host finds the link a plain search
+        /// over the links finds (the first one the message offers, else the
+        /// first it quotes), question after question.
         #[test]
         fn link_hosts_find_the_first_link_like_a_plain_search(
-            hosts in prop::collection::vec(prop::sample::select(vec!["a", "b", "c.a", "", "d"]), 0..12),
+            hosts in prop::collection::vec((prop::sample::select(vec!["a", "b", "c.a", "", "d"]), any::<bool>()), 0..12),
             wanted in prop::collection::vec(prop::collection::vec(prop::sample::select(vec!["a", "b", "c.a", "", "d"]), 0..3), 1..4),
         ) {
             let urls: Vec<Url> = hosts
                 .iter()
                 .enumerate()
-                .map(|(i, h)| Url {
+                .map(|(i, (h, quoted))| Url {
                     text: i.to_string(),
                     url: String::new(),
                     host: h.to_string(),
                     obfuscated: false,
                     lookalike_letters: false,
+                    quoted: *quoted,
                     part: PartKind::Body,
                     start: i,
                     end: i + 1,
@@ -443,7 +451,12 @@ mod tests {
                     asked.push(h.to_string());
                     w.contains(&h)
                 });
-                let expected = urls.iter().find(|u| w.contains(&u.host.as_str()));
+                let wanted = |u: &&Url| w.contains(&u.host.as_str());
+                let expected = urls
+                    .iter()
+                    .filter(wanted)
+                    .find(|u| !u.quoted)
+                    .or_else(|| urls.iter().find(wanted));
                 prop_assert_eq!(found.map(|u| u.start), expected.map(|u| u.start));
                 let mut distinct = asked.clone();
                 distinct.sort();

@@ -504,6 +504,13 @@ pub fn render_human(
             "Reassuring signs (subtracted)",
             &opts,
         );
+        if analysis.warnings_disarmed {
+            let note = tr(
+                "  ※ このメッセージ自身が、企業のドメインに似せた偽サイトや表示と行き先の違うリンクへ案内しています。注意喚起や公式を名乗る文言は見せかけなので、減点していません。",
+                "  Not counted: the message itself sends you to a look-alike of a company's site or through a disguised link, so its warning and official-sounding wording is a disguise, not a reason to trust it.",
+            );
+            out.push_str(&para(note, "", "    ", &opts));
+        }
         for cat in negatives {
             let points = category_points(analysis, &cat.id);
             let title = format!("□ {} ({:.1})", cat.name.get(lang), points);
