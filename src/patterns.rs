@@ -665,28 +665,29 @@ pub fn load_sources_checked(
                     });
                 }
             }
-            let negates_sentence = match &r.negates_sentence {
-                Some(flag) if *flag.get_ref() && weight >= 0.0 => {
-                    issues.push(PackIssue {
-                        location: loc(flag.span()),
-                        message: "`negates_sentence` is for negative rules (a genuine notice or warning that denies the phrases before it); remove it or give the rule a negative weight".into(),
-                    });
-                    false
-                }
-                Some(flag) => *flag.get_ref(),
-                None => false,
-            };
-            let disarms_warnings = match &r.disarms_warnings {
-                Some(flag) if *flag.get_ref() && weight <= 0.0 => {
-                    issues.push(PackIssue {
-                        location: loc(flag.span()),
-                        message: "`disarms_warnings` is for positive rules (evidence that the message's own request is a scam's); remove it or give the rule a positive weight".into(),
-                    });
-                    false
-                }
-                Some(flag) => *flag.get_ref(),
-                None => false,
-            };
+            // A flag that only makes sense for one sign of weight: set on
+            // a rule of the other sign, it is an error at the flag.
+            let mut signed_flag =
+                |flag: &Option<Spanned<bool>>, wrong_sign: bool, message: &str| {
+                    let set = flag.as_ref().is_some_and(|f| *f.get_ref());
+                    if let Some(f) = flag.as_ref().filter(|_| set && wrong_sign) {
+                        issues.push(PackIssue {
+                            location: loc(f.span()),
+                            message: message.into(),
+                        });
+                    }
+                    set && !wrong_sign
+                };
+            let negates_sentence = signed_flag(
+                &r.negates_sentence,
+                weight >= 0.0,
+                "`negates_sentence` is for negative rules (a genuine notice or warning that denies the phrases before it); remove it or give the rule a negative weight",
+            );
+            let disarms_warnings = signed_flag(
+                &r.disarms_warnings,
+                weight <= 0.0,
+                "`disarms_warnings` is for positive rules (evidence that the message's own request is a scam's); remove it or give the rule a positive weight",
+            );
             let target = match r.part.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("text") => Target::Text,
                 Some("body") => Target::Body,
