@@ -958,20 +958,27 @@ const QUOTATION_REACH: usize = 1500;
 /// Whether byte offset `at` of `text` is inside a quotation: the nearest
 /// Japanese or curly quotation mark before it opens one (「 『 “) rather than
 /// closing one. Straight quotes `"` are left out: they open and close alike.
+///
+/// Every mark is three bytes with 0x80 in the middle (「 E3 80 8C, 」 E3 80 8D,
+/// 『 E3 80 8E, 』 E3 80 8F, “ E2 80 9C, ” E2 80 9D), so the search jumps
+/// between 0x80 bytes, which in Japanese text are mostly punctuation:
+/// decoding every character back from each link was 0.3% of a scan.
 fn inside_quotation(text: &str, at: usize) -> bool {
-    let mut from = at.saturating_sub(QUOTATION_REACH);
-    while from < at && !text.is_char_boundary(from) {
-        from += 1;
+    let b = text.as_bytes();
+    let at = at.min(b.len());
+    let from = at.saturating_sub(QUOTATION_REACH);
+    for j in memchr::memrchr_iter(0x80, &b[from..at]).map(|j| from + j) {
+        // The whole mark must lie before `at`.
+        if j == 0 || j + 1 >= at {
+            continue;
+        }
+        match (b[j - 1], b[j + 1]) {
+            (0xE3, 0x8C | 0x8E) | (0xE2, 0x9C) => return true,
+            (0xE3, 0x8D | 0x8F) | (0xE2, 0x9D) => return false,
+            _ => {}
+        }
     }
-    text.get(from..at)
-        .and_then(|before| {
-            before.chars().rev().find_map(|c| match c {
-                '「' | '『' | '“' => Some(true),
-                '」' | '』' | '”' => Some(false),
-                _ => None,
-            })
-        })
-        .unwrap_or(false)
+    false
 }
 
 fn refang(s: &str) -> (String, bool) {
@@ -1231,10 +1238,27 @@ mod tests {
     }
 
     proptest! {
+        /// The byte search gives the answer of reading the characters back
+        /// from a link, at every offset (char boundary or not).
         #[test]
-        fn inside_quotation_never_panics_at_any_offset(s in "[「」a-z。\u{3042}-\u{3093} ]{0,40}", at in 0usize..200) {
+        fn inside_quotation_reads_like_the_characters_before_it(
+            s in "[「」『』“”a-z。、\u{3042}-\u{3093}\u{2000}-\u{201f} ]{0,700}",
+            at in 0usize..3000,
+        ) {
             let at = at.min(s.len());
-            let _ = inside_quotation(&s, at);
+            let from = at.saturating_sub(QUOTATION_REACH);
+            // Marks wholly before `at` whose middle byte is at or after `from`.
+            let expected = s
+                .char_indices()
+                .filter(|&(i, c)| i + c.len_utf8() <= at && i + 1 >= from)
+                .filter_map(|(_, c)| match c {
+                    '「' | '『' | '“' => Some(true),
+                    '」' | '』' | '”' => Some(false),
+                    _ => None,
+                })
+                .next_back()
+                .unwrap_or(false);
+            prop_assert_eq!(inside_quotation(&s, at), expected);
         }
     }
 
