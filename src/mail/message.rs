@@ -196,7 +196,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let body = walker.message_body(&mut msg, 0);
     let (from_name, from_address) = from_parts(&msg);
     let from = match (&from_name, &from_address) {
-        (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
+        (Some(n), Some(a)) => Some([n.as_str(), " <", a.as_str(), ">"].concat()),
         (Some(n), None) => Some(n.clone()),
         (None, Some(a)) => Some(a.clone()),
         (None, None) => None,
@@ -210,7 +210,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         .root_part()
         .headers
         .iter()
-        .find(|h| h.name == HeaderName::ReturnPath)
+        .find(|h| matches!(h.name, HeaderName::ReturnPath))
     {
         Some(h) => match &h.value {
             HeaderValue::Text(t) => Some(t.to_string()),
@@ -228,7 +228,8 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         Some(walker.errors.join("; "))
     };
     MailMessage {
-        message_id: msg.message_id().map(|id| format!("<{id}>")),
+        // `concat`, not `format!`: no formatting machinery per message.
+        message_id: msg.message_id().map(|id| ["<", id, ">"].concat()),
         from,
         from_name,
         from_address,
@@ -692,17 +693,10 @@ impl Walker<'_> {
         let declared = part
             .content_type()
             .and_then(|ct| ct.attribute("charset"))
-            .map(|c| c.trim().to_ascii_lowercase());
-        let is_2022 = declared.as_deref().is_some_and(|c| c.contains("2022"));
+            .map(str::trim);
+        let (is_2022, latin_label) = declared.map_or((false, false), label_kind);
         let has_fffd = has_replacement_char(&decoded);
         let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
-        let latin_label = declared.as_deref().is_some_and(|c| {
-            c.contains("8859")
-                || c.contains("ascii")
-                || c.starts_with("latin")
-                || c.contains("1252")
-                || c == "us"
-        });
         let high_chars = latin_label && !decoded.is_ascii();
         if !(has_fffd || has_esc || high_chars) {
             return decoded;
@@ -725,6 +719,7 @@ impl Walker<'_> {
             Some(_) => decoded,
             None => {
                 if has_fffd {
+                    let declared = declared.map(str::to_ascii_lowercase);
                     let label = declared.as_deref().unwrap_or("utf-8");
                     self.error(format!(
                         "part {id}: text is not valid {label}; undecodable bytes replaced with U+FFFD"
@@ -764,6 +759,29 @@ impl Walker<'_> {
             Encoding::None => Some(raw.to_vec()),
         }
     }
+}
+
+/// What a (trimmed) charset label says, in any case: an ISO-2022 label
+/// (`2022` in it), and a Latin or ASCII one (`8859`, `ascii`, `1252` in it,
+/// starting with `latin`, or `us`). Compared in place, without a
+/// lowercased copy or `str::contains`'s searcher set up per needle: this
+/// runs for every text part.
+fn label_kind(label: &str) -> (bool, bool) {
+    let label = label.as_bytes();
+    let has = |needle: &[u8]| {
+        label
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    let is_2022 = has(b"2022");
+    let latin = has(b"8859")
+        || has(b"ascii")
+        || label
+            .get(..5)
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"latin"))
+        || has(b"1252")
+        || label.eq_ignore_ascii_case(b"us");
+    (is_2022, latin)
 }
 
 /// Base64 whose length is not a multiple of 4, or with data after padding.
@@ -1133,6 +1151,66 @@ mod tests {
             if let Ok(d) = decode_unlabelled(&raw) && d.text.contains('<') {
                 proptest::prop_assert!(raw.contains(&b'<'));
             }
+        }
+    }
+
+    /// `label_kind` as it was written first: a lowercased copy and
+    /// `str` searches.
+    fn reference_label_kind(label: &str) -> (bool, bool) {
+        let c = label.to_ascii_lowercase();
+        let latin = c.contains("8859")
+            || c.contains("ascii")
+            || c.starts_with("latin")
+            || c.contains("1252")
+            || c == "us";
+        (c.contains("2022"), latin)
+    }
+
+    #[test]
+    fn label_kind_agrees_with_the_lowercased_searches() {
+        for label in [
+            "",
+            "us",
+            "US",
+            "u",
+            "us-ascii",
+            "US-ASCII",
+            "iso-8859-1",
+            "ISO-8859-15",
+            "latin1",
+            "Latin-2",
+            "LATIN",
+            "lati",
+            "windows-1252",
+            "cp1252",
+            "iso-2022-jp",
+            "ISO-2022-JP-2",
+            "utf-8",
+            "Shift_JIS",
+            "euc-jp",
+            "ascii",
+            "xascii",
+            "usa",
+            "ｕｓ",
+            "İso-2022",
+        ] {
+            assert_eq!(label_kind(label), reference_label_kind(label), "{label}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_kind_agrees_on_any_label(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "us", "US", "Us", "ascii", "ASCII", "8859", "885", "2022", "202", "1252",
+                    "latin", "LATIN", "Lati", "-", "_", " ", "x", "İ", "ı", "u", "s", "ｕｓ",
+                ]),
+                0..5,
+            ),
+        ) {
+            let label = pieces.concat();
+            proptest::prop_assert_eq!(label_kind(&label), reference_label_kind(&label), "{}", label);
         }
     }
 
