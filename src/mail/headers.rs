@@ -319,8 +319,14 @@ fn has_encoded_word_start(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'=', bytes).any(|at| bytes.get(at + 1) == Some(&b'?'))
 }
 
+/// `String::from_utf8_lossy(bytes)`, checked first by `str::from_utf8`,
+/// which passes ASCII a word at a time (the lossy conversion's chunk
+/// iterator walks every byte); header values are nearly always valid.
 fn lossy(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// `parse_unstructured` of a one-line value without `=?`: the text

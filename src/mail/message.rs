@@ -17,8 +17,8 @@ use std::sync::{LazyLock, OnceLock};
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{
-    Addr, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
-    PartType,
+    Addr, ContentType, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
+    MimeHeaders, PartType,
 };
 
 use super::charset::{
@@ -430,6 +430,33 @@ struct Walker<'l> {
     errors: Vec<String>,
 }
 
+/// The value of a part's last field named by the variant `is` picks:
+/// what mail-parser's `header_value` finds (its `==` on names is a
+/// variant compare for every name it knows, and it parses every known
+/// name to its variant), without two function calls per field.
+fn last_value<'a, 'x>(
+    part: &'a MessagePart<'x>,
+    is: fn(&HeaderName<'_>) -> bool,
+) -> Option<&'a HeaderValue<'x>> {
+    part.headers
+        .iter()
+        .rev()
+        .find(|h| is(&h.name))
+        .map(|h| &h.value)
+}
+
+/// `part.content_type()`, by [`last_value`].
+fn content_type_of<'a, 'x>(part: &'a MessagePart<'x>) -> Option<&'a ContentType<'x>> {
+    last_value(part, |n| matches!(n, HeaderName::ContentType))
+        .and_then(HeaderValue::as_content_type)
+}
+
+/// `part.content_disposition()`, by [`last_value`].
+fn content_disposition_of<'a, 'x>(part: &'a MessagePart<'x>) -> Option<&'a ContentType<'x>> {
+    last_value(part, |n| matches!(n, HeaderName::ContentDisposition))
+        .and_then(HeaderValue::as_content_type)
+}
+
 /// Text contributed by a subtree, and whether any of it came from HTML.
 struct Piece {
     text: String,
@@ -569,9 +596,7 @@ impl Walker<'_> {
         {
             self.error(format!("part {id}: {what}; decoded what was there"));
         }
-        let is_attachment = part
-            .content_disposition()
-            .is_some_and(|d| d.is_attachment());
+        let is_attachment = content_disposition_of(part).is_some_and(|d| d.is_attachment());
         let body = match msg.parts.get_mut(id as usize) {
             Some(part) => std::mem::take(&mut part.body),
             None => return Piece::empty(),
@@ -584,7 +609,7 @@ impl Walker<'_> {
                 // Plain text, untyped text, or a message/rfc822 mail-parser
                 // could not parse (its raw text is still worth scoring).
                 // Other types get here only with a broken transfer encoding.
-                let subtype_ok = part.content_type().is_none_or(|ct| {
+                let subtype_ok = content_type_of(part).is_none_or(|ct| {
                     ct.ctype().eq_ignore_ascii_case("message")
                         || ct.ctype().eq_ignore_ascii_case("text")
                             && ct.subtype().is_none_or(|s| {
@@ -646,7 +671,7 @@ impl Walker<'_> {
                 join_pieces(pieces)
             }
             PartType::Multipart(children) => {
-                let alternative = part.content_type().is_some_and(|ct| {
+                let alternative = content_type_of(part).is_some_and(|ct| {
                     ct.subtype()
                         .is_some_and(|s| s.eq_ignore_ascii_case("alternative"))
                 });
@@ -690,8 +715,7 @@ impl Walker<'_> {
         id: u32,
         decoded: Cow<'x, str>,
     ) -> Cow<'x, str> {
-        let declared = part
-            .content_type()
+        let declared = content_type_of(part)
             .and_then(|ct| ct.attribute("charset"))
             .map(str::trim);
         let (is_2022, latin_label) = declared.map_or((false, false), label_kind);
@@ -1164,6 +1188,39 @@ mod tests {
             || c.contains("1252")
             || c == "us";
         (c.contains("2022"), latin)
+    }
+
+    /// `content_type_of` and `content_disposition_of` find what
+    /// mail-parser's accessors find, in every part of every fixture and
+    /// corpus message (parsed by mail-parser and by the fast path).
+    #[test]
+    fn part_lookups_agree_with_mail_parsers_accessors() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut parts = 0;
+        for dir in ["fixtures/mail", "hostile", "corpus/ham", "corpus/scam"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if !path.is_file() {
+                    continue;
+                }
+                let raw = std::fs::read(&path).unwrap();
+                for msg in [parser().parse(&raw), parse_fast(&raw)]
+                    .into_iter()
+                    .flatten()
+                {
+                    for part in &msg.parts {
+                        parts += 1;
+                        assert_eq!(content_type_of(part), part.content_type(), "{path:?}");
+                        assert_eq!(
+                            content_disposition_of(part),
+                            part.content_disposition(),
+                            "{path:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(parts > 1000, "{parts}");
     }
 
     #[test]
