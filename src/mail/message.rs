@@ -201,8 +201,8 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         (None, Some(a)) => Some(a.clone()),
         (None, None) => None,
     };
-    let reply_to_address = msg
-        .reply_to()
+    let reply_to_address = root_value(&msg, |n| matches!(n, HeaderName::ReplyTo))
+        .and_then(HeaderValue::as_address)
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .map(lowercase_domain);
@@ -229,7 +229,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     };
     MailMessage {
         // `concat`, not `format!`: no formatting machinery per message.
-        message_id: msg.message_id().map(|id| ["<", id, ">"].concat()),
+        message_id: message_id_of(&msg).map(|id| ["<", id, ">"].concat()),
         from,
         from_name,
         from_address,
@@ -314,12 +314,12 @@ fn repaired_header(
 }
 
 fn subject_of(msg: &Message<'_>) -> Option<String> {
-    let s = msg.subject()?;
+    let s = subject_text(msg)?;
     if !needs_repair(s) {
         return Some(s.to_owned());
     }
     if let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
-        && let Some(fs) = fixed.subject()
+        && let Some(fs) = subject_text(&fixed)
         && !needs_repair(fs)
     {
         return Some(fs.to_owned());
@@ -347,7 +347,9 @@ fn raw_header_text(msg: &Message<'_>, name: &HeaderName<'_>) -> Option<String> {
 }
 
 fn first_addr(msg: &Message<'_>) -> Option<(Option<String>, Option<String>)> {
-    let a: &Addr = msg.from()?.first()?;
+    let a: &Addr = root_value(msg, |n| matches!(n, HeaderName::From))
+        .and_then(HeaderValue::as_address)?
+        .first()?;
     Some((a.name().map(str::to_owned), a.address().map(str::to_owned)))
 }
 
@@ -455,6 +457,26 @@ fn content_type_of<'a, 'x>(part: &'a MessagePart<'x>) -> Option<&'a ContentType<
 fn content_disposition_of<'a, 'x>(part: &'a MessagePart<'x>) -> Option<&'a ContentType<'x>> {
     last_value(part, |n| matches!(n, HeaderName::ContentDisposition))
         .and_then(HeaderValue::as_content_type)
+}
+
+/// The value of the root part's last field picked by `is`, as
+/// [`last_value`]: what `Message::subject`, `from`, `reply_to` and
+/// `message_id` look up.
+fn root_value<'a, 'x>(
+    msg: &'a Message<'x>,
+    is: fn(&HeaderName<'_>) -> bool,
+) -> Option<&'a HeaderValue<'x>> {
+    last_value(msg.root_part(), is)
+}
+
+/// `msg.subject()`, by [`root_value`].
+fn subject_text<'a>(msg: &'a Message<'_>) -> Option<&'a str> {
+    root_value(msg, |n| matches!(n, HeaderName::Subject)).and_then(HeaderValue::as_text)
+}
+
+/// `msg.message_id()`, by [`root_value`].
+fn message_id_of<'a>(msg: &'a Message<'_>) -> Option<&'a str> {
+    root_value(msg, |n| matches!(n, HeaderName::MessageId)).and_then(HeaderValue::as_text)
 }
 
 /// Text contributed by a subtree, and whether any of it came from HTML.
@@ -1190,9 +1212,10 @@ mod tests {
         (c.contains("2022"), latin)
     }
 
-    /// `content_type_of` and `content_disposition_of` find what
-    /// mail-parser's accessors find, in every part of every fixture and
-    /// corpus message (parsed by mail-parser and by the fast path).
+    /// `content_type_of`, `content_disposition_of` and the root field
+    /// lookups find what mail-parser's accessors find, in every part of
+    /// every fixture and corpus message (parsed by mail-parser and by the
+    /// fast path).
     #[test]
     fn part_lookups_agree_with_mail_parsers_accessors() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -1208,6 +1231,14 @@ mod tests {
                     .into_iter()
                     .flatten()
                 {
+                    assert_eq!(subject_text(&msg), msg.subject(), "{path:?}");
+                    assert_eq!(message_id_of(&msg), msg.message_id(), "{path:?}");
+                    let from = root_value(&msg, |n| matches!(n, HeaderName::From))
+                        .and_then(HeaderValue::as_address);
+                    assert_eq!(from, msg.from(), "{path:?}");
+                    let reply_to = root_value(&msg, |n| matches!(n, HeaderName::ReplyTo))
+                        .and_then(HeaderValue::as_address);
+                    assert_eq!(reply_to, msg.reply_to(), "{path:?}");
                     for part in &msg.parts {
                         parts += 1;
                         assert_eq!(content_type_of(part), part.content_type(), "{path:?}");
