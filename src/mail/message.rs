@@ -17,8 +17,8 @@ use std::sync::{LazyLock, OnceLock};
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{
-    Addr, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
-    PartType,
+    Addr, ContentType, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
+    MimeHeaders, PartType,
 };
 
 use super::charset::{
@@ -196,13 +196,13 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     let body = walker.message_body(&mut msg, 0);
     let (from_name, from_address) = from_parts(&msg);
     let from = match (&from_name, &from_address) {
-        (Some(n), Some(a)) => Some(format!("{n} <{a}>")),
+        (Some(n), Some(a)) => Some([n.as_str(), " <", a.as_str(), ">"].concat()),
         (Some(n), None) => Some(n.clone()),
         (None, Some(a)) => Some(a.clone()),
         (None, None) => None,
     };
-    let reply_to_address = msg
-        .reply_to()
+    let reply_to_address = root_value(&msg, |n| matches!(n, HeaderName::ReplyTo))
+        .and_then(HeaderValue::as_address)
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .map(lowercase_domain);
@@ -210,7 +210,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         .root_part()
         .headers
         .iter()
-        .find(|h| h.name == HeaderName::ReturnPath)
+        .find(|h| matches!(h.name, HeaderName::ReturnPath))
     {
         Some(h) => match &h.value {
             HeaderValue::Text(t) => Some(t.to_string()),
@@ -228,7 +228,8 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         Some(walker.errors.join("; "))
     };
     MailMessage {
-        message_id: msg.message_id().map(|id| format!("<{id}>")),
+        // `concat`, not `format!`: no formatting machinery per message.
+        message_id: message_id_of(&msg).map(|id| ["<", id, ">"].concat()),
         from,
         from_name,
         from_address,
@@ -313,12 +314,12 @@ fn repaired_header(
 }
 
 fn subject_of(msg: &Message<'_>) -> Option<String> {
-    let s = msg.subject()?;
+    let s = subject_text(msg)?;
     if !needs_repair(s) {
         return Some(s.to_owned());
     }
     if let Some(fixed) = repaired_header(msg, HeaderName::Subject, "Subject")
-        && let Some(fs) = fixed.subject()
+        && let Some(fs) = subject_text(&fixed)
         && !needs_repair(fs)
     {
         return Some(fs.to_owned());
@@ -346,7 +347,9 @@ fn raw_header_text(msg: &Message<'_>, name: &HeaderName<'_>) -> Option<String> {
 }
 
 fn first_addr(msg: &Message<'_>) -> Option<(Option<String>, Option<String>)> {
-    let a: &Addr = msg.from()?.first()?;
+    let a: &Addr = root_value(msg, |n| matches!(n, HeaderName::From))
+        .and_then(HeaderValue::as_address)?
+        .first()?;
     Some((a.name().map(str::to_owned), a.address().map(str::to_owned)))
 }
 
@@ -427,6 +430,53 @@ struct Walker<'l> {
     disguised_links: Vec<DisguisedLink>,
     attachments: Vec<String>,
     errors: Vec<String>,
+}
+
+/// The value of a part's last field named by the variant `is` picks:
+/// what mail-parser's `header_value` finds (its `==` on names is a
+/// variant compare for every name it knows, and it parses every known
+/// name to its variant), without two function calls per field.
+fn last_value<'a, 'x>(
+    part: &'a MessagePart<'x>,
+    is: fn(&HeaderName<'_>) -> bool,
+) -> Option<&'a HeaderValue<'x>> {
+    part.headers
+        .iter()
+        .rev()
+        .find(|h| is(&h.name))
+        .map(|h| &h.value)
+}
+
+/// `part.content_type()`, by [`last_value`].
+fn content_type_of<'a, 'x>(part: &'a MessagePart<'x>) -> Option<&'a ContentType<'x>> {
+    last_value(part, |n| matches!(n, HeaderName::ContentType))
+        .and_then(HeaderValue::as_content_type)
+}
+
+/// `part.content_disposition()`, by [`last_value`].
+fn content_disposition_of<'a, 'x>(part: &'a MessagePart<'x>) -> Option<&'a ContentType<'x>> {
+    last_value(part, |n| matches!(n, HeaderName::ContentDisposition))
+        .and_then(HeaderValue::as_content_type)
+}
+
+/// The value of the root part's last field picked by `is`, as
+/// [`last_value`]: what `Message::subject`, `from`, `reply_to` and
+/// `message_id` look up.
+fn root_value<'a, 'x>(
+    msg: &'a Message<'x>,
+    is: fn(&HeaderName<'_>) -> bool,
+) -> Option<&'a HeaderValue<'x>> {
+    last_value(msg.root_part(), is)
+}
+
+/// `msg.subject()`, by [`root_value`].
+fn subject_text<'a>(msg: &'a Message<'_>) -> Option<&'a str> {
+    root_value(msg, |n| matches!(n, HeaderName::Subject)).and_then(HeaderValue::as_text)
+}
+
+/// `msg.message_id()`, by [`root_value`].
+fn message_id_of<'a>(msg: &'a Message<'_>) -> Option<&'a str> {
+    root_value(msg, |n| matches!(n, HeaderName::MessageId)).and_then(HeaderValue::as_text)
 }
 
 /// Text contributed by a subtree, and whether any of it came from HTML.
@@ -568,9 +618,7 @@ impl Walker<'_> {
         {
             self.error(format!("part {id}: {what}; decoded what was there"));
         }
-        let is_attachment = part
-            .content_disposition()
-            .is_some_and(|d| d.is_attachment());
+        let is_attachment = content_disposition_of(part).is_some_and(|d| d.is_attachment());
         let body = match msg.parts.get_mut(id as usize) {
             Some(part) => std::mem::take(&mut part.body),
             None => return Piece::empty(),
@@ -583,7 +631,7 @@ impl Walker<'_> {
                 // Plain text, untyped text, or a message/rfc822 mail-parser
                 // could not parse (its raw text is still worth scoring).
                 // Other types get here only with a broken transfer encoding.
-                let subtype_ok = part.content_type().is_none_or(|ct| {
+                let subtype_ok = content_type_of(part).is_none_or(|ct| {
                     ct.ctype().eq_ignore_ascii_case("message")
                         || ct.ctype().eq_ignore_ascii_case("text")
                             && ct.subtype().is_none_or(|s| {
@@ -645,7 +693,7 @@ impl Walker<'_> {
                 join_pieces(pieces)
             }
             PartType::Multipart(children) => {
-                let alternative = part.content_type().is_some_and(|ct| {
+                let alternative = content_type_of(part).is_some_and(|ct| {
                     ct.subtype()
                         .is_some_and(|s| s.eq_ignore_ascii_case("alternative"))
                 });
@@ -689,20 +737,12 @@ impl Walker<'_> {
         id: u32,
         decoded: Cow<'x, str>,
     ) -> Cow<'x, str> {
-        let declared = part
-            .content_type()
+        let declared = content_type_of(part)
             .and_then(|ct| ct.attribute("charset"))
-            .map(|c| c.trim().to_ascii_lowercase());
-        let is_2022 = declared.as_deref().is_some_and(|c| c.contains("2022"));
+            .map(str::trim);
+        let (is_2022, latin_label) = declared.map_or((false, false), label_kind);
         let has_fffd = has_replacement_char(&decoded);
         let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
-        let latin_label = declared.as_deref().is_some_and(|c| {
-            c.contains("8859")
-                || c.contains("ascii")
-                || c.starts_with("latin")
-                || c.contains("1252")
-                || c == "us"
-        });
         let high_chars = latin_label && !decoded.is_ascii();
         if !(has_fffd || has_esc || high_chars) {
             return decoded;
@@ -725,6 +765,7 @@ impl Walker<'_> {
             Some(_) => decoded,
             None => {
                 if has_fffd {
+                    let declared = declared.map(str::to_ascii_lowercase);
                     let label = declared.as_deref().unwrap_or("utf-8");
                     self.error(format!(
                         "part {id}: text is not valid {label}; undecodable bytes replaced with U+FFFD"
@@ -764,6 +805,29 @@ impl Walker<'_> {
             Encoding::None => Some(raw.to_vec()),
         }
     }
+}
+
+/// What a (trimmed) charset label says, in any case: an ISO-2022 label
+/// (`2022` in it), and a Latin or ASCII one (`8859`, `ascii`, `1252` in it,
+/// starting with `latin`, or `us`). Compared in place, without a
+/// lowercased copy or `str::contains`'s searcher set up per needle: this
+/// runs for every text part.
+fn label_kind(label: &str) -> (bool, bool) {
+    let label = label.as_bytes();
+    let has = |needle: &[u8]| {
+        label
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    let is_2022 = has(b"2022");
+    let latin = has(b"8859")
+        || has(b"ascii")
+        || label
+            .get(..5)
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"latin"))
+        || has(b"1252")
+        || label.eq_ignore_ascii_case(b"us");
+    (is_2022, latin)
 }
 
 /// Base64 whose length is not a multiple of 4, or with data after padding.
@@ -1133,6 +1197,108 @@ mod tests {
             if let Ok(d) = decode_unlabelled(&raw) && d.text.contains('<') {
                 proptest::prop_assert!(raw.contains(&b'<'));
             }
+        }
+    }
+
+    /// `label_kind` as it was written first: a lowercased copy and
+    /// `str` searches.
+    fn reference_label_kind(label: &str) -> (bool, bool) {
+        let c = label.to_ascii_lowercase();
+        let latin = c.contains("8859")
+            || c.contains("ascii")
+            || c.starts_with("latin")
+            || c.contains("1252")
+            || c == "us";
+        (c.contains("2022"), latin)
+    }
+
+    /// `content_type_of`, `content_disposition_of` and the root field
+    /// lookups find what mail-parser's accessors find, in every part of
+    /// every fixture and corpus message (parsed by mail-parser and by the
+    /// fast path).
+    #[test]
+    fn part_lookups_agree_with_mail_parsers_accessors() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut parts = 0;
+        for dir in ["fixtures/mail", "hostile", "corpus/ham", "corpus/scam"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if !path.is_file() {
+                    continue;
+                }
+                let raw = std::fs::read(&path).unwrap();
+                for msg in [parser().parse(&raw), parse_fast(&raw)]
+                    .into_iter()
+                    .flatten()
+                {
+                    assert_eq!(subject_text(&msg), msg.subject(), "{path:?}");
+                    assert_eq!(message_id_of(&msg), msg.message_id(), "{path:?}");
+                    let from = root_value(&msg, |n| matches!(n, HeaderName::From))
+                        .and_then(HeaderValue::as_address);
+                    assert_eq!(from, msg.from(), "{path:?}");
+                    let reply_to = root_value(&msg, |n| matches!(n, HeaderName::ReplyTo))
+                        .and_then(HeaderValue::as_address);
+                    assert_eq!(reply_to, msg.reply_to(), "{path:?}");
+                    for part in &msg.parts {
+                        parts += 1;
+                        assert_eq!(content_type_of(part), part.content_type(), "{path:?}");
+                        assert_eq!(
+                            content_disposition_of(part),
+                            part.content_disposition(),
+                            "{path:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(parts > 1000, "{parts}");
+    }
+
+    #[test]
+    fn label_kind_agrees_with_the_lowercased_searches() {
+        for label in [
+            "",
+            "us",
+            "US",
+            "u",
+            "us-ascii",
+            "US-ASCII",
+            "iso-8859-1",
+            "ISO-8859-15",
+            "latin1",
+            "Latin-2",
+            "LATIN",
+            "lati",
+            "windows-1252",
+            "cp1252",
+            "iso-2022-jp",
+            "ISO-2022-JP-2",
+            "utf-8",
+            "Shift_JIS",
+            "euc-jp",
+            "ascii",
+            "xascii",
+            "usa",
+            "ｕｓ",
+            "İso-2022",
+        ] {
+            assert_eq!(label_kind(label), reference_label_kind(label), "{label}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_kind_agrees_on_any_label(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "us", "US", "Us", "ascii", "ASCII", "8859", "885", "2022", "202", "1252",
+                    "latin", "LATIN", "Lati", "-", "_", " ", "x", "İ", "ı", "u", "s", "ｕｓ",
+                ]),
+                0..5,
+            ),
+        ) {
+            let label = pieces.concat();
+            proptest::prop_assert_eq!(label_kind(&label), reference_label_kind(&label), "{}", label);
         }
     }
 
