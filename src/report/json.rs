@@ -14,8 +14,82 @@ use serde::Serialize;
 
 use crate::message::PartKind;
 
-use super::{Explained, ExplanationOut, Record, write_explanation};
+use super::{EntitiesRecord, Explained, ExplanationOut, Origin, Record, write_explanation};
+use crate::engine::Hit;
+use crate::entities::Entities;
 use crate::patterns::{Lang, RulePack};
+use crate::score::{Analysis, ComboHit, Contribution, Verdict};
+
+/// A record's origin fields, borrowed: what [`Origin`] holds, for a
+/// caller that keeps them elsewhere (a batch scan shares one source name
+/// among all the messages of an mbox instead of copying it into each).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OriginRef<'a> {
+    /// A path, or `-` for stdin.
+    pub source: &'a str,
+    /// Position of the message within its source (0-based).
+    pub index: Option<u64>,
+    /// Byte offset of the message in an mbox.
+    pub offset: Option<u64>,
+    /// Message-ID header.
+    pub message_id: Option<&'a str>,
+    /// From header (decoded).
+    pub from: Option<&'a str>,
+    /// Subject header (decoded).
+    pub subject: Option<&'a str>,
+}
+
+impl<'a> From<&'a Origin> for OriginRef<'a> {
+    fn from(o: &'a Origin) -> Self {
+        OriginRef {
+            source: &o.source,
+            index: o.index,
+            offset: o.offset,
+            message_id: o.message_id.as_deref(),
+            from: o.from.as_deref(),
+            subject: o.subject.as_deref(),
+        }
+    }
+}
+
+/// Everything a record's JSON is written from, borrowed from a [`Record`]
+/// or straight from an [`Analysis`] (no record built, no entity texts
+/// moved into new vectors).
+struct RecordView<'a> {
+    origin: OriginRef<'a>,
+    verdict: Verdict,
+    score: f64,
+    categories: &'a [Arc<str>],
+    hits: &'a [Hit],
+    combos: &'a [ComboHit],
+    contributions: &'a [Contribution],
+    entities: EntitiesView<'a>,
+    error: Option<&'a str>,
+    truncated: bool,
+}
+
+/// A record's entities as the record holds them, or as the engine found them.
+enum EntitiesView<'a> {
+    Record(&'a EntitiesRecord),
+    Found(&'a Entities),
+}
+
+impl<'a> RecordView<'a> {
+    fn of_record(r: &'a Record) -> Self {
+        RecordView {
+            origin: OriginRef::from(&r.origin),
+            verdict: r.verdict,
+            score: r.score,
+            categories: &r.categories,
+            hits: &r.hits,
+            combos: &r.combos,
+            contributions: &r.contributions,
+            entities: EntitiesView::Record(&r.entities),
+            error: r.error.as_deref(),
+            truncated: r.truncated,
+        }
+    }
+}
 
 /// Append `record` as one line of compact JSON (no newline), byte for byte
 /// what `serde_json::to_writer(out, record)` writes.
@@ -127,7 +201,9 @@ impl<'p> RecordJsonWriter<'p> {
     /// Append `record` as one line of compact JSON (no newline), byte for
     /// byte what `serde_json::to_writer(out, record)` writes.
     pub fn write(&self, out: &mut Vec<u8>, record: &Record) {
-        self.write_with(out, record, |out| push_str(out, &record.explanation));
+        self.write_with(out, &RecordView::of_record(record), |out| {
+            push_str(out, &record.explanation)
+        });
     }
 
     /// Append `record` as [`write`](Self::write) would with its
@@ -144,17 +220,74 @@ impl<'p> RecordJsonWriter<'p> {
         suspicious_threshold: f64,
         scam_threshold: f64,
     ) {
-        let Some((pack, lang)) = self.pack else {
+        if self.pack.is_none() {
             return self.write(out, record);
+        }
+        self.write_view_explained(
+            out,
+            &RecordView::of_record(record),
+            suspicious_threshold,
+            scam_threshold,
+        );
+    }
+
+    /// Append the record of `analysis` as [`write_explained`](Self::write_explained)
+    /// writes `Record { error, truncated, ..Record::unexplained(origin, analysis) }`
+    /// with the analysis's thresholds, without building that record: a
+    /// batch scan writes each message's record straight from its analysis.
+    pub fn write_analysis(
+        &self,
+        out: &mut Vec<u8>,
+        origin: &OriginRef<'_>,
+        analysis: &Analysis,
+        error: Option<&str>,
+        truncated: bool,
+    ) {
+        let view = RecordView {
+            origin: *origin,
+            verdict: analysis.verdict,
+            score: analysis.score,
+            categories: &analysis.categories,
+            hits: &analysis.hits,
+            combos: &analysis.combos,
+            contributions: &analysis.contributions,
+            entities: EntitiesView::Found(&analysis.entities),
+            error,
+            truncated,
         };
-        self.write_with(out, record, |out| {
+        if self.pack.is_none() {
+            // No pack, no explanation: what `write_explained` writes for
+            // an unexplained record.
+            return self.write_with(out, &view, |out| out.extend_from_slice(b"\"\""));
+        }
+        self.write_view_explained(
+            out,
+            &view,
+            analysis.suspicious_threshold,
+            analysis.scam_threshold,
+        );
+    }
+
+    /// `view` with its explanation written from the writer's pack (which
+    /// the caller checked is set).
+    fn write_view_explained(
+        &self,
+        out: &mut Vec<u8>,
+        view: &RecordView<'_>,
+        suspicious_threshold: f64,
+        scam_threshold: f64,
+    ) {
+        let Some((pack, lang)) = self.pack else {
+            return;
+        };
+        self.write_with(out, view, |out| {
             out.push(b'"');
             let explained = Explained {
-                score: record.score,
+                score: view.score,
                 suspicious_threshold,
                 scam_threshold,
-                verdict: record.verdict,
-                contributions: &record.contributions,
+                verdict: view.verdict,
+                contributions: view.contributions,
             };
             let mut text = JsonText {
                 out,
@@ -169,30 +302,30 @@ impl<'p> RecordJsonWriter<'p> {
     fn write_with(
         &self,
         out: &mut Vec<u8>,
-        record: &Record,
+        record: &RecordView<'_>,
         explanation: impl FnOnce(&mut Vec<u8>),
     ) {
         let o = &record.origin;
         out.extend_from_slice(b"{\"source\":");
-        push_str(out, &o.source);
+        push_str(out, o.source);
         out.extend_from_slice(b",\"index\":");
         push_opt_u64(out, o.index);
         out.extend_from_slice(b",\"offset\":");
         push_opt_u64(out, o.offset);
         out.extend_from_slice(b",\"message_id\":");
-        push_opt_str(out, o.message_id.as_deref());
+        push_opt_str(out, o.message_id);
         out.extend_from_slice(b",\"from\":");
-        push_opt_str(out, o.from.as_deref());
+        push_opt_str(out, o.from);
         out.extend_from_slice(b",\"subject\":");
-        push_opt_str(out, o.subject.as_deref());
+        push_opt_str(out, o.subject);
         out.extend_from_slice(b",\"verdict\":\"");
         out.extend_from_slice(record.verdict.as_str().as_bytes());
         out.extend_from_slice(b"\",\"score\":");
         push_f64(out, record.score);
         out.extend_from_slice(b",\"categories\":");
-        push_seq(out, &record.categories, |out, c| push_str(out, c));
+        push_seq(out, record.categories, |out, c| push_str(out, c));
         out.extend_from_slice(b",\"hits\":");
-        push_seq(out, &record.hits, |out, h| {
+        push_seq(out, record.hits, |out, h| {
             match self.rules.get(h.rule_index) {
                 // Same bits: `-0.0 == 0.0`, but they print differently.
                 Some(r)
@@ -212,7 +345,7 @@ impl<'p> RecordJsonWriter<'p> {
             out.push(b'}');
         });
         out.extend_from_slice(b",\"combos\":");
-        push_seq(out, &record.combos, |out, c| {
+        push_seq(out, record.combos, |out, c| {
             out.extend_from_slice(b"{\"id\":");
             push_str(out, &c.id);
             out.extend_from_slice(b",\"bonus\":");
@@ -220,7 +353,7 @@ impl<'p> RecordJsonWriter<'p> {
             out.push(b'}');
         });
         out.extend_from_slice(b",\"contributions\":");
-        push_seq(out, &record.contributions, |out, c| {
+        push_seq(out, record.contributions, |out, c| {
             match c.rule_index.and_then(|i| self.rules.get(i)) {
                 Some(r) if r.is_for(&c.id, &c.category) => {
                     out.extend_from_slice(&r.contribution_head);
@@ -230,23 +363,27 @@ impl<'p> RecordJsonWriter<'p> {
             push_f64(out, c.points);
             out.push(b'}');
         });
-        let e = &record.entities;
         out.extend_from_slice(b",\"entities\":{\"urls\":");
-        push_seq(out, &e.urls, |out, u| push_str(out, u));
-        out.extend_from_slice(b",\"phones\":");
-        push_seq(out, &e.phones, |out, p| push_str(out, p));
-        out.extend_from_slice(b",\"amounts\":");
-        push_seq(out, &e.amounts, |out, a| {
-            out.extend_from_slice(b"{\"yen\":");
-            push_u64(out, a.yen);
-            out.extend_from_slice(b",\"text\":");
-            push_str(out, &a.text);
-            out.push(b'}');
-        });
+        match record.entities {
+            EntitiesView::Record(e) => {
+                push_seq(out, &e.urls, |out, u| push_str(out, u));
+                out.extend_from_slice(b",\"phones\":");
+                push_seq(out, &e.phones, |out, p| push_str(out, p));
+                out.extend_from_slice(b",\"amounts\":");
+                push_seq(out, &e.amounts, |out, a| push_amount(out, a.yen, &a.text));
+            }
+            EntitiesView::Found(e) => {
+                push_seq(out, &e.urls, |out, u| push_str(out, &u.text));
+                out.extend_from_slice(b",\"phones\":");
+                push_seq(out, &e.phones, |out, p| push_str(out, &p.text));
+                out.extend_from_slice(b",\"amounts\":");
+                push_seq(out, &e.amounts, |out, a| push_amount(out, a.yen, &a.text));
+            }
+        }
         out.extend_from_slice(b"},\"explanation\":");
         explanation(out);
         out.extend_from_slice(b",\"error\":");
-        push_opt_str(out, record.error.as_deref());
+        push_opt_str(out, record.error);
         if record.truncated {
             out.extend_from_slice(b",\"truncated\":true");
         }
@@ -289,6 +426,15 @@ impl ExplanationOut for JsonText<'_> {
             }
         }
     }
+}
+
+/// An amount of the `entities` object: `{"yen":YEN,"text":TEXT}`.
+fn push_amount(out: &mut Vec<u8>, yen: u64, text: &str) {
+    out.extend_from_slice(b"{\"yen\":");
+    push_u64(out, yen);
+    out.extend_from_slice(b",\"text\":");
+    push_str(out, text);
+    out.push(b'}');
 }
 
 /// A hit's `part` value (after its opening quote), its closing quote and
@@ -845,6 +991,65 @@ mod tests {
         assert!(!same_text("rule.a", &known, &later));
         assert!(!same_text("rule.a", &known, &Arc::from("rule.a ")));
         assert!(!same_text("rule.a", &known, &Arc::from("")));
+    }
+
+    /// `write_analysis` writes, straight from an analysis, exactly the
+    /// serde_json record `Record::from_analysis` gives for it (with the
+    /// error and truncation set), for real analyses of the corpus, in both
+    /// languages, with and without the optional origin fields; a writer
+    /// without a pack writes the record with an empty explanation.
+    #[test]
+    fn record_written_from_the_analysis_is_the_records_serde_json() {
+        let engine = crate::Engine::builtin().unwrap();
+        let pack = engine.pack();
+        let mut records = 0;
+        for (i, (path, text)) in crate::corpus::sample_texts().into_iter().enumerate() {
+            let analysis = engine.analyze_text(&text);
+            let source = format!("{}\"\u{1}", path.display());
+            let full = i % 2 == 0;
+            let origin = Origin {
+                source: source.clone(),
+                index: full.then_some(i as u64),
+                offset: full.then_some(u64::MAX - i as u64),
+                message_id: full.then(|| format!("<{i}@x>")),
+                from: full.then(|| "差出人 \"x\" <a@b>".to_string()),
+                subject: full.then(|| text.chars().take(20).collect()),
+            };
+            let error = (i % 3 == 0).then(|| format!("error {i}\n"));
+            let truncated = i % 5 == 0;
+            for lang in [crate::patterns::Lang::Ja, crate::patterns::Lang::En] {
+                let writer = RecordJsonWriter::new(pack, lang);
+                let mut want = Record::from_analysis(origin.clone(), analysis.clone(), pack, lang);
+                want.error.clone_from(&error);
+                want.truncated = truncated;
+                let mut ours = Vec::new();
+                writer.write_analysis(
+                    &mut ours,
+                    &OriginRef::from(&origin),
+                    &analysis,
+                    error.as_deref(),
+                    truncated,
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&serde_json::to_vec(&want).unwrap())
+                );
+            }
+            let mut want = Record::unexplained(origin.clone(), analysis.clone());
+            want.error.clone_from(&error);
+            want.truncated = truncated;
+            let mut ours = Vec::new();
+            RecordJsonWriter::default().write_analysis(
+                &mut ours,
+                &OriginRef::from(&origin),
+                &analysis,
+                error.as_deref(),
+                truncated,
+            );
+            assert_eq!(ours, serde_json::to_vec(&want).unwrap());
+            records += 1;
+        }
+        assert!(records > 100, "{records} records");
     }
 
     /// The writer with the built-in pack's rules prepared writes exactly

@@ -11,7 +11,7 @@ mod human;
 mod json;
 
 pub use human::{HumanOptions, render_human};
-pub use json::{RecordJsonWriter, write_record_json};
+pub use json::{OriginRef, RecordJsonWriter, write_record_json};
 
 use serde::Serialize;
 
