@@ -138,6 +138,7 @@ struct RuleJson {
 
 impl RuleJson {
     /// Whether `id` and `category` are this rule's.
+    #[inline]
     fn is_for(&self, id: &Arc<str>, category: &Arc<str>) -> bool {
         same_text(&self.id, &self.shared_id, id)
             && same_text(&self.category, &self.shared_category, category)
@@ -148,6 +149,7 @@ impl RuleJson {
 /// equal (it keeps that allocation alive, so no other text can take its
 /// address): the same `Arc` again, as every hit of a rule from the engine
 /// is, needs no text comparison (two `memcmp` calls per hit before).
+#[inline]
 fn same_text(text: &str, known: &OnceLock<Arc<str>>, s: &Arc<str>) -> bool {
     if known.get().is_some_and(|k| Arc::ptr_eq(k, s)) {
         return true;
@@ -555,30 +557,58 @@ fn push_opt_u64(out: &mut Vec<u8>, n: Option<u64>) {
 /// serde_json's float printing (shortest round-trip; `null` for NaN and
 /// infinities), so numbers cannot drift from the derived output.
 ///
-/// Weights, points and scores are whole tenths; those are written from
-/// their integer value (`-` if negative, the tenths, `.`, the last digit —
-/// serde_json's `2.0`, `-1.5`, `-0.0`): when `x` is the double nearest to
-/// `n / 10` with `|n| < 10^15`, that decimal has at most 15 significant
-/// digits, so it is the one shortest decimal that reads back as `x`. Every
-/// other value goes through serde_json (a test compares the two).
+/// Weights, points and scores are whole tenths, and a category's further
+/// rules add hundredths or thousandths (a fraction of their weight); those
+/// are written from their integer value (`-` if negative, the whole part,
+/// `.`, the decimals without trailing zeros — serde_json's `2.0`, `-1.5`,
+/// `0.75`, `-0.0`): when `x` is the double nearest to `n / 10^d` with
+/// `|n| < 10^15`, that decimal has at most 15 significant digits, so it is
+/// the one shortest decimal that reads back as `x`. Every other value goes
+/// through serde_json (~500 instructions; tests compare the two).
 fn push_f64(out: &mut Vec<u8>, x: f64) {
-    // `n` is `x * 10` rounded half away from zero (NaN gives 0, infinities
-    // saturate; both fail the check below). Any `n` that passes the check
-    // is the right one, so the rounding need not be exact (no `round`
-    // call: that is a libm call on baseline x86-64).
-    let t = x * 10.0;
+    if !push_short_decimal(out, x, 10.0, 1)
+        && !push_short_decimal(out, x, 100.0, 2)
+        && !push_short_decimal(out, x, 1000.0, 3)
+    {
+        let _ = x.serialize(&mut serde_json::Serializer::new(out));
+    }
+}
+
+/// [`push_f64`]'s fast path for `x` nearest to `n / scale`, `scale` being
+/// `10^decimals`; `false` (and nothing written) for any other value.
+#[inline(always)]
+fn push_short_decimal(out: &mut Vec<u8>, x: f64, scale: f64, decimals: u32) -> bool {
+    // `n` is `x * scale` rounded half away from zero (NaN gives 0,
+    // infinities saturate; both fail the check below). Any `n` that passes
+    // the check is the right one, so the rounding need not be exact (no
+    // `round` call: that is a libm call on baseline x86-64).
+    let t = x * scale;
     let n = (if t < 0.0 { t - 0.5 } else { t + 0.5 }) as i64;
     let n_abs = n.unsigned_abs();
-    if n_abs < 1_000_000_000_000_000 && n as f64 / 10.0 == x {
-        if x.is_sign_negative() {
-            out.push(b'-');
-        }
-        push_u64(out, n_abs / 10);
-        out.push(b'.');
-        out.push(b'0' + (n_abs % 10) as u8);
-        return;
+    if n_abs >= 1_000_000_000_000_000 || n as f64 / scale != x {
+        return false;
     }
-    let _ = x.serialize(&mut serde_json::Serializer::new(out));
+    if x.is_sign_negative() {
+        out.push(b'-');
+    }
+    let unit = 10u64.pow(decimals);
+    push_u64(out, n_abs / unit);
+    out.push(b'.');
+    // The decimals, zero-padded to `decimals` digits, then trailing zeros
+    // dropped (one digit kept: `2.0`).
+    let mut fraction = n_abs % unit;
+    let mut digits = decimals;
+    while digits > 1 && fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let mut text = [b'0'; 3];
+    for at in (0..digits as usize).rev() {
+        text[at] = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    out.extend_from_slice(&text[..digits as usize]);
+    true
 }
 
 fn push_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -854,7 +884,26 @@ mod tests {
             values.push(f64::from(n) / 10.0);
             values.push(f64::from(n) * 0.1);
             values.push(f64::from(n) / 100.0);
+            values.push(f64::from(n) * 0.01);
+            values.push(f64::from(n) / 1000.0);
+            values.push(f64::from(n) * 0.001);
+            values.push(f64::from(n) / 10_000.0);
             values.push(f64::from(n) * 1e10 + 0.5);
+            // Points as scoring makes them: a weight times a factor,
+            // rounded to hundredths as `score` rounds.
+            let w = f64::from(n) / 10.0;
+            for f in [0.5, 0.3, 0.25, 0.75, 1.0 / 3.0] {
+                values.push(((w * f * 100.0) * 10.0).round() / 10.0 / 100.0);
+            }
+        }
+        // Around the 10^15 limit of each fast path, and values whose
+        // hundredths or thousandths need all 15 digits.
+        for k in [1e12, 1e13, 1e14, 1e15, 1e16] {
+            for d in [-1.0, -0.001, -0.01, -0.1, 0.0, 0.001, 0.01, 0.1, 1.0] {
+                values.push(k + d);
+                values.push(-(k + d));
+                values.push((k + d) / 1000.0);
+            }
         }
         for x in values {
             let mut ours = Vec::new();
