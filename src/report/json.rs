@@ -113,6 +113,20 @@ pub struct RecordJsonWriter<'p> {
     pack: Option<(&'p RulePack, Lang)>,
     /// The prepared bytes of each rule of the pack, by rule index.
     rules: Vec<RuleJson>,
+    /// The explanation's head after the score, for the pack's thresholds.
+    head_end: Option<HeadEnd>,
+}
+
+/// What follows the score in an explanation's head, prepared for one pair
+/// of thresholds: ` (suspicious at S, scam at T): LABEL` (in the writer's
+/// language), one per verdict (no byte of it needs escaping: a test checks
+/// the fixed pieces, and numbers are ASCII digits).
+#[derive(Debug)]
+struct HeadEnd {
+    suspicious_threshold: u64,
+    scam_threshold: u64,
+    /// By `Verdict as usize`.
+    text: [Vec<u8>; 3],
 }
 
 /// One rule's constant JSON.
@@ -180,6 +194,7 @@ impl<'p> RecordJsonWriter<'p> {
                 JsonText {
                     out: &mut sentence_end,
                     rules: &[],
+                    head_end: None,
                 }
                 .rule_sentence_end(None, &r.id, r.description.get(lang));
                 RuleJson {
@@ -194,9 +209,44 @@ impl<'p> RecordJsonWriter<'p> {
                 }
             })
             .collect();
+        let head_end = |verdict: Verdict| {
+            let mut text = Vec::new();
+            let mut out = JsonText {
+                out: &mut text,
+                rules: &[],
+                head_end: None,
+            };
+            // The head of an explanation with this verdict, after its score.
+            let explained = Explained {
+                score: 0.0,
+                suspicious_threshold: pack.thresholds.suspicious,
+                scam_threshold: pack.thresholds.scam,
+                verdict,
+                contributions: &[],
+            };
+            write_explanation(&mut out, &explained, pack, lang);
+            let mut score = Vec::new();
+            JsonText {
+                out: &mut score,
+                rules: &[],
+                head_end: None,
+            }
+            .fixed(super::EXPLANATION_HEADS[lang_index(lang)].1[0]);
+            super::tenths_text(0.0, false, |t| score.extend_from_slice(t));
+            text.split_off(score.len().min(text.len()))
+        };
         RecordJsonWriter {
             pack: Some((pack, lang)),
             rules,
+            head_end: Some(HeadEnd {
+                suspicious_threshold: pack.thresholds.suspicious.to_bits(),
+                scam_threshold: pack.thresholds.scam.to_bits(),
+                text: [
+                    head_end(Verdict::Clean),
+                    head_end(Verdict::Suspicious),
+                    head_end(Verdict::Scam),
+                ],
+            }),
         }
     }
 
@@ -294,6 +344,7 @@ impl<'p> RecordJsonWriter<'p> {
             let mut text = JsonText {
                 out,
                 rules: &self.rules,
+                head_end: self.head_end.as_ref(),
             };
             write_explanation(&mut text, &explained, pack, lang);
             out.push(b'"');
@@ -399,6 +450,16 @@ struct JsonText<'a> {
     out: &'a mut Vec<u8>,
     /// Prepared for the same pack as the explanation is written from.
     rules: &'a [RuleJson],
+    /// Prepared for the same pack and language.
+    head_end: Option<&'a HeadEnd>,
+}
+
+/// The index of `lang` in [`super::EXPLANATION_HEADS`].
+fn lang_index(lang: Lang) -> usize {
+    match lang {
+        Lang::Ja => 0,
+        Lang::En => 1,
+    }
 }
 
 impl ExplanationOut for JsonText<'_> {
@@ -412,6 +473,33 @@ impl ExplanationOut for JsonText<'_> {
 
     fn number(&mut self, ascii: &[u8]) {
         self.out.extend_from_slice(ascii);
+    }
+
+    fn prepared_head_end(
+        &mut self,
+        suspicious_threshold: f64,
+        scam_threshold: f64,
+        verdict: Verdict,
+    ) -> bool {
+        match self.head_end {
+            Some(h)
+                if h.suspicious_threshold == suspicious_threshold.to_bits()
+                    && h.scam_threshold == scam_threshold.to_bits() =>
+            {
+                self.out.extend_from_slice(&h.text[verdict as usize]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn is_rule(&self, pack: &RulePack, index: usize, id: &Arc<str>) -> bool {
+        match self.rules.get(index) {
+            // Prepared from the same pack: the same id, known equal
+            // without comparing text when it is the same shared one.
+            Some(r) => same_text(&r.id, &r.shared_id, id),
+            None => pack.rules.get(index).is_some_and(|r| *r.id == **id),
+        }
     }
 
     fn rule_sentence_end(&mut self, rule: Option<usize>, id: &str, what: &str) {
@@ -1045,15 +1133,22 @@ mod tests {
     /// `write_analysis` writes, straight from an analysis, exactly the
     /// serde_json record `Record::from_analysis` gives for it (with the
     /// error and truncation set), for real analyses of the corpus, in both
-    /// languages, with and without the optional origin fields; a writer
-    /// without a pack writes the record with an empty explanation.
+    /// languages, with and without the optional origin fields, with the
+    /// pack's thresholds (the prepared head) and others; a writer without a
+    /// pack writes the record with an empty explanation.
     #[test]
     fn record_written_from_the_analysis_is_the_records_serde_json() {
         let engine = crate::Engine::builtin().unwrap();
         let pack = engine.pack();
         let mut records = 0;
         for (i, (path, text)) in crate::corpus::sample_texts().into_iter().enumerate() {
-            let analysis = engine.analyze_text(&text);
+            let mut analysis = engine.analyze_text(&text);
+            if i % 4 == 1 {
+                // Thresholds other than the pack's: the explanation's head
+                // is written piece by piece, not from the prepared text.
+                analysis.suspicious_threshold = 3.25;
+                analysis.scam_threshold = -0.0;
+            }
             let source = format!("{}\"\u{1}", path.display());
             let full = i % 2 == 0;
             let origin = Origin {
