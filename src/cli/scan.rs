@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
-use sagiscan::report::{Origin, Record, RecordJsonWriter};
+use sagiscan::report::{OriginRef, RecordJsonWriter};
 use sagiscan::{Engine, Verdict};
 
 use super::{FailOn, PackArgs, load_engine, resolve_lang};
@@ -81,7 +81,13 @@ pub struct ScanArgs {
 
 /// A message waiting to be scored.
 struct Pending {
-    origin: Origin,
+    /// Its path, or `-`: one allocation per source, shared by all its
+    /// messages (a copy per message was an allocation, a copy and a free).
+    source: Arc<str>,
+    /// Position of the message within its source.
+    index: u64,
+    /// Byte offset of the message in an mbox (`None` for a single file).
+    offset: Option<u64>,
     /// Where its bytes are in its batch's [`Batch::bytes`].
     bytes: std::ops::Range<usize>,
     truncated: bool,
@@ -297,11 +303,9 @@ impl Reader {
                         let start = self.batch.bytes.len();
                         self.batch.bytes.extend_from_slice(&bytes);
                         self.push(Pending {
-                            origin: Origin {
-                                source: name,
-                                index: Some(0),
-                                ..Origin::default()
-                            },
+                            source: Arc::from(name),
+                            index: 0,
+                            offset: None,
                             bytes: start..self.batch.bytes.len(),
                             truncated,
                             force_mail: source.kind == InputKind::Eml,
@@ -347,6 +351,7 @@ impl Reader {
         source: String,
         cap: usize,
     ) -> Result<(), Stopped> {
+        let shared: Arc<str> = Arc::from(source.as_str());
         let mut mbox =
             MboxReader::with_max_message_size(BufReader::with_capacity(256 * 1024, reader), cap);
         let mut index: u64 = 0;
@@ -362,12 +367,9 @@ impl Reader {
                 }
             };
             self.push(Pending {
-                origin: Origin {
-                    source: source.clone(),
-                    index: Some(index),
-                    offset: Some(m.offset),
-                    ..Origin::default()
-                },
+                source: Arc::clone(&shared),
+                index,
+                offset: Some(m.offset),
                 bytes: m.bytes,
                 truncated: m.truncated,
                 force_mail: !m.preamble,
@@ -396,10 +398,10 @@ struct ScanState<'e, W: Write> {
     rule_counts: Vec<usize>,
     /// Formats `jsonl` and `json` records (the pack's rules pre-escaped).
     json: RecordJsonWriter<'e>,
-    /// One output buffer per chunk of [`CHUNK_MESSAGES`] messages, reused
-    /// from batch to batch: records are formatted into them with no
-    /// allocation per message.
-    chunk_out: Vec<Vec<u8>>,
+    /// What each chunk of [`CHUNK_MESSAGES`] messages gives, reused from
+    /// batch to batch: records are formatted into it with no allocation
+    /// per message or chunk.
+    chunk_out: Vec<ChunkOut>,
     progress: Option<indicatif::ProgressBar>,
     json_first: bool,
     reached: bool,
@@ -411,12 +413,31 @@ struct Scored {
     verdict: Verdict,
     error: bool,
     truncated: bool,
-    /// Indices of the rules that added points (not combos), for the
-    /// summary's top rules.
-    rules: Vec<usize>,
+    /// Where the indices of the rules that added points (not combos), for
+    /// the summary's top rules, are in its chunk's [`ChunkOut::rules`].
+    rules: std::ops::Range<usize>,
     /// Where the formatted record (without separators or newline) is in
-    /// its chunk's output buffer; empty when `--only` hides it.
+    /// its chunk's [`ChunkOut::records`]; empty when `--only` hides it.
     out: std::ops::Range<usize>,
+}
+
+/// The scored messages of one chunk, in order, and the buffers their
+/// [`Scored`] ranges point into.
+#[derive(Default)]
+struct ChunkOut {
+    scored: Vec<Scored>,
+    /// The formatted records, one after another.
+    records: Vec<u8>,
+    /// Rule indices, message after message.
+    rules: Vec<usize>,
+}
+
+impl ChunkOut {
+    fn clear(&mut self) {
+        self.scored.clear();
+        self.records.clear();
+        self.rules.clear();
+    }
 }
 
 /// Messages scored by one task, formatted into one reused buffer: small
@@ -433,36 +454,32 @@ impl<W: Write> ScanState<'_, W> {
         let (format, only, json) = (self.format, self.only, &self.json);
         let chunks = messages.len().div_ceil(CHUNK_MESSAGES);
         if self.chunk_out.len() < chunks {
-            self.chunk_out.resize_with(chunks, Vec::new);
+            self.chunk_out.resize_with(chunks, ChunkOut::default);
         }
         let chunk_out = &mut self.chunk_out;
-        let scored: Vec<Vec<Scored>> = self.pool.install(|| {
+        self.pool.install(|| {
             messages
-                .par_chunks_mut(CHUNK_MESSAGES)
+                .par_chunks(CHUNK_MESSAGES)
                 .zip(chunk_out.par_iter_mut())
-                .map(|(messages, out)| {
+                .for_each(|(messages, out)| {
                     out.clear();
-                    messages
-                        .iter_mut()
-                        .map(|p| {
-                            let message = bytes.get(p.bytes.clone()).unwrap_or_default();
-                            score_one(engine, p, message, limits, format, only, json, out)
-                        })
-                        .collect()
+                    for p in messages {
+                        let message = bytes.get(p.bytes.clone()).unwrap_or_default();
+                        score_one(engine, p, message, limits, format, only, json, out);
+                    }
                 })
-                .collect()
         });
         let records = messages
             .chunks(CHUNK_MESSAGES)
-            .zip(scored)
             .zip(&self.chunk_out)
-            .flat_map(|((messages, scored), out)| {
-                messages
-                    .iter()
-                    .zip(scored)
-                    .map(move |(p, s)| (p, out.get(s.out.clone()).unwrap_or_default(), s))
+            .flat_map(|(messages, out)| {
+                messages.iter().zip(&out.scored).map(move |(p, s)| {
+                    let record = out.records.get(s.out.clone()).unwrap_or_default();
+                    let rules = out.rules.get(s.rules.clone()).unwrap_or_default();
+                    (p, record, rules, s)
+                })
             });
-        for (p, record, scored) in records {
+        for (p, record, rules, scored) in records {
             let s = &mut self.summary;
             s.messages += 1;
             s.bytes += p.bytes.len() as u64;
@@ -470,7 +487,7 @@ impl<W: Write> ScanState<'_, W> {
             s.counts[scored.verdict as usize] += 1;
             s.errors += usize::from(scored.error);
             s.truncated += usize::from(scored.truncated);
-            for i in scored.rules {
+            for &i in rules {
                 if let Some(n) = self.rule_counts.get_mut(i) {
                     *n += 1;
                 }
@@ -530,56 +547,63 @@ fn read_capped(path: &std::path::Path, cap: usize) -> std::io::Result<(Vec<u8>, 
 }
 
 /// Decode, analyse and format one message (runs on a worker thread),
-/// appending its record to `out`. The message's origin is moved into the
-/// record (only its bytes are needed afterwards).
+/// appending its record and rules to `out`: the record is written
+/// straight from the analysis, with no record value built.
 #[allow(clippy::too_many_arguments)]
 fn score_one(
     engine: &Engine,
-    p: &mut Pending,
+    p: &Pending,
     bytes: &[u8],
     limits: &Limits,
     format: ScanFormat,
     only: Option<Verdict>,
     json: &RecordJsonWriter<'_>,
-    out: &mut Vec<u8>,
-) -> Scored {
-    let mut decoded = if p.force_mail {
+    out: &mut ChunkOut,
+) {
+    let decoded = if p.force_mail {
         input::Decoded::from_mail(mail::parse_message(bytes, limits))
     } else {
         input::decode_bytes(bytes, limits)
     };
-    let mut origin = std::mem::take(&mut p.origin);
-    origin.message_id = decoded.message_id.take();
-    origin.from = decoded.from.take();
-    origin.subject = decoded.subject.take();
+    let origin = OriginRef {
+        source: &p.source,
+        index: Some(p.index),
+        offset: p.offset,
+        message_id: decoded.message_id.as_deref(),
+        from: decoded.from.as_deref(),
+        subject: decoded.subject.as_deref(),
+    };
     let analysis = engine.analyze(&decoded.message);
-    let thresholds = (analysis.suspicious_threshold, analysis.scam_threshold);
-    // The explanation is written by the JSON writer, straight from the
-    // pack's prepared sentences; the table shows none.
-    let mut record = Record::unexplained(origin, analysis);
-    record.error = decoded.error;
-    record.truncated = decoded.truncated || p.truncated;
-    let start = out.len();
-    if only.is_none_or(|o| record.verdict >= o) {
+    let error = decoded.error.as_deref();
+    let truncated = decoded.truncated || p.truncated;
+    let start = out.records.len();
+    if only.is_none_or(|o| analysis.verdict >= o) {
         match format {
-            ScanFormat::Table => out.extend_from_slice(table_row(&record).as_bytes()),
+            ScanFormat::Table => out.records.extend_from_slice(
+                table_row(&origin, analysis.verdict, analysis.score, error.is_some()).as_bytes(),
+            ),
+            // The explanation is written by the JSON writer, straight
+            // from the pack's prepared sentences; the table shows none.
             ScanFormat::Jsonl | ScanFormat::Json => {
-                json.write_explained(out, &record, thresholds.0, thresholds.1);
+                json.write_analysis(&mut out.records, &origin, &analysis, error, truncated);
             }
         }
     }
-    Scored {
-        verdict: record.verdict,
-        error: record.error.is_some(),
-        truncated: record.truncated,
-        rules: record
+    let rules_start = out.rules.len();
+    out.rules.extend(
+        analysis
             .contributions
-            .into_iter()
+            .iter()
             .filter(|c| c.points > 0.0 && &*c.category != sagiscan::score::COMBO_CATEGORY)
-            .filter_map(|c| c.rule_index)
-            .collect(),
-        out: start..out.len(),
-    }
+            .filter_map(|c| c.rule_index),
+    );
+    out.scored.push(Scored {
+        verdict: analysis.verdict,
+        error: error.is_some(),
+        truncated,
+        rules: rules_start..out.rules.len(),
+        out: start..out.records.len(),
+    });
 }
 
 /// Append one message to an mbox, mboxrd-quoting `From ` lines.
@@ -610,22 +634,20 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-fn table_row(r: &Record) -> String {
-    let o = &r.origin;
+fn table_row(o: &OriginRef<'_>, verdict: Verdict, score: f64, error: bool) -> String {
     let id = match o.index {
         Some(i) => format!("{}#{i}", o.source),
-        None => o.source.clone(),
+        None => o.source.to_string(),
     };
-    let verdict = if r.error.is_some() {
-        format!("{}!", r.verdict.as_str())
+    let verdict = if error {
+        format!("{}!", verdict.as_str())
     } else {
-        r.verdict.as_str().to_string()
+        verdict.as_str().to_string()
     };
     format!(
-        "{id}\t{verdict}\t{:.1}\t{}\t{}",
-        r.score,
-        clip(o.subject.as_deref().unwrap_or("-"), 40),
-        clip(o.from.as_deref().unwrap_or("-"), 40)
+        "{id}\t{verdict}\t{score:.1}\t{}\t{}",
+        clip(o.subject.unwrap_or("-"), 40),
+        clip(o.from.unwrap_or("-"), 40)
     )
 }
 

@@ -14,8 +14,82 @@ use serde::Serialize;
 
 use crate::message::PartKind;
 
-use super::{Explained, ExplanationOut, Record, write_explanation};
+use super::{EntitiesRecord, Explained, ExplanationOut, Origin, Record, write_explanation};
+use crate::engine::Hit;
+use crate::entities::Entities;
 use crate::patterns::{Lang, RulePack};
+use crate::score::{Analysis, ComboHit, Contribution, Verdict};
+
+/// A record's origin fields, borrowed: what [`Origin`] holds, for a
+/// caller that keeps them elsewhere (a batch scan shares one source name
+/// among all the messages of an mbox instead of copying it into each).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OriginRef<'a> {
+    /// A path, or `-` for stdin.
+    pub source: &'a str,
+    /// Position of the message within its source (0-based).
+    pub index: Option<u64>,
+    /// Byte offset of the message in an mbox.
+    pub offset: Option<u64>,
+    /// Message-ID header.
+    pub message_id: Option<&'a str>,
+    /// From header (decoded).
+    pub from: Option<&'a str>,
+    /// Subject header (decoded).
+    pub subject: Option<&'a str>,
+}
+
+impl<'a> From<&'a Origin> for OriginRef<'a> {
+    fn from(o: &'a Origin) -> Self {
+        OriginRef {
+            source: &o.source,
+            index: o.index,
+            offset: o.offset,
+            message_id: o.message_id.as_deref(),
+            from: o.from.as_deref(),
+            subject: o.subject.as_deref(),
+        }
+    }
+}
+
+/// Everything a record's JSON is written from, borrowed from a [`Record`]
+/// or straight from an [`Analysis`] (no record built, no entity texts
+/// moved into new vectors).
+struct RecordView<'a> {
+    origin: OriginRef<'a>,
+    verdict: Verdict,
+    score: f64,
+    categories: &'a [Arc<str>],
+    hits: &'a [Hit],
+    combos: &'a [ComboHit],
+    contributions: &'a [Contribution],
+    entities: EntitiesView<'a>,
+    error: Option<&'a str>,
+    truncated: bool,
+}
+
+/// A record's entities as the record holds them, or as the engine found them.
+enum EntitiesView<'a> {
+    Record(&'a EntitiesRecord),
+    Found(&'a Entities),
+}
+
+impl<'a> RecordView<'a> {
+    fn of_record(r: &'a Record) -> Self {
+        RecordView {
+            origin: OriginRef::from(&r.origin),
+            verdict: r.verdict,
+            score: r.score,
+            categories: &r.categories,
+            hits: &r.hits,
+            combos: &r.combos,
+            contributions: &r.contributions,
+            entities: EntitiesView::Record(&r.entities),
+            error: r.error.as_deref(),
+            truncated: r.truncated,
+        }
+    }
+}
 
 /// Append `record` as one line of compact JSON (no newline), byte for byte
 /// what `serde_json::to_writer(out, record)` writes.
@@ -39,6 +113,20 @@ pub struct RecordJsonWriter<'p> {
     pack: Option<(&'p RulePack, Lang)>,
     /// The prepared bytes of each rule of the pack, by rule index.
     rules: Vec<RuleJson>,
+    /// The explanation's head after the score, for the pack's thresholds.
+    head_end: Option<HeadEnd>,
+}
+
+/// What follows the score in an explanation's head, prepared for one pair
+/// of thresholds: ` (suspicious at S, scam at T): LABEL` (in the writer's
+/// language), one per verdict (no byte of it needs escaping: a test checks
+/// the fixed pieces, and numbers are ASCII digits).
+#[derive(Debug)]
+struct HeadEnd {
+    suspicious_threshold: u64,
+    scam_threshold: u64,
+    /// By `Verdict as usize`.
+    text: [Vec<u8>; 3],
 }
 
 /// One rule's constant JSON.
@@ -64,6 +152,7 @@ struct RuleJson {
 
 impl RuleJson {
     /// Whether `id` and `category` are this rule's.
+    #[inline]
     fn is_for(&self, id: &Arc<str>, category: &Arc<str>) -> bool {
         same_text(&self.id, &self.shared_id, id)
             && same_text(&self.category, &self.shared_category, category)
@@ -74,6 +163,7 @@ impl RuleJson {
 /// equal (it keeps that allocation alive, so no other text can take its
 /// address): the same `Arc` again, as every hit of a rule from the engine
 /// is, needs no text comparison (two `memcmp` calls per hit before).
+#[inline]
 fn same_text(text: &str, known: &OnceLock<Arc<str>>, s: &Arc<str>) -> bool {
     if known.get().is_some_and(|k| Arc::ptr_eq(k, s)) {
         return true;
@@ -104,6 +194,7 @@ impl<'p> RecordJsonWriter<'p> {
                 JsonText {
                     out: &mut sentence_end,
                     rules: &[],
+                    head_end: None,
                 }
                 .rule_sentence_end(None, &r.id, r.description.get(lang));
                 RuleJson {
@@ -118,16 +209,53 @@ impl<'p> RecordJsonWriter<'p> {
                 }
             })
             .collect();
+        let head_end = |verdict: Verdict| {
+            let mut text = Vec::new();
+            let mut out = JsonText {
+                out: &mut text,
+                rules: &[],
+                head_end: None,
+            };
+            // The head of an explanation with this verdict, after its score.
+            let explained = Explained {
+                score: 0.0,
+                suspicious_threshold: pack.thresholds.suspicious,
+                scam_threshold: pack.thresholds.scam,
+                verdict,
+                contributions: &[],
+            };
+            write_explanation(&mut out, &explained, pack, lang);
+            let mut score = Vec::new();
+            JsonText {
+                out: &mut score,
+                rules: &[],
+                head_end: None,
+            }
+            .fixed(super::EXPLANATION_HEADS[lang_index(lang)].1[0]);
+            super::tenths_text(0.0, false, |t| score.extend_from_slice(t));
+            text.split_off(score.len().min(text.len()))
+        };
         RecordJsonWriter {
             pack: Some((pack, lang)),
             rules,
+            head_end: Some(HeadEnd {
+                suspicious_threshold: pack.thresholds.suspicious.to_bits(),
+                scam_threshold: pack.thresholds.scam.to_bits(),
+                text: [
+                    head_end(Verdict::Clean),
+                    head_end(Verdict::Suspicious),
+                    head_end(Verdict::Scam),
+                ],
+            }),
         }
     }
 
     /// Append `record` as one line of compact JSON (no newline), byte for
     /// byte what `serde_json::to_writer(out, record)` writes.
     pub fn write(&self, out: &mut Vec<u8>, record: &Record) {
-        self.write_with(out, record, |out| push_str(out, &record.explanation));
+        self.write_with(out, &RecordView::of_record(record), |out| {
+            push_str(out, &record.explanation)
+        });
     }
 
     /// Append `record` as [`write`](Self::write) would with its
@@ -144,21 +272,79 @@ impl<'p> RecordJsonWriter<'p> {
         suspicious_threshold: f64,
         scam_threshold: f64,
     ) {
-        let Some((pack, lang)) = self.pack else {
+        if self.pack.is_none() {
             return self.write(out, record);
+        }
+        self.write_view_explained(
+            out,
+            &RecordView::of_record(record),
+            suspicious_threshold,
+            scam_threshold,
+        );
+    }
+
+    /// Append the record of `analysis` as [`write_explained`](Self::write_explained)
+    /// writes `Record { error, truncated, ..Record::unexplained(origin, analysis) }`
+    /// with the analysis's thresholds, without building that record: a
+    /// batch scan writes each message's record straight from its analysis.
+    pub fn write_analysis(
+        &self,
+        out: &mut Vec<u8>,
+        origin: &OriginRef<'_>,
+        analysis: &Analysis,
+        error: Option<&str>,
+        truncated: bool,
+    ) {
+        let view = RecordView {
+            origin: *origin,
+            verdict: analysis.verdict,
+            score: analysis.score,
+            categories: &analysis.categories,
+            hits: &analysis.hits,
+            combos: &analysis.combos,
+            contributions: &analysis.contributions,
+            entities: EntitiesView::Found(&analysis.entities),
+            error,
+            truncated,
         };
-        self.write_with(out, record, |out| {
+        if self.pack.is_none() {
+            // No pack, no explanation: what `write_explained` writes for
+            // an unexplained record.
+            return self.write_with(out, &view, |out| out.extend_from_slice(b"\"\""));
+        }
+        self.write_view_explained(
+            out,
+            &view,
+            analysis.suspicious_threshold,
+            analysis.scam_threshold,
+        );
+    }
+
+    /// `view` with its explanation written from the writer's pack (which
+    /// the caller checked is set).
+    fn write_view_explained(
+        &self,
+        out: &mut Vec<u8>,
+        view: &RecordView<'_>,
+        suspicious_threshold: f64,
+        scam_threshold: f64,
+    ) {
+        let Some((pack, lang)) = self.pack else {
+            return;
+        };
+        self.write_with(out, view, |out| {
             out.push(b'"');
             let explained = Explained {
-                score: record.score,
+                score: view.score,
                 suspicious_threshold,
                 scam_threshold,
-                verdict: record.verdict,
-                contributions: &record.contributions,
+                verdict: view.verdict,
+                contributions: view.contributions,
             };
             let mut text = JsonText {
                 out,
                 rules: &self.rules,
+                head_end: self.head_end.as_ref(),
             };
             write_explanation(&mut text, &explained, pack, lang);
             out.push(b'"');
@@ -169,30 +355,30 @@ impl<'p> RecordJsonWriter<'p> {
     fn write_with(
         &self,
         out: &mut Vec<u8>,
-        record: &Record,
+        record: &RecordView<'_>,
         explanation: impl FnOnce(&mut Vec<u8>),
     ) {
         let o = &record.origin;
         out.extend_from_slice(b"{\"source\":");
-        push_str(out, &o.source);
+        push_str(out, o.source);
         out.extend_from_slice(b",\"index\":");
         push_opt_u64(out, o.index);
         out.extend_from_slice(b",\"offset\":");
         push_opt_u64(out, o.offset);
         out.extend_from_slice(b",\"message_id\":");
-        push_opt_str(out, o.message_id.as_deref());
+        push_opt_str(out, o.message_id);
         out.extend_from_slice(b",\"from\":");
-        push_opt_str(out, o.from.as_deref());
+        push_opt_str(out, o.from);
         out.extend_from_slice(b",\"subject\":");
-        push_opt_str(out, o.subject.as_deref());
+        push_opt_str(out, o.subject);
         out.extend_from_slice(b",\"verdict\":\"");
         out.extend_from_slice(record.verdict.as_str().as_bytes());
         out.extend_from_slice(b"\",\"score\":");
         push_f64(out, record.score);
         out.extend_from_slice(b",\"categories\":");
-        push_seq(out, &record.categories, |out, c| push_str(out, c));
+        push_seq(out, record.categories, |out, c| push_str(out, c));
         out.extend_from_slice(b",\"hits\":");
-        push_seq(out, &record.hits, |out, h| {
+        push_seq(out, record.hits, |out, h| {
             match self.rules.get(h.rule_index) {
                 // Same bits: `-0.0 == 0.0`, but they print differently.
                 Some(r)
@@ -212,7 +398,7 @@ impl<'p> RecordJsonWriter<'p> {
             out.push(b'}');
         });
         out.extend_from_slice(b",\"combos\":");
-        push_seq(out, &record.combos, |out, c| {
+        push_seq(out, record.combos, |out, c| {
             out.extend_from_slice(b"{\"id\":");
             push_str(out, &c.id);
             out.extend_from_slice(b",\"bonus\":");
@@ -220,7 +406,7 @@ impl<'p> RecordJsonWriter<'p> {
             out.push(b'}');
         });
         out.extend_from_slice(b",\"contributions\":");
-        push_seq(out, &record.contributions, |out, c| {
+        push_seq(out, record.contributions, |out, c| {
             match c.rule_index.and_then(|i| self.rules.get(i)) {
                 Some(r) if r.is_for(&c.id, &c.category) => {
                     out.extend_from_slice(&r.contribution_head);
@@ -230,23 +416,27 @@ impl<'p> RecordJsonWriter<'p> {
             push_f64(out, c.points);
             out.push(b'}');
         });
-        let e = &record.entities;
         out.extend_from_slice(b",\"entities\":{\"urls\":");
-        push_seq(out, &e.urls, |out, u| push_str(out, u));
-        out.extend_from_slice(b",\"phones\":");
-        push_seq(out, &e.phones, |out, p| push_str(out, p));
-        out.extend_from_slice(b",\"amounts\":");
-        push_seq(out, &e.amounts, |out, a| {
-            out.extend_from_slice(b"{\"yen\":");
-            push_u64(out, a.yen);
-            out.extend_from_slice(b",\"text\":");
-            push_str(out, &a.text);
-            out.push(b'}');
-        });
+        match record.entities {
+            EntitiesView::Record(e) => {
+                push_seq(out, &e.urls, |out, u| push_str(out, u));
+                out.extend_from_slice(b",\"phones\":");
+                push_seq(out, &e.phones, |out, p| push_str(out, p));
+                out.extend_from_slice(b",\"amounts\":");
+                push_seq(out, &e.amounts, |out, a| push_amount(out, a.yen, &a.text));
+            }
+            EntitiesView::Found(e) => {
+                push_seq(out, &e.urls, |out, u| push_str(out, &u.text));
+                out.extend_from_slice(b",\"phones\":");
+                push_seq(out, &e.phones, |out, p| push_str(out, &p.text));
+                out.extend_from_slice(b",\"amounts\":");
+                push_seq(out, &e.amounts, |out, a| push_amount(out, a.yen, &a.text));
+            }
+        }
         out.extend_from_slice(b"},\"explanation\":");
         explanation(out);
         out.extend_from_slice(b",\"error\":");
-        push_opt_str(out, record.error.as_deref());
+        push_opt_str(out, record.error);
         if record.truncated {
             out.extend_from_slice(b",\"truncated\":true");
         }
@@ -260,6 +450,16 @@ struct JsonText<'a> {
     out: &'a mut Vec<u8>,
     /// Prepared for the same pack as the explanation is written from.
     rules: &'a [RuleJson],
+    /// Prepared for the same pack and language.
+    head_end: Option<&'a HeadEnd>,
+}
+
+/// The index of `lang` in [`super::EXPLANATION_HEADS`].
+fn lang_index(lang: Lang) -> usize {
+    match lang {
+        Lang::Ja => 0,
+        Lang::En => 1,
+    }
 }
 
 impl ExplanationOut for JsonText<'_> {
@@ -273,6 +473,33 @@ impl ExplanationOut for JsonText<'_> {
 
     fn number(&mut self, ascii: &[u8]) {
         self.out.extend_from_slice(ascii);
+    }
+
+    fn prepared_head_end(
+        &mut self,
+        suspicious_threshold: f64,
+        scam_threshold: f64,
+        verdict: Verdict,
+    ) -> bool {
+        match self.head_end {
+            Some(h)
+                if h.suspicious_threshold == suspicious_threshold.to_bits()
+                    && h.scam_threshold == scam_threshold.to_bits() =>
+            {
+                self.out.extend_from_slice(&h.text[verdict as usize]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn is_rule(&self, pack: &RulePack, index: usize, id: &Arc<str>) -> bool {
+        match self.rules.get(index) {
+            // Prepared from the same pack: the same id, known equal
+            // without comparing text when it is the same shared one.
+            Some(r) => same_text(&r.id, &r.shared_id, id),
+            None => pack.rules.get(index).is_some_and(|r| *r.id == **id),
+        }
     }
 
     fn rule_sentence_end(&mut self, rule: Option<usize>, id: &str, what: &str) {
@@ -289,6 +516,15 @@ impl ExplanationOut for JsonText<'_> {
             }
         }
     }
+}
+
+/// An amount of the `entities` object: `{"yen":YEN,"text":TEXT}`.
+fn push_amount(out: &mut Vec<u8>, yen: u64, text: &str) {
+    out.extend_from_slice(b"{\"yen\":");
+    push_u64(out, yen);
+    out.extend_from_slice(b",\"text\":");
+    push_str(out, text);
+    out.push(b'}');
 }
 
 /// A hit's `part` value (after its opening quote), its closing quote and
@@ -409,30 +645,58 @@ fn push_opt_u64(out: &mut Vec<u8>, n: Option<u64>) {
 /// serde_json's float printing (shortest round-trip; `null` for NaN and
 /// infinities), so numbers cannot drift from the derived output.
 ///
-/// Weights, points and scores are whole tenths; those are written from
-/// their integer value (`-` if negative, the tenths, `.`, the last digit —
-/// serde_json's `2.0`, `-1.5`, `-0.0`): when `x` is the double nearest to
-/// `n / 10` with `|n| < 10^15`, that decimal has at most 15 significant
-/// digits, so it is the one shortest decimal that reads back as `x`. Every
-/// other value goes through serde_json (a test compares the two).
+/// Weights, points and scores are whole tenths, and a category's further
+/// rules add hundredths or thousandths (a fraction of their weight); those
+/// are written from their integer value (`-` if negative, the whole part,
+/// `.`, the decimals without trailing zeros — serde_json's `2.0`, `-1.5`,
+/// `0.75`, `-0.0`): when `x` is the double nearest to `n / 10^d` with
+/// `|n| < 10^15`, that decimal has at most 15 significant digits, so it is
+/// the one shortest decimal that reads back as `x`. Every other value goes
+/// through serde_json (~500 instructions; tests compare the two).
 fn push_f64(out: &mut Vec<u8>, x: f64) {
-    // `n` is `x * 10` rounded half away from zero (NaN gives 0, infinities
-    // saturate; both fail the check below). Any `n` that passes the check
-    // is the right one, so the rounding need not be exact (no `round`
-    // call: that is a libm call on baseline x86-64).
-    let t = x * 10.0;
+    if !push_short_decimal(out, x, 10.0, 1)
+        && !push_short_decimal(out, x, 100.0, 2)
+        && !push_short_decimal(out, x, 1000.0, 3)
+    {
+        let _ = x.serialize(&mut serde_json::Serializer::new(out));
+    }
+}
+
+/// [`push_f64`]'s fast path for `x` nearest to `n / scale`, `scale` being
+/// `10^decimals`; `false` (and nothing written) for any other value.
+#[inline(always)]
+fn push_short_decimal(out: &mut Vec<u8>, x: f64, scale: f64, decimals: u32) -> bool {
+    // `n` is `x * scale` rounded half away from zero (NaN gives 0,
+    // infinities saturate; both fail the check below). Any `n` that passes
+    // the check is the right one, so the rounding need not be exact (no
+    // `round` call: that is a libm call on baseline x86-64).
+    let t = x * scale;
     let n = (if t < 0.0 { t - 0.5 } else { t + 0.5 }) as i64;
     let n_abs = n.unsigned_abs();
-    if n_abs < 1_000_000_000_000_000 && n as f64 / 10.0 == x {
-        if x.is_sign_negative() {
-            out.push(b'-');
-        }
-        push_u64(out, n_abs / 10);
-        out.push(b'.');
-        out.push(b'0' + (n_abs % 10) as u8);
-        return;
+    if n_abs >= 1_000_000_000_000_000 || n as f64 / scale != x {
+        return false;
     }
-    let _ = x.serialize(&mut serde_json::Serializer::new(out));
+    if x.is_sign_negative() {
+        out.push(b'-');
+    }
+    let unit = 10u64.pow(decimals);
+    push_u64(out, n_abs / unit);
+    out.push(b'.');
+    // The decimals, zero-padded to `decimals` digits, then trailing zeros
+    // dropped (one digit kept: `2.0`).
+    let mut fraction = n_abs % unit;
+    let mut digits = decimals;
+    while digits > 1 && fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let mut text = [b'0'; 3];
+    for at in (0..digits as usize).rev() {
+        text[at] = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    out.extend_from_slice(&text[..digits as usize]);
+    true
 }
 
 fn push_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -708,7 +972,26 @@ mod tests {
             values.push(f64::from(n) / 10.0);
             values.push(f64::from(n) * 0.1);
             values.push(f64::from(n) / 100.0);
+            values.push(f64::from(n) * 0.01);
+            values.push(f64::from(n) / 1000.0);
+            values.push(f64::from(n) * 0.001);
+            values.push(f64::from(n) / 10_000.0);
             values.push(f64::from(n) * 1e10 + 0.5);
+            // Points as scoring makes them: a weight times a factor,
+            // rounded to hundredths as `score` rounds.
+            let w = f64::from(n) / 10.0;
+            for f in [0.5, 0.3, 0.25, 0.75, 1.0 / 3.0] {
+                values.push(((w * f * 100.0) * 10.0).round() / 10.0 / 100.0);
+            }
+        }
+        // Around the 10^15 limit of each fast path, and values whose
+        // hundredths or thousandths need all 15 digits.
+        for k in [1e12, 1e13, 1e14, 1e15, 1e16] {
+            for d in [-1.0, -0.001, -0.01, -0.1, 0.0, 0.001, 0.01, 0.1, 1.0] {
+                values.push(k + d);
+                values.push(-(k + d));
+                values.push((k + d) / 1000.0);
+            }
         }
         for x in values {
             let mut ours = Vec::new();
@@ -845,6 +1128,72 @@ mod tests {
         assert!(!same_text("rule.a", &known, &later));
         assert!(!same_text("rule.a", &known, &Arc::from("rule.a ")));
         assert!(!same_text("rule.a", &known, &Arc::from("")));
+    }
+
+    /// `write_analysis` writes, straight from an analysis, exactly the
+    /// serde_json record `Record::from_analysis` gives for it (with the
+    /// error and truncation set), for real analyses of the corpus, in both
+    /// languages, with and without the optional origin fields, with the
+    /// pack's thresholds (the prepared head) and others; a writer without a
+    /// pack writes the record with an empty explanation.
+    #[test]
+    fn record_written_from_the_analysis_is_the_records_serde_json() {
+        let engine = crate::Engine::builtin().unwrap();
+        let pack = engine.pack();
+        let mut records = 0;
+        for (i, (path, text)) in crate::corpus::sample_texts().into_iter().enumerate() {
+            let mut analysis = engine.analyze_text(&text);
+            if i % 4 == 1 {
+                // Thresholds other than the pack's: the explanation's head
+                // is written piece by piece, not from the prepared text.
+                analysis.suspicious_threshold = 3.25;
+                analysis.scam_threshold = -0.0;
+            }
+            let source = format!("{}\"\u{1}", path.display());
+            let full = i % 2 == 0;
+            let origin = Origin {
+                source: source.clone(),
+                index: full.then_some(i as u64),
+                offset: full.then_some(u64::MAX - i as u64),
+                message_id: full.then(|| format!("<{i}@x>")),
+                from: full.then(|| "差出人 \"x\" <a@b>".to_string()),
+                subject: full.then(|| text.chars().take(20).collect()),
+            };
+            let error = (i % 3 == 0).then(|| format!("error {i}\n"));
+            let truncated = i % 5 == 0;
+            for lang in [crate::patterns::Lang::Ja, crate::patterns::Lang::En] {
+                let writer = RecordJsonWriter::new(pack, lang);
+                let mut want = Record::from_analysis(origin.clone(), analysis.clone(), pack, lang);
+                want.error.clone_from(&error);
+                want.truncated = truncated;
+                let mut ours = Vec::new();
+                writer.write_analysis(
+                    &mut ours,
+                    &OriginRef::from(&origin),
+                    &analysis,
+                    error.as_deref(),
+                    truncated,
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&serde_json::to_vec(&want).unwrap())
+                );
+            }
+            let mut want = Record::unexplained(origin.clone(), analysis.clone());
+            want.error.clone_from(&error);
+            want.truncated = truncated;
+            let mut ours = Vec::new();
+            RecordJsonWriter::default().write_analysis(
+                &mut ours,
+                &OriginRef::from(&origin),
+                &analysis,
+                error.as_deref(),
+                truncated,
+            );
+            assert_eq!(ours, serde_json::to_vec(&want).unwrap());
+            records += 1;
+        }
+        assert!(records > 100, "{records} records");
     }
 
     /// The writer with the built-in pack's rules prepared writes exactly

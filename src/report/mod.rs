@@ -11,7 +11,7 @@ mod human;
 mod json;
 
 pub use human::{HumanOptions, render_human};
-pub use json::{RecordJsonWriter, write_record_json};
+pub use json::{OriginRef, RecordJsonWriter, write_record_json};
 
 use serde::Serialize;
 
@@ -206,6 +206,22 @@ trait ExplanationOut {
     /// Append a number as [`tenths_text`] prints it: ASCII digits, signs,
     /// `.`, `NaN` or `inf`, nothing that JSON escapes.
     fn number(&mut self, ascii: &[u8]);
+    /// Append what follows the score in the head (the thresholds and the
+    /// verdict's label) from prepared text, if there is prepared text for
+    /// these thresholds and this verdict; `false` (nothing written) if not.
+    fn prepared_head_end(
+        &mut self,
+        suspicious_threshold: f64,
+        scam_threshold: f64,
+        verdict: Verdict,
+    ) -> bool {
+        let _ = (suspicious_threshold, scam_threshold, verdict);
+        false
+    }
+    /// Whether the pack rule at `index` has the id `id`.
+    fn is_rule(&self, pack: &RulePack, index: usize, id: &std::sync::Arc<str>) -> bool {
+        pack.rules.get(index).is_some_and(|r| *r.id == **id)
+    }
     /// Append ` ID (WHAT)`, the end of a contribution's sentence; `rule` is
     /// the index of the pack rule whose id and description these are.
     fn rule_sentence_end(&mut self, rule: Option<usize>, id: &str, what: &str) {
@@ -252,12 +268,14 @@ fn write_explanation(
     };
     out.fixed(before_score);
     tenths_text(e.score, false, |t| out.number(t));
-    out.fixed(before_suspicious);
-    tenths_text(e.suspicious_threshold, false, |t| out.number(t));
-    out.fixed(before_scam);
-    tenths_text(e.scam_threshold, false, |t| out.number(t));
-    out.fixed(after_scam);
-    out.fixed(verdict_label(e.verdict, lang));
+    if !out.prepared_head_end(e.suspicious_threshold, e.scam_threshold, e.verdict) {
+        out.fixed(before_suspicious);
+        tenths_text(e.suspicious_threshold, false, |t| out.number(t));
+        out.fixed(before_scam);
+        tenths_text(e.scam_threshold, false, |t| out.number(t));
+        out.fixed(after_scam);
+        out.fixed(verdict_label(e.verdict, lang));
+    }
     for c in e.contributions {
         out.fixed("; ");
         tenths_text(c.points, true, |t| out.number(t));
@@ -273,7 +291,7 @@ fn write_explanation(
             // contribution built by hand may carry no or a stale index).
             let rule = c
                 .rule_index
-                .filter(|&i| pack.rules.get(i).is_some_and(|r| *r.id == *c.id))
+                .filter(|&i| out.is_rule(pack, i, &c.id))
                 .or_else(|| pack.rules.iter().position(|r| *r.id == *c.id));
             let what = rule
                 .and_then(|i| pack.rules.get(i))
