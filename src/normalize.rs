@@ -79,7 +79,9 @@
 //! only and is checked as UTF-8 once at the end (simdutf8, far cheaper
 //! than `String::from_utf8` on Japanese text). The unit buffer, the fold
 //! scratch and that byte buffer are kept per thread between calls (see
-//! `Reused`). The tests compare the whole
+//! `Reused`). The flag bytes are zeroed ahead in blocks
+//! (`Out::next_flags`), so only the non-zero ones (kana, letters, tricks)
+//! are written, not one `memset` per plain run. The tests compare the whole
 //! pipeline (text, origin ranges, obfuscation flags) against the original,
 //! slower implementation kept in the test module.
 
@@ -294,6 +296,9 @@ struct Reused {
     text: Vec<u8>,
 }
 
+/// Flag bytes zeroed at least at once (see [`Out::next_flags`]).
+const FLAGS_BLOCK: usize = 4096;
+
 /// Buffers larger than this (bytes) are not kept for the next call, so a
 /// huge message does not pin its buffers for the life of the thread.
 const REUSE_MAX_BYTES: usize = 1 << 20;
@@ -323,13 +328,19 @@ fn normalize_general(input: &str) -> Normalized {
     let mut asm = Assembler::new(text, input.len() + input.len() / 4);
     reused.units.clear();
     segment_units(input, &mut asm, &mut reused.units, &mut reused.scratch);
-    let Out {
-        text, runs, flags, ..
-    } = asm.out;
+    let mut out = asm.out;
+    let text = std::mem::take(&mut out.text);
     let (out_text, map) = if text == input.as_bytes() {
         (input.to_owned(), Map::Identity)
     } else {
-        (utf8_string(&text), Map::Runs { runs, flags })
+        let runs = std::mem::take(&mut out.runs);
+        (
+            utf8_string(&text),
+            Map::Runs {
+                runs,
+                flags: out.into_flags(),
+            },
+        )
     };
     if text.capacity() <= REUSE_MAX_BYTES
         && reused.units.capacity() * std::mem::size_of::<Unit>() <= REUSE_MAX_BYTES
@@ -983,7 +994,11 @@ struct Out {
     /// whole chars are ever appended, and [`utf8_string`] checks it once.
     text: Vec<u8>,
     runs: Vec<Run>,
+    /// One flag byte per text byte: the first `flags_len` are written,
+    /// the rest are zero ahead of use (see [`Out::next_flags`]).
     flags: Vec<u8>,
+    /// Number of flag bytes written (the text's length).
+    flags_len: usize,
     /// Origin start of the last pushed char (what [`Out::extend_last`]
     /// keeps).
     last_start: u32,
@@ -1013,29 +1028,51 @@ impl Out {
         }
         // Fixed-size copies (a slice of the char's length would be a
         // `memcpy` call). One flag byte per text byte, 0 after the first
-        // byte of a char (see `Normalized::is_obfuscated`; `resize` would
-        // call memset).
+        // byte of a char (see `Normalized::is_obfuscated`): those are
+        // zero already.
         let mut buf = [0; 4];
         ch.encode_utf8(&mut buf);
         let [b0, b1, b2, _] = buf;
         match n {
-            1 => {
-                self.text.push(b0);
-                self.flags.push(flags);
-            }
-            2 => {
-                self.text.extend_from_slice(&[b0, b1]);
-                self.flags.extend_from_slice(&[flags, 0]);
-            }
-            3 => {
-                self.text.extend_from_slice(&[b0, b1, b2]);
-                self.flags.extend_from_slice(&[flags, 0, 0]);
-            }
-            _ => {
-                self.text.extend_from_slice(&buf);
-                self.flags.extend_from_slice(&[flags, 0, 0, 0]);
-            }
+            1 => self.text.push(b0),
+            2 => self.text.extend_from_slice(&[b0, b1]),
+            3 => self.text.extend_from_slice(&[b0, b1, b2]),
+            _ => self.text.extend_from_slice(&buf),
         }
+        if let Some(first) = self.next_flags(n as usize).first_mut() {
+            *first = flags;
+        }
+    }
+
+    /// The flag bytes of the next `n` text bytes, all zero, counted as
+    /// written. The flags are zeroed ahead in blocks, so the many chars
+    /// with no flags (kanji, the non-first bytes of every char) cost no
+    /// write at all.
+    #[inline(always)]
+    fn next_flags(&mut self, n: usize) -> &mut [u8] {
+        let start = self.flags_len;
+        let end = start + n;
+        if self.flags.len() < end {
+            self.grow_flags(end);
+        }
+        self.flags_len = end;
+        self.flags.get_mut(start..end).unwrap_or_default()
+    }
+
+    /// Zero the flags ahead up to at least `end`: doubling (so the zeroing
+    /// is amortized) within the capacity reserved for the text.
+    #[inline(never)]
+    fn grow_flags(&mut self, end: usize) {
+        let ahead = (2 * self.flags.len())
+            .max(FLAGS_BLOCK)
+            .min(self.flags.capacity());
+        self.flags.resize(end.max(ahead), 0);
+    }
+
+    /// The flags written, one per text byte.
+    fn into_flags(mut self) -> Vec<u8> {
+        self.flags.truncate(self.flags_len);
+        self.flags
     }
 
     /// Origin bookkeeping for chars of `width` bytes copied one for one
@@ -1200,6 +1237,7 @@ impl Assembler {
                 text,
                 runs: Vec::with_capacity(cap / 32 + 4),
                 flags: Vec::with_capacity(cap),
+                flags_len: 0,
                 last_start: 0,
                 last_end: u32::MAX,
                 last_step: (0, 0),
@@ -1341,13 +1379,11 @@ impl Assembler {
         let out = &mut self.out;
         out.copy_run_origins(pos as u32, end as u32, 1);
         out.text.extend(run.iter().map(u8::to_ascii_lowercase));
-        out.flags.extend(run.iter().map(|c| {
+        for (f, c) in out.next_flags(run.len()).iter_mut().zip(run) {
             if c.is_ascii_alphabetic() {
-                F_LATIN_HW
-            } else {
-                0
+                *f = F_LATIN_HW;
             }
-        }));
+        }
         let last = run.last().map(|&c| char::from(c.to_ascii_lowercase()));
         self.last = last;
         self.left = last;
@@ -1612,8 +1648,8 @@ impl Assembler {
         out.copy_run_origins(pos as u32, p as u32, 3);
         let text_start = out.text.len();
         out.text.extend_from_slice(run);
-        let flags_start = out.flags.len();
-        out.flags.resize(flags_start + run.len(), 0);
+        let flags_start = out.flags_len;
+        out.next_flags(run.len());
         let (text, _) = out
             .text
             .get_mut(text_start..)
@@ -1621,7 +1657,7 @@ impl Assembler {
             .as_chunks_mut::<3>();
         let (flags, _) = out
             .flags
-            .get_mut(flags_start..)
+            .get_mut(flags_start..out.flags_len)
             .unwrap_or_default()
             .as_chunks_mut::<3>();
         for (c, f) in text.iter_mut().zip(flags.iter_mut()) {
@@ -3134,6 +3170,41 @@ mod tests {
                     assert_eq!(f, fast_f, "{seg:?}");
                 } else {
                     assert!(mark.is_some(), "{seg:?}");
+                }
+            }
+        }
+    }
+
+    /// Flags are zeroed ahead in blocks (`Out::next_flags`): chars with
+    /// flags written on either side of a growth step (the first block,
+    /// then each doubling) keep them, and the ones without stay zero.
+    #[test]
+    fn flags_across_growth_steps_agree_with_reference() {
+        let tail = "ｱアＡaひ漢ｲ\nイ";
+        for boundary in [FLAGS_BLOCK, 2 * FLAGS_BLOCK, 4 * FLAGS_BLOCK] {
+            for pad in 0..12 {
+                let filler = "漢字かな\n".repeat((boundary - 16) / 13);
+                let text = format!("{filler}{}{tail}{tail}", "x".repeat(pad));
+                let new = normalize(&text);
+                let old = reference::normalize(&text);
+                assert_eq!(new.text(), old.text());
+                let t = new.text();
+                let from = t.len().saturating_sub(tail.len() * 2 + 16);
+                let bounds: Vec<usize> = t
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain([t.len()])
+                    .filter(|&i| i >= from)
+                    .collect();
+                for &a in &bounds {
+                    for &b in &bounds {
+                        assert_eq!(
+                            new.is_obfuscated(a..b),
+                            old.is_obfuscated(a..b),
+                            "{a}..{b}, boundary {boundary}, pad {pad}"
+                        );
+                        assert_eq!(new.original_range(a..b), old.original_range(a..b));
+                    }
                 }
             }
         }
