@@ -218,9 +218,11 @@ fn extract_with(
         }
     }
     // Every bare URL holds a dot between labels (or a `[dot]`), so only the
-    // runs of URL characters around one are searched.
+    // runs of URL characters around one are searched; and not around one
+    // inside a link already found, since a match holding it would overlap
+    // that link and be dropped (most host dots are in `https://` links).
     let bare_runs = if prefilter {
-        bare_url_runs(text, dots.host)
+        bare_url_runs(text, dots.host, &url_ranges)
     } else {
         whole_text(text)
     };
@@ -478,13 +480,23 @@ fn dot_words(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// The maximal runs of [`is_bare_url_char`] characters that hold a `[dot]`
-/// or one of the `host_dots` found by [`dotted`], in text order. Every
-/// `BARE_URL` match holds such a separator and only URL characters, and the
-/// regex has no look-around, so its matches in `text` are exactly its matches
-/// in these runs.
-fn bare_url_runs(text: &str, host_dots: Vec<usize>) -> Vec<std::ops::Range<usize>> {
+/// or one of the `host_dots` found by [`dotted`] outside the links `found`
+/// already, in text order. Every `BARE_URL` match holds such a separator
+/// (the one before its top-level domain) and only URL characters, and the
+/// regex has no look-around, so its matches in `text` are exactly its
+/// matches in the runs around the separators; a match whose separators all
+/// lie in a found link overlaps it and is dropped, so the runs around only
+/// such separators are left out.
+fn bare_url_runs(
+    text: &str,
+    host_dots: Vec<usize>,
+    found: &[std::ops::Range<usize>],
+) -> Vec<std::ops::Range<usize>> {
     let mut hits = host_dots;
     hits.extend(dot_words(text.as_bytes()));
+    if !found.is_empty() {
+        hits.retain(|p| !found.iter().any(|r| r.contains(p)));
+    }
     hits.sort_unstable();
     runs_around(text, hits, is_bare_url_char)
 }
@@ -1654,6 +1666,22 @@ mod tests {
         fn prefilters_never_change_the_entities_any(s in any::<String>()) {
             check_prefilters(&s)?;
         }
+    }
+
+    #[test]
+    fn bare_url_runs_leave_out_links_already_found() {
+        let s = "詳細 https://www.example.co.jp/a.html または example.top/x と 1.5万円";
+        let host_dots = dotted(s.as_bytes()).host;
+        let link_start = s.find("https").unwrap();
+        let link = link_start..s.find(" または").unwrap();
+        let runs = bare_url_runs(s, host_dots.clone(), std::slice::from_ref(&link));
+        let bare = s.find("example.top").unwrap();
+        assert_eq!(runs, vec![bare..bare + "example.top/x".len()]);
+        // Without found links, the link's run is searched too.
+        assert_eq!(bare_url_runs(s, host_dots, &[]).len(), 2);
+        check_prefilters(s).unwrap();
+        let hosts: Vec<_> = entities(s).urls.into_iter().map(|u| u.host).collect();
+        assert_eq!(hosts, vec!["www.example.co.jp", "example.top"]);
     }
 
     #[test]

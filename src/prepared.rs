@@ -304,29 +304,44 @@ fn required_prefixes(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
 /// required group. Dropping a group never changes a match, only how often a
 /// regex is tried.
 fn useful_groups(groups: Vec<Vec<String>>, anchored_only: bool) -> Vec<Vec<String>> {
-    let kana = |c: char| matches!(c, '\u{3040}'..='\u{30FF}');
-    let common = |l: &String| {
-        let mut chars = l.chars();
-        let first = chars.next();
-        match (chars.next(), chars.next()) {
-            (None, _) => true,
-            (Some(second), None) => first.is_some_and(kana) && kana(second),
-            _ => false,
-        }
-    };
-    let useful = |g: &Vec<String>| !g.iter().any(common);
+    let useful = |g: &Vec<String>| !g.iter().any(|l| is_common_literal(l));
     if !anchored_only && !groups.iter().any(useful) {
         return groups;
     }
     groups.into_iter().filter(useful).collect()
 }
 
+/// A literal found in nearly every text: one character, or two kana (see
+/// [`useful_groups`]).
+fn is_common_literal(l: &str) -> bool {
+    let kana = |c: char| matches!(c, '\u{3040}'..='\u{30FF}');
+    let mut chars = l.chars();
+    let first = chars.next();
+    match (chars.next(), chars.next()) {
+        (None, _) => true,
+        (Some(second), None) => first.is_some_and(kana) && kana(second),
+        _ => false,
+    }
+}
+
 /// The groups of literals a match of `hir` must contain: for each top-level
-/// piece of the regex that is a literal or an alternation of literals (not
-/// optional, not repeated), its literals. A text without one literal of every
-/// group cannot match, so the regex need not be searched.
+/// piece of the regex that is not optional, the literals every match of the
+/// piece starts with (its literals, for a literal or an alternation of
+/// literals); and the literals every match of the whole regex ends with. A
+/// text without one literal of every group cannot match, so the regex need
+/// not be searched. Groups with a literal shorter than [`MIN_LITERAL_BYTES`]
+/// (after cutting to whole characters), with more than
+/// [`MAX_DERIVED_GROUP`] literals, or that repeat another group are left out.
+///
+/// The pieces' prefixes and the suffixes come from the same literal
+/// extractor the regex crate builds its prefilters from: a finite sequence
+/// means every match starts (ends) with one of its literals. They rule out
+/// regexes whose literal alternatives nest (`送(ッテ|信)`), and give a regex
+/// with no usable prefix a rarer group to search around than a one-character
+/// particle (`(ハ|ガ)[0-9]{1,2}日` ends with `ハ1日` or the like, not just `日`).
 fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<String>> {
     use regex_syntax::hir::HirKind;
+    use regex_syntax::hir::literal::ExtractKind;
     fn literals(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
         match h.kind() {
             HirKind::Literal(l) => Some(vec![std::str::from_utf8(&l.0).ok()?.to_string()]),
@@ -341,15 +356,77 @@ fn required_groups(hir: &regex_syntax::hir::Hir) -> Vec<Vec<String>> {
             _ => None,
         }
     }
+    let long_enough =
+        |g: &Vec<String>| !g.is_empty() && g.iter().all(|l| l.len() >= MIN_LITERAL_BYTES);
     let pieces: Vec<&regex_syntax::hir::Hir> = match hir.kind() {
         HirKind::Concat(items) => items.iter().collect(),
         _ => vec![hir],
     };
-    pieces
-        .into_iter()
-        .filter_map(literals)
-        .filter(|g| !g.is_empty() && g.iter().all(|l| l.len() >= MIN_LITERAL_BYTES))
-        .collect()
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut add = |mut group: Vec<String>| {
+        group.sort_unstable();
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+    };
+    for piece in pieces {
+        if let Some(group) = literals(piece)
+            .filter(long_enough)
+            .or_else(|| extracted_group(piece, ExtractKind::Prefix))
+        {
+            add(group);
+        }
+    }
+    if let Some(group) = extracted_group(hir, ExtractKind::Suffix) {
+        add(group);
+    }
+    groups
+}
+
+/// Most literals in a group found by the literal extractor (see
+/// [`required_groups`]): each is a phrase of the automaton.
+const MAX_DERIVED_GROUP: usize = 256;
+
+/// The literals every match of `hir` starts with (`Prefix`) or ends with
+/// (`Suffix`), cut to whole characters, without repeats; `None` when they
+/// are not a finite set, any is shorter than [`MIN_LITERAL_BYTES`], or
+/// there are more than [`MAX_DERIVED_GROUP`].
+fn extracted_group(
+    hir: &regex_syntax::hir::Hir,
+    kind: regex_syntax::hir::literal::ExtractKind,
+) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(kind.clone())
+        .limit_literal_len(18)
+        .limit_total(2 * MAX_DERIVED_GROUP);
+    let seq = extractor.extract(hir);
+    let mut out: Vec<String> = Vec::new();
+    for l in seq.literals()? {
+        let whole = match kind {
+            ExtractKind::Suffix => utf8_suffix(l.as_bytes())?,
+            _ => utf8_prefix(l.as_bytes()),
+        };
+        if whole.len() < MIN_LITERAL_BYTES {
+            return None;
+        }
+        if !out.iter().any(|o| o == whole) {
+            out.push(whole.to_string());
+        }
+    }
+    (!out.is_empty() && out.len() <= MAX_DERIVED_GROUP).then_some(out)
+}
+
+/// The longest suffix of `bytes` that starts at a character boundary, if
+/// the rest is valid UTF-8 (a suffix literal ends where a match ends, on a
+/// boundary; only its start can be cut inside a character).
+fn utf8_suffix(bytes: &[u8]) -> Option<&str> {
+    let start = bytes
+        .iter()
+        .position(|&b| b & 0xC0 != 0x80)
+        .unwrap_or(bytes.len());
+    std::str::from_utf8(&bytes[start..]).ok()
 }
 
 #[cfg(test)]
@@ -378,6 +455,106 @@ mod tests {
         let only_common = groups(&[&["ハ", "ガ"], &["日"]]);
         assert!(useful_groups(only_common.clone(), true).is_empty());
         assert_eq!(useful_groups(only_common.clone(), false), only_common);
+    }
+
+    fn parse(source: &str) -> regex_syntax::hir::Hir {
+        regex_syntax::Parser::new().parse(source).unwrap()
+    }
+
+    #[test]
+    fn a_regex_ending_in_particle_digits_and_a_kanji_gets_its_suffixes() {
+        // No usable prefix, and its literal pieces are a particle and one
+        // kanji (in nearly every text): the suffixes (a digit and 日 at
+        // least) are rarer.
+        let groups = required_groups(&parse("(県警|府警|[^\\s]{1,6}署)(ハ|ガ)[0-9]{1,2}日"));
+        assert!(groups.contains(&vec!["ガ".to_string(), "ハ".to_string()]));
+        assert!(groups.contains(&vec!["日".to_string()]));
+        let suffixes = groups
+            .iter()
+            .find(|g| g.iter().any(|l| l.ends_with("1日")))
+            .expect("a suffix group");
+        assert!(
+            suffixes
+                .iter()
+                .all(|l| l.ends_with('日') && l.len() >= MIN_LITERAL_BYTES)
+        );
+        assert_eq!(useful_groups(groups.clone(), false), vec![suffixes.clone()]);
+    }
+
+    #[test]
+    fn nested_alternatives_give_a_group_and_optional_pieces_none() {
+        let groups = required_groups(&parse("(カード|ギフト).{0,20}(教エ|送(ッテ|信))(ヲ)?"));
+        assert!(groups.contains(&vec!["カード".to_string(), "ギフト".to_string()]));
+        // The nested alternation, by its prefixes.
+        assert!(groups.contains(&vec![
+            "教エ".to_string(),
+            "送ッテ".to_string(),
+            "送信".to_string(),
+        ]));
+        // The suffixes: with or without the optional ヲ.
+        let suffixes = groups
+            .iter()
+            .find(|g| g.iter().any(|l| l == "送信ヲ"))
+            .expect("a suffix group");
+        assert!(suffixes.iter().any(|l| l == "教エ"));
+        assert!(!groups.iter().flatten().any(|l| l.len() < MIN_LITERAL_BYTES));
+        // A piece that can be empty or is not a finite set of literals
+        // gives no group; a digit is too short.
+        assert!(required_groups(&parse("(ヲ)?.{0,5}[0-9]+")).is_empty());
+    }
+
+    #[test]
+    fn suffixes_are_cut_to_whole_characters() {
+        assert_eq!(utf8_suffix(&"日本".as_bytes()[1..]), Some("本"));
+        assert_eq!(utf8_suffix(&"日本".as_bytes()[3..]), Some("本"));
+        assert_eq!(utf8_suffix(b"\x97\xa5abc"), Some("abc"));
+        assert_eq!(utf8_suffix(b"\xa5"), Some(""));
+        assert_eq!(utf8_suffix(b"ab\xff"), None);
+    }
+
+    /// Every match of every built-in rule regex on the corpus contains a
+    /// literal of each of its required groups (the extracted ones included):
+    /// a group that is not required would make the engine skip a regex that
+    /// matches.
+    #[test]
+    fn every_corpus_match_contains_a_literal_of_every_group() {
+        let pack = crate::builtin::load_builtin().unwrap();
+        let sources: Vec<String> = pack
+            .rules
+            .iter()
+            .flat_map(|r| r.regexes.iter())
+            .map(|s| normalize::normalize_regex_source(s))
+            .collect();
+        let regexes: Vec<(regex::Regex, Vec<Vec<String>>)> = sources
+            .iter()
+            .map(|s| (regex::Regex::new(s).unwrap(), required_groups(&parse(s))))
+            .collect();
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let (mut files, mut checked) = (0, 0);
+        for label in ["scam", "suspicious", "ham"] {
+            for entry in std::fs::read_dir(corpus.join(label)).unwrap() {
+                let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                let normalized = normalize::normalize(&raw);
+                for (regex, groups) in &regexes {
+                    for m in regex.find_iter(normalized.text()) {
+                        for group in groups {
+                            assert!(
+                                group.iter().any(|l| m.as_str().contains(l.as_str())),
+                                "{:?} matched {:?} without any of {group:?}",
+                                regex.as_str(),
+                                m.as_str()
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+                files += 1;
+            }
+        }
+        assert!(
+            files > 500 && checked > 1000,
+            "{files} files, {checked} checks"
+        );
     }
 
     #[test]
