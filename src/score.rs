@@ -342,7 +342,8 @@ pub fn score(pack: &RulePack, mut hits: Vec<Hit>, entities: Entities) -> Analysi
         hits,
         combos,
         contributions,
-        warnings_disarmed: disarmed,
+        // Only when there was warning wording to set aside.
+        warnings_disarmed: disarmed && negative_rules > 0,
         entities,
         suspicious_threshold: pack.thresholds.suspicious,
         scam_threshold: pack.thresholds.scam,

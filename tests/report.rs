@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use sagiscan::patterns::{self, Lang};
-use sagiscan::report::{HumanOptions, Origin, render_human};
+use sagiscan::report::{HumanOptions, Origin, Record, render_human};
 use sagiscan::{Engine, Message};
 use unicode_width::UnicodeWidthStr;
 
@@ -115,6 +115,25 @@ fn regression_phishing_dressed_as_a_banks_own_warning_says_why_its_warnings_do_n
     // A genuine message keeps the plain list.
     let clean = render_with(&builtin, CLEAN, Lang::En, false, None);
     assert!(!clean.contains("Not counted"), "{clean}");
+    // The JSON record says it too, in a field and in its explanation.
+    let analysis = builtin.analyze(&Message::plain(example(FAKE_WARNING)));
+    let record = Record::new(Origin::default(), &analysis, builtin.pack(), Lang::En);
+    let json: serde_json::Value = serde_json::to_value(&record).expect("serializes");
+    assert_eq!(json["warnings_disarmed"], true, "{json}");
+    let explanation = json["explanation"].as_str().unwrap_or_default();
+    assert!(
+        explanation.ends_with(
+            "the message itself sends you to a look-alike site or through a disguised link"
+        ),
+        "{explanation}"
+    );
+    let clean_analysis = builtin.analyze(&Message::plain(example(CLEAN)));
+    let clean_record = Record::new(Origin::default(), &clean_analysis, builtin.pack(), Lang::En);
+    let clean_json = serde_json::to_value(&clean_record).expect("serializes");
+    assert!(
+        clean_json.get("warnings_disarmed").is_none(),
+        "{clean_json}"
+    );
 }
 
 #[test]

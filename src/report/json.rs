@@ -66,6 +66,7 @@ struct RecordView<'a> {
     entities: EntitiesView<'a>,
     error: Option<&'a str>,
     truncated: bool,
+    warnings_disarmed: bool,
 }
 
 /// A record's entities as the record holds them, or as the engine found them.
@@ -87,6 +88,7 @@ impl<'a> RecordView<'a> {
             entities: EntitiesView::Record(&r.entities),
             error: r.error.as_deref(),
             truncated: r.truncated,
+            warnings_disarmed: r.warnings_disarmed,
         }
     }
 }
@@ -223,6 +225,7 @@ impl<'p> RecordJsonWriter<'p> {
                 scam_threshold: pack.thresholds.scam,
                 verdict,
                 contributions: &[],
+                warnings_disarmed: false,
             };
             write_explanation(&mut out, &explained, pack, lang);
             let mut score = Vec::new();
@@ -306,6 +309,7 @@ impl<'p> RecordJsonWriter<'p> {
             entities: EntitiesView::Found(&analysis.entities),
             error,
             truncated,
+            warnings_disarmed: analysis.warnings_disarmed,
         };
         if self.pack.is_none() {
             // No pack, no explanation: what `write_explained` writes for
@@ -340,6 +344,7 @@ impl<'p> RecordJsonWriter<'p> {
                 scam_threshold,
                 verdict: view.verdict,
                 contributions: view.contributions,
+                warnings_disarmed: view.warnings_disarmed,
             };
             let mut text = JsonText {
                 out,
@@ -439,6 +444,9 @@ impl<'p> RecordJsonWriter<'p> {
         push_opt_str(out, record.error);
         if record.truncated {
             out.extend_from_slice(b",\"truncated\":true");
+        }
+        if record.warnings_disarmed {
+            out.extend_from_slice(b",\"warnings_disarmed\":true");
         }
         out.push(b'}');
     }
@@ -910,6 +918,8 @@ mod tests {
             explanation: s.to_string(),
             error: (!none).then(|| s.to_string()),
             truncated,
+            // Both ways, with the other optional field.
+            warnings_disarmed: truncated,
         }
     }
 

@@ -85,6 +85,11 @@ pub struct Record {
     /// Set when the message was larger than the size limit and only its start was scored.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// [`Analysis::warnings_disarmed`]: the message's warning wording
+    /// counted 0 points because its own link is a look-alike. Written only
+    /// when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warnings_disarmed: bool,
 }
 
 impl Record {
@@ -122,6 +127,7 @@ impl Record {
             combos,
             contributions,
             entities,
+            warnings_disarmed,
             ..
         } = analysis;
         Record {
@@ -147,6 +153,7 @@ impl Record {
             explanation: String::new(),
             error: None,
             truncated: false,
+            warnings_disarmed,
         }
     }
 }
@@ -176,6 +183,7 @@ pub fn explanation(analysis: &Analysis, pack: &RulePack, lang: Lang) -> String {
             scam_threshold: analysis.scam_threshold,
             verdict: analysis.verdict,
             contributions: &analysis.contributions,
+            warnings_disarmed: analysis.warnings_disarmed,
         },
         pack,
         lang,
@@ -190,6 +198,7 @@ struct Explained<'a> {
     scam_threshold: f64,
     verdict: Verdict,
     contributions: &'a [Contribution],
+    warnings_disarmed: bool,
 }
 
 /// Where an explanation is written: a `String`, or (in `json.rs`) the
@@ -247,6 +256,19 @@ impl ExplanationOut for String {
 /// The fixed text of an explanation's head, by language: before the
 /// score, before the suspicious threshold, before the scam threshold,
 /// before the verdict.
+/// The end of an explanation whose warnings were disarmed
+/// ([`Analysis::warnings_disarmed`]), by language.
+const DISARMED_NOTES: [(Lang, &str); 2] = [
+    (
+        Lang::Ja,
+        "このメッセージ自身が偽サイト・偽装リンクへ案内しているため、注意喚起や公式を名乗る文言は減点していません",
+    ),
+    (
+        Lang::En,
+        "its warning and official-sounding wording counted 0: the message itself sends you to a look-alike site or through a disguised link",
+    ),
+];
+
 const EXPLANATION_HEADS: [(Lang, [&str; 4]); 2] = [
     (Lang::Ja, ["スコア ", "(注意 ", " / 詐欺 ", " 以上): "]),
     (
@@ -298,6 +320,13 @@ fn write_explanation(
                 .map(|r| r.description.get(lang));
             out.rule_sentence_end(rule, &c.id, what.unwrap_or_default());
         }
+    }
+    if e.warnings_disarmed {
+        out.fixed("; ");
+        out.fixed(match lang {
+            Lang::Ja => DISARMED_NOTES[0].1,
+            Lang::En => DISARMED_NOTES[1].1,
+        });
     }
 }
 
@@ -479,7 +508,8 @@ mod tests {
                 pieces.push(super::verdict_label(v, lang));
             }
         }
-        assert!(pieces.len() >= 15);
+        pieces.extend(super::DISARMED_NOTES.map(|(_, note)| note));
+        assert!(pieces.len() >= 17);
         for p in pieces {
             assert!(
                 !p.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'),
