@@ -467,14 +467,20 @@ mod tests {
         let offered = e.analyze_text(&format!("{warning}{request}"));
         assert_eq!(offered.verdict, crate::Verdict::Scam, "{offered:?}");
         assert!(offered.warnings_disarmed);
-        assert!(
-            offered
-                .contributions
-                .iter()
-                .filter(|c| c.points < 0.0)
-                .all(|c| c.points == 0.0),
-            "{offered:?}"
-        );
+        // Its warning wording fired and counted nothing.
+        let negative: Vec<f64> = offered
+            .contributions
+            .iter()
+            .filter(|c| {
+                e.pack()
+                    .categories
+                    .iter()
+                    .any(|cat| cat.negative && *cat.id == *c.category)
+            })
+            .map(|c| c.points)
+            .collect();
+        assert!(!negative.is_empty(), "{offered:?}");
+        assert!(negative.iter().all(|&p| p == 0.0), "{negative:?}");
         // The same request quoted by the genuine warning stays damped.
         let quoted = e.analyze_text(&format!(
             "{warning}次のようなメールが確認されています。「{request}」"
