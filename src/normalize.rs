@@ -1081,9 +1081,16 @@ impl Out {
     /// as [`Out::push`] would for each char.
     #[inline]
     fn copy_run_origins(&mut self, start: u32, end: u32, width: u32) {
+        self.copy_run_origins_at(self.text.len() as u32, start, end, width);
+    }
+
+    /// [`Out::copy_run_origins`] for chars whose text starts at byte
+    /// `norm` (already appended).
+    #[inline]
+    fn copy_run_origins_at(&mut self, norm: u32, start: u32, end: u32, width: u32) {
         if !(self.last_end == start && self.last_step == (width, width)) {
             self.runs.push(Run {
-                norm: self.text.len() as u32,
+                norm,
                 orig: start,
                 olen: width,
                 nstep: width,
@@ -1618,58 +1625,84 @@ impl Assembler {
     }
 
     /// The plain 3-byte chars from byte `pos` of `input` on (see
-    /// [`Assembler::emit_plain3_run`]), found first and copied at once,
-    /// their kana patched in place; returns the byte offset after the last
+    /// [`Assembler::emit_plain3_run`]), copied a window at a time and
+    /// classified and folded in place in one pass (hiragana → katakana and
+    /// kana flags from a table, the first char that is not plain cut off
+    /// with what follows it); returns the byte offset after the last
     /// one (`pos` if there is none) and whether it stopped before a plain
     /// char whose segment goes on (left to the general path). The context
     /// state is not updated: see [`Assembler::set_plain_tail`].
     fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
-        // Find the end of the run first, then copy it at once. The chars
-        // are taken as 3-byte chunks of the rest of the input: no bounds
-        // or overflow check per char.
-        let (chunks, _) = b.get(pos..).unwrap_or_default().as_chunks::<3>();
+        let rest = b.get(pos..).unwrap_or_default();
+        let out = &mut self.out;
+        let text_start = out.text.len();
+        let flags_start = out.flags_len;
+        // One pass: a window of the input is copied at once (whole 3-byte
+        // chunks), then each of its chars is classified and folded in
+        // place, up to the first one that is not plain; what is copied
+        // after it is cut off again. Only plain kana and punctuation get a
+        // flag written, so the flags after the piece stay zero.
         let mut count = 0;
-        while let Some(&[b0, b1, b2]) = chunks.get(count)
-            && is_plain3_bytes(b0, b1, b2)
-        {
-            count += 1;
+        loop {
+            let from = 3 * count;
+            let window = rest.get(from..).unwrap_or_default();
+            let take = window.len().min(PIECE_WINDOW) / 3 * 3;
+            let Some(copied) = window.get(..take).filter(|w| !w.is_empty()) else {
+                break;
+            };
+            out.text.extend_from_slice(copied);
+            out.next_flags(take);
+            let (text, _) = out
+                .text
+                .get_mut(text_start + from..)
+                .unwrap_or_default()
+                .as_chunks_mut::<3>();
+            let (flags, _) = out
+                .flags
+                .get_mut(flags_start + from..out.flags_len)
+                .unwrap_or_default()
+                .as_chunks_mut::<3>();
+            let mut found = 0;
+            for (c, f) in text.iter_mut().zip(flags.iter_mut()) {
+                match *c {
+                    [0xE5..=0xE9, _, _] => {}
+                    // Kanji from U+4E01 = E4 B8 81.
+                    [0xE4, b1, b2] if b1 > 0xB8 || (b1 == 0xB8 && b2 >= 0x81) => {}
+                    // U+3000..=U+30FF: kana and CJK punctuation by table.
+                    [0xE3, ref mut b1 @ 0x80..=0x83, ref mut b2] => {
+                        let [n1, n2, flag] = PLAIN_30XX_FOLD[plain_30xx_index(*b1, *b2)];
+                        if n1 == 0 {
+                            break;
+                        }
+                        *b1 = n1;
+                        *b2 = n2;
+                        f[0] = flag;
+                    }
+                    _ => break,
+                }
+                found += 1;
+            }
+            count += found;
+            if 3 * found < take {
+                break;
+            }
         }
         let mut p = pos + 3 * count;
-        let before_segment = p > pos && next_char_extends_segment(input, p);
+        let before_segment = count > 0 && next_char_extends_segment(input, p);
         if before_segment {
-            // The last char's segment goes on: the general path takes it.
+            // The last char's segment goes on: the general path takes it,
+            // and its flag (written above) is zero again.
+            count -= 1;
             p -= 3;
-        }
-        let Some(run) = b.get(pos..p).filter(|r| !r.is_empty()) else {
-            return (pos, before_segment);
-        };
-        let out = &mut self.out;
-        out.copy_run_origins(pos as u32, p as u32, 3);
-        let text_start = out.text.len();
-        out.text.extend_from_slice(run);
-        let flags_start = out.flags_len;
-        out.next_flags(run.len());
-        let (text, _) = out
-            .text
-            .get_mut(text_start..)
-            .unwrap_or_default()
-            .as_chunks_mut::<3>();
-        let (flags, _) = out
-            .flags
-            .get_mut(flags_start..out.flags_len)
-            .unwrap_or_default()
-            .as_chunks_mut::<3>();
-        for (c, f) in text.iter_mut().zip(flags.iter_mut()) {
-            // Plain chars with lead byte E3 (U+3000..=U+30FF) are kana and
-            // CJK punctuation: their last two bytes and flags come from the
-            // table; the others (kanji) are copied unchanged with no flags.
-            if let [0xE3, b1, b2] = c {
-                let [n1, n2, flag] = PLAIN_30XX_FOLD[plain_30xx_index(*b1, *b2)];
-                *b1 = n1;
-                *b2 = n2;
-                f[0] = flag;
+            if let Some(f) = out.flags.get_mut(flags_start + 3 * count) {
+                *f = 0;
             }
+        }
+        out.text.truncate(text_start + 3 * count);
+        out.flags_len = flags_start + 3 * count;
+        if count > 0 {
+            out.copy_run_origins_at(text_start as u32, pos as u32, p as u32, 3);
         }
         (p, before_segment)
     }
@@ -1897,24 +1930,32 @@ fn plain_30xx_index(b1: u8, b2: u8) -> usize {
 /// For the plain chars of U+3000..=U+30FF: the last two UTF-8 bytes of the
 /// folded char (hiragana → katakana, +0x60; the lead byte stays E3) and its
 /// flags (`F_KANA_FW` for kana, 0 for CJK punctuation), as
-/// `fast_char` folds them. Other entries keep the char with no flags
-/// (never used: they are not plain).
+/// `fast_char` folds them. The entries of the other chars are all zero (a
+/// first byte of 0, never a continuation byte, marks them not plain).
 const PLAIN_30XX_FOLD: [[u8; 3]; 256] = {
     let mut table = [[0u8; 3]; 256];
     let mut u = 0x3000u32;
     while u < 0x3100 {
-        let hiragana = matches!(u, 0x3041..=0x3096);
-        let kana = hiragana || matches!(u, 0x30A1..=0x30FA | 0x30FC);
-        let folded = if hiragana { u + 0x60 } else { u };
-        table[(u - 0x3000) as usize] = [
-            0x80 | ((folded >> 6) & 0x3F) as u8,
-            0x80 | (folded & 0x3F) as u8,
-            if kana { F_KANA_FW } else { 0 },
-        ];
+        let i = (u - 0x3000) as usize;
+        if (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0 {
+            let hiragana = matches!(u, 0x3041..=0x3096);
+            let kana = hiragana || matches!(u, 0x30A1..=0x30FA | 0x30FC);
+            let folded = if hiragana { u + 0x60 } else { u };
+            table[i] = [
+                0x80 | ((folded >> 6) & 0x3F) as u8,
+                0x80 | (folded & 0x3F) as u8,
+                if kana { F_KANA_FW } else { 0 },
+            ];
+        }
         u += 1;
     }
     table
 };
+
+/// Bytes of input copied at once by [`Assembler::emit_plain3_piece`]
+/// before its chars are classified (a multiple of 3: 32 chars, more than
+/// most pieces hold).
+const PIECE_WINDOW: usize = 96;
 
 /// Whether the 3 bytes at a char boundary of valid UTF-8 are a plain
 /// 3-byte char (see [`plain3`]), tested on bytes: E5..=E9 lead U+5000..=U+9FFF
@@ -3059,6 +3100,63 @@ mod tests {
         }
     }
 
+    /// Every 3-byte char after a run of plain chars that ends right
+    /// before, at or after the edge of a copied window of
+    /// `emit_plain3_piece` (and before a plain char or a mark): the one-pass
+    /// classification must stop exactly where `plain3` does, fold the same
+    /// way and leave no flag behind the chars it cut off. Text, ranges
+    /// around the char and flags are checked against the reference.
+    #[test]
+    fn every_3_byte_char_at_a_window_edge_agrees_with_reference() {
+        let chars_per_window = PIECE_WINDOW / 3;
+        for u in 0x800..=0xFFFFu32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            for before in [0, chars_per_window - 1, chars_per_window, 2 * chars_per_window + 1] {
+                for after in ["か", "\u{3099}", ""] {
+                    let s = format!("{}{c}{after}", "字".repeat(before));
+                    let new = normalize(&s);
+                    let old = reference::normalize(&s);
+                    assert_eq!(new.text(), old.text(), "U+{u:04X} after {before}");
+                    let t = new.text();
+                    let offs: Vec<usize> =
+                        t.char_indices().map(|(i, _)| i).chain([t.len()]).collect();
+                    let tail = offs.get(offs.len().saturating_sub(5)..).unwrap_or_default();
+                    for &a in tail {
+                        for &b in tail.iter().chain(&[0]) {
+                            let (a, b) = (a.min(b), a.max(b));
+                            assert_eq!(
+                                new.original_range(a..b),
+                                old.original_range(a..b),
+                                "U+{u:04X} after {before}: {a}..{b}"
+                            );
+                            assert_eq!(
+                                new.is_obfuscated(a..b),
+                                old.is_obfuscated(a..b),
+                                "U+{u:04X} after {before}: {a}..{b}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fold table marks exactly the plain chars of U+3000..=U+30FF (a
+    /// non-zero first byte): `emit_plain3_piece` classifies them by it.
+    #[test]
+    fn fold_table_marks_exactly_the_plain_kana_and_punctuation() {
+        for u in 0x3000..=0x30FFu32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let &[_, b1, b2] = bytes else {
+                panic!("U+{u:04X} is 3 bytes");
+            };
+            let marked = PLAIN_30XX_FOLD[plain_30xx_index(b1, b2)][0] != 0;
+            assert_eq!(marked, plain3(bytes, 0).is_some(), "U+{u:04X}");
+        }
+    }
+
     /// Compare against the reference implementation: text, `original_range`
     /// and `is_obfuscated` for every pair of byte offsets (char boundaries or
     /// not, reversed and out of bounds included).
@@ -3336,6 +3434,17 @@ mod tests {
 
         #[test]
         fn plain_run_loop_agrees_with_reference(s in plain_run_text_strategy()) {
+            check_reference(&s, false)?;
+        }
+
+        #[test]
+        fn long_plain_runs_agree_with_reference(
+            s in prop::collection::vec(
+                (prop::collection::vec(prop::sample::select(vec!["漢", "か", "カ", "ー", "、", "鿿"]), 0..120),
+                 prop::sample::select(vec!["", "\n", "1", "a", " ", "〒", "\u{3099}", "ﾞ", "\u{FE0F}", "一", "・", "ｶ", "é"])),
+                0..4,
+            ).prop_map(|v| v.into_iter().map(|(run, end)| run.concat() + end).collect::<String>())
+        ) {
             check_reference(&s, false)?;
         }
 
