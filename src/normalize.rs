@@ -3241,6 +3241,53 @@ mod tests {
         }
     }
 
+    /// Plain runs whose copied windows end inside a char, after ASCII
+    /// bridge chars (1 or 2 bytes) shifted them off the 3-byte grid, with
+    /// every kind of char at the window edge: the next window must start
+    /// at the char cut in two, and the whole piece must be one
+    /// [`SAME_WIDTH`] origin run as the reference sees it.
+    #[test]
+    fn windows_cut_inside_a_char_after_bridges_agree_with_reference() {
+        let chars_per_window = PIECE_WINDOW / 3;
+        let edge_chars = [
+            "漢", "か", "カ", "、", "一", "〒", "\u{3099}", "ｶ", "é", "Ａ", "１", "\n", "1", "a",
+            " ", "・", "-", "🌀",
+        ];
+        for prefix in ["1", "1\n", "漢1", "か:"] {
+            for before in [chars_per_window - 2, chars_per_window - 1, chars_per_window] {
+                for c in edge_chars {
+                    for after in ["か", "1か", "\u{3099}", ""] {
+                        let s = format!("{prefix}{}{c}{after}", "字".repeat(before));
+                        assert_agrees_with_reference(&s, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Origins of chars that keep their widths are one run across kanji,
+    /// kana, newlines and digits, but a char of another width (a
+    /// full-width digit, a collapsed space run) still starts a run of its
+    /// own, and the ranges around it are the reference's.
+    #[test]
+    fn same_width_runs_end_at_width_changes() {
+        for s in [
+            "漢字\n123かな\nカナ",
+            "漢字１２かな",
+            "漢字  \tかな",
+            "かな　　カナ",
+            "ｶﾀｶﾅ漢字\n1",
+            "漢字\n\u{3099}か",
+        ] {
+            assert_agrees_with_reference(s, true);
+        }
+        let n = normalize("漢字\n123かな\nカナ");
+        let Map::Runs { runs, .. } = &n.map else {
+            panic!("hiragana is folded: the map is not the identity");
+        };
+        assert_eq!(runs.len(), 1, "{runs:?}");
+    }
+
     /// The fold table marks exactly the plain chars of U+3000..=U+30FF (a
     /// non-zero first byte): `emit_plain3_piece` classifies them by it.
     #[test]
