@@ -36,10 +36,10 @@
 //!
 //! When the normalized text differs from the input (beyond ASCII lowercasing),
 //! the offset map stores one flag byte per *normalized byte* plus a run-length
-//! origin map: 16 bytes per run of characters whose normalized and original
-//! widths are constant and whose origins are contiguous (Japanese text where
-//! kanji, kana and hiragana → katakana all stay 3 bytes wide needs few runs),
-//! so about 1–2 bytes per byte in practice. Pure-ASCII input that needs only
+//! origin map: 16 bytes per run of characters whose origins are contiguous
+//! and that either all keep their widths (kanji, kana, hiragana → katakana,
+//! ASCII, newlines: one run across all of them) or all have the same
+//! normalized and original widths, so about 1–2 bytes per byte in practice. Pure-ASCII input that needs only
 //! lowercasing, and input that is already normalized, store no map at all.
 //! Offsets are `u32`: inputs must be smaller than 4 GiB.
 //!
@@ -56,12 +56,13 @@
 //! `Assembler::try_emit`); only those, and what follows them up to the next
 //! safe cut, are buffered and assembled by chunk. Wherever nothing is
 //! buffered, a run of plain characters (kanji, kana, CJK punctuation that
-//! no context rule touches) is classified on bytes, three at a time (a
-//! range test for kanji, a bit table for U+3000..=U+30FF), and copied at
-//! once into the byte buffer the text is assembled in; its kana then get
-//! their folded bytes (hiragana → katakana) and flags from a table, in
-//! place, and the origin map is extended by one run (see
-//! `Assembler::emit_plain3_run`). Such runs go on across single *bridge*
+//! no context rule touches) is copied a window at a time into the byte
+//! buffer the text is assembled in and classified and folded there in one
+//! pass (a range test for kanji; for U+3000..=U+30FF one table that says
+//! whether the char is plain and gives its folded bytes, hiragana →
+//! katakana, and flags), taking the ASCII bridge chars (below) in the same
+//! pass; the origin map is extended by one run of chars that keep their
+//! widths (see `Assembler::emit_plain3_run`). Such runs go on across single *bridge*
 //! characters that no context rule touches and that are written as they
 //! come (newlines, digits, most ASCII punctuation and their full-width
 //! forms such as `：（）１`, which end most runs of Japanese mail; see
@@ -133,6 +134,13 @@ enum Map {
 /// `olen` bytes each starting at `orig`: character `k` of the run came from
 /// `orig + k * olen .. orig + (k + 1) * olen`. A run extends up to the next
 /// run's `norm` (or the end of the text).
+///
+/// A run with `nstep` [`SAME_WIDTH`] holds characters of any widths, each
+/// as wide as the original it came from, with contiguous origins (kanji,
+/// kana, ASCII and newlines copied one for one): the character at
+/// normalized bytes `a..b` came from `orig + (a - norm) .. orig + (b -
+/// norm)`. One such run covers a plain run and the newlines, digits and
+/// ASCII between its pieces.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     norm: u32,
@@ -141,11 +149,26 @@ struct Run {
     nstep: u32,
 }
 
-/// Origin (start, end) of the normalized character containing byte `p`
-/// (`p` < text length, `runs` non-empty).
+/// `Run::nstep` of a run whose characters keep their widths (see [`Run`]).
+const SAME_WIDTH: u32 = 0;
+
+/// `(nstep, olen)` of the run a char of `n` normalized bytes from `olen`
+/// original bytes belongs to: [`SAME_WIDTH`] runs take every char that
+/// keeps its width.
+#[inline(always)]
+fn run_step(n: u32, olen: u32) -> (u32, u32) {
+    if n == olen {
+        (SAME_WIDTH, 0)
+    } else {
+        (n, olen)
+    }
+}
+
+/// Origin start of the normalized character that starts at byte `s` (a
+/// char boundary of the text, `runs` non-empty).
 #[inline]
-fn origin_at(runs: &[Run], p: usize) -> (usize, usize) {
-    origin_in(runs, run_index(runs, p as u32, 0), p)
+fn origin_start_at(runs: &[Run], s: usize) -> usize {
+    origin_start(runs, run_index(runs, s as u32, 0), s)
 }
 
 /// Index of the run containing normalized byte `p`, given that it is not
@@ -161,16 +184,37 @@ fn run_index(runs: &[Run], p: u32, from: usize) -> usize {
     from + rest.partition_point(|r| r.norm <= p).saturating_sub(1)
 }
 
-/// Origin (start, end) of the normalized character containing byte `p`,
-/// in run `i` (see [`run_index`]).
+/// Origin start of the normalized character that starts at byte `s` (a
+/// char boundary of the text), in run `i` (see [`run_index`]).
 #[inline]
-fn origin_in(runs: &[Run], i: usize, p: usize) -> (usize, usize) {
+fn origin_start(runs: &[Run], i: usize, s: usize) -> usize {
     let Some(&r) = runs.get(i) else {
-        return (0, 0);
+        return 0;
     };
-    let p = p as u32;
-    let start = r.orig + (p - r.norm) / r.nstep * r.olen;
-    (start as usize, (start + r.olen) as usize)
+    let s = s as u32;
+    let start = if r.nstep == SAME_WIDTH {
+        r.orig + (s - r.norm)
+    } else {
+        r.orig + (s - r.norm) / r.nstep * r.olen
+    };
+    start as usize
+}
+
+/// Origin end of the normalized character that ends at byte `e` (a char
+/// boundary of the text after the run's start), in run `i` (see
+/// [`run_index`]; the run of byte `e - 1`).
+#[inline]
+fn origin_end(runs: &[Run], i: usize, e: usize) -> usize {
+    let Some(&r) = runs.get(i) else {
+        return 0;
+    };
+    let e = e as u32;
+    let end = if r.nstep == SAME_WIDTH {
+        r.orig + (e - r.norm)
+    } else {
+        r.orig + ((e - 1 - r.norm) / r.nstep + 1) * r.olen
+    };
+    end as usize
 }
 
 impl Normalized {
@@ -205,16 +249,16 @@ impl Normalized {
             Map::Runs { runs, .. } => {
                 if s == e {
                     let p = if s < len {
-                        origin_at(runs, s).0
+                        origin_start_at(runs, s)
                     } else {
                         self.orig_len
                     };
                     return p..p;
                 }
                 let first = run_index(runs, s as u32, 0);
-                let a = origin_in(runs, first, s).0;
+                let a = origin_start(runs, first, s);
                 let last = run_index(runs, (e - 1) as u32, first);
-                let b = origin_in(runs, last, e - 1).1.max(a);
+                let b = origin_end(runs, last, e).max(a);
                 a..b
             }
         }
@@ -1013,17 +1057,18 @@ impl Out {
     fn push(&mut self, ch: char, start: u32, end: u32, flags: u8) {
         let n = ch.len_utf8() as u32;
         let olen = end - start;
-        let extends = self.last_end == start && self.last_step == (n, olen);
+        let step = run_step(n, olen);
+        let extends = self.last_end == start && self.last_step == step;
         self.last_start = start;
         self.last_end = end;
         if !extends {
-            self.last_step = (n, olen);
+            self.last_step = step;
             let pos = self.text.len() as u32;
             self.runs.push(Run {
                 norm: pos,
                 orig: start,
                 olen,
-                nstep: n,
+                nstep: step.0,
             });
         }
         // Fixed-size copies (a slice of the char's length would be a
@@ -1075,23 +1120,31 @@ impl Out {
         self.flags
     }
 
-    /// Origin bookkeeping for chars of `width` bytes copied one for one
-    /// (same width in the text) from `start..end` of the input, before
-    /// their bytes are appended: extends the last run or starts a new one,
-    /// as [`Out::push`] would for each char.
+    /// Origin bookkeeping for chars copied one for one (same widths in the
+    /// text) from `start..end` of the input, the last one `last_width`
+    /// bytes wide, before their bytes are appended: extends the last run or
+    /// starts a new one, as [`Out::push`] would for each char.
     #[inline]
-    fn copy_run_origins(&mut self, start: u32, end: u32, width: u32) {
-        if !(self.last_end == start && self.last_step == (width, width)) {
+    fn copy_run_origins(&mut self, start: u32, end: u32, last_width: u32) {
+        self.copy_run_origins_at(self.text.len() as u32, start, end, last_width);
+    }
+
+    /// [`Out::copy_run_origins`] for chars whose text starts at byte
+    /// `norm` (already appended).
+    #[inline]
+    fn copy_run_origins_at(&mut self, norm: u32, start: u32, end: u32, last_width: u32) {
+        let step = (SAME_WIDTH, 0);
+        if !(self.last_end == start && self.last_step == step) {
             self.runs.push(Run {
-                norm: self.text.len() as u32,
+                norm,
                 orig: start,
-                olen: width,
-                nstep: width,
+                olen: 0,
+                nstep: SAME_WIDTH,
             });
         }
-        self.last_start = end - width;
+        self.last_start = end - last_width;
         self.last_end = end;
-        self.last_step = (width, width);
+        self.last_step = step;
     }
 
     /// Extend the origin of the last pushed char to `end`.
@@ -1106,15 +1159,19 @@ impl Out {
             .map_or(0, |i| i + 1);
         let pos = (self.text.len() - n) as u32;
         let start = self.last_start;
+        let step = run_step(n as u32, end - start);
         self.last_end = end;
-        self.last_step = (n as u32, end - start);
+        self.last_step = step;
         match self.runs.last_mut() {
-            Some(r) if r.norm == pos => r.olen = end - start,
+            Some(r) if r.norm == pos => {
+                r.olen = end - start;
+                r.nstep = step.0;
+            }
             _ => self.runs.push(Run {
                 norm: pos,
                 orig: start,
                 olen: end - start,
-                nstep: n as u32,
+                nstep: step.0,
             }),
         }
     }
@@ -1240,7 +1297,7 @@ impl Assembler {
                 flags_len: 0,
                 last_start: 0,
                 last_end: u32::MAX,
-                last_step: (0, 0),
+                last_step: (u32::MAX, u32::MAX),
             },
             last: None,
             last_hira: false,
@@ -1419,10 +1476,30 @@ impl Assembler {
         loop {
             let piece_start = p;
             let (end, before_segment) = self.emit_plain3_piece(input, p);
-            if end > p {
-                // One quiet unit per char, capped at 2.
-                quiet = if end - p >= 6 { 2 } else { (quiet + 1).min(2) };
-                p = end;
+            // One quiet unit per plain char, capped at 2; none after a
+            // bridge char (ASCII).
+            quiet = match b.get(p..end).unwrap_or_default() {
+                [] => quiet,
+                [.., a] if *a < 0x80 => 0,
+                [.., a, _, _, _] if *a < 0x80 => 1,
+                [_, _, _] => (quiet + 1).min(2),
+                _ => 2,
+            };
+            p = end;
+            if !before_segment
+                && p > piece_start
+                && let (Some(&prev @ 0..0x80), Some(0..0x80)) = (b.get(p - 1), b.get(p))
+            {
+                // The ASCII after an ASCII bridge char that ended the piece,
+                // as the ASCII byte loop writes it.
+                let mut n = ascii_run_len(b, p, prev, false);
+                if n > 0 && next_char_extends_segment(input, p + n) {
+                    n -= 1;
+                }
+                if n > 0 {
+                    p = self.write_ascii_run(b, p, n);
+                    continue;
+                }
             }
             // A bridge char (see `bridge_at`) right after the piece sets the
             // whole context state itself, so the piece's tail state is only
@@ -1617,59 +1694,106 @@ impl Assembler {
         Some((end, 0))
     }
 
-    /// The plain 3-byte chars from byte `pos` of `input` on (see
-    /// [`Assembler::emit_plain3_run`]), found first and copied at once,
-    /// their kana patched in place; returns the byte offset after the last
-    /// one (`pos` if there is none) and whether it stopped before a plain
-    /// char whose segment goes on (left to the general path). The context
-    /// state is not updated: see [`Assembler::set_plain_tail`].
+    /// The plain 3-byte chars and ASCII bridge chars (see [`BRIDGE_ASCII`])
+    /// from byte `pos` of `input` on (see [`Assembler::emit_plain3_run`]),
+    /// copied a window at a time and classified and folded in place in one
+    /// pass (hiragana → katakana and kana flags from a table, the first
+    /// char of any other kind cut off with what follows it); their origins
+    /// are one [`SAME_WIDTH`] run. Returns the byte offset after the last
+    /// one (`pos` if there is none) and whether it stopped before a char
+    /// whose segment goes on (left to the general path). The context state
+    /// is not updated: see [`Assembler::set_plain_tail`].
     fn emit_plain3_piece(&mut self, input: &str, pos: usize) -> (usize, bool) {
         let b = input.as_bytes();
-        // Find the end of the run first, then copy it at once. The chars
-        // are taken as 3-byte chunks of the rest of the input: no bounds
-        // or overflow check per char.
-        let (chunks, _) = b.get(pos..).unwrap_or_default().as_chunks::<3>();
-        let mut count = 0;
-        while let Some(&[b0, b1, b2]) = chunks.get(count)
-            && is_plain3_bytes(b0, b1, b2)
-        {
-            count += 1;
-        }
-        let mut p = pos + 3 * count;
-        let before_segment = p > pos && next_char_extends_segment(input, p);
-        if before_segment {
-            // The last char's segment goes on: the general path takes it.
-            p -= 3;
-        }
-        let Some(run) = b.get(pos..p).filter(|r| !r.is_empty()) else {
-            return (pos, before_segment);
-        };
+        let rest = b.get(pos..).unwrap_or_default();
         let out = &mut self.out;
-        out.copy_run_origins(pos as u32, p as u32, 3);
         let text_start = out.text.len();
-        out.text.extend_from_slice(run);
         let flags_start = out.flags_len;
-        out.next_flags(run.len());
-        let (text, _) = out
-            .text
-            .get_mut(text_start..)
-            .unwrap_or_default()
-            .as_chunks_mut::<3>();
-        let (flags, _) = out
-            .flags
-            .get_mut(flags_start..out.flags_len)
-            .unwrap_or_default()
-            .as_chunks_mut::<3>();
-        for (c, f) in text.iter_mut().zip(flags.iter_mut()) {
-            // Plain chars with lead byte E3 (U+3000..=U+30FF) are kana and
-            // CJK punctuation: their last two bytes and flags come from the
-            // table; the others (kanji) are copied unchanged with no flags.
-            if let [0xE3, b1, b2] = c {
-                let [n1, n2, flag] = PLAIN_30XX_FOLD[plain_30xx_index(*b1, *b2)];
-                *b1 = n1;
-                *b2 = n2;
-                f[0] = flag;
+        // One pass: a window of the input is copied at once (whole 3-byte
+        // chunks), then each of its chars is classified and folded in
+        // place, up to the first one that is not plain; what is copied
+        // after it is cut off again. Only plain kana and punctuation get a
+        // flag written, so the flags after the piece stay zero.
+        // Bytes of the piece so far.
+        let mut len = 0;
+        loop {
+            let from = len;
+            // The bytes of the last window from there on are copied again.
+            out.text.truncate(text_start + from);
+            out.flags_len = flags_start + from;
+            let window = rest.get(from..).unwrap_or_default();
+            let take = window.len().min(PIECE_WINDOW);
+            let Some(copied) = window.get(..take).filter(|w| !w.is_empty()) else {
+                break;
+            };
+            out.text.extend_from_slice(copied);
+            out.next_flags(take);
+            let text = out.text.get_mut(text_start + from..).unwrap_or_default();
+            let flags = out
+                .flags
+                .get_mut(flags_start + from..out.flags_len)
+                .unwrap_or_default();
+            // The chars are matched as slice patterns on what is left of the
+            // window: no index or overflow check per char.
+            let mut rest: &mut [u8] = text;
+            let left = loop {
+                let cur = std::mem::take(&mut rest);
+                let left = cur.len();
+                let width = match *cur {
+                    [0xE5..=0xE9, _, _, ..] => 3,
+                    // Kanji from U+4E01 = E4 B8 81.
+                    [0xE4, b1, b2, ..] if b1 > 0xB8 || (b1 == 0xB8 && b2 >= 0x81) => 3,
+                    // U+3000..=U+30FF: kana and CJK punctuation by table.
+                    [0xE3, b1 @ 0x80..=0x83, b2, ..] => {
+                        let [n1, n2, flag] = PLAIN_30XX_FOLD[plain_30xx_index(b1, b2)];
+                        if n1 == 0 {
+                            break left;
+                        }
+                        if let [_, c1, c2, ..] = cur {
+                            *c1 = n1;
+                            *c2 = n2;
+                        }
+                        if let Some(f) = flags.get_mut(take - left) {
+                            *f = flag;
+                        }
+                        3
+                    }
+                    // An ASCII bridge char: written as it comes, no flags.
+                    [b0, ..] if b0 < 0x80 && BRIDGE_ASCII[b0 as usize] => 1,
+                    _ => break left,
+                };
+                rest = cur.get_mut(width..).unwrap_or_default();
+            };
+            len += take - left;
+            // Go on with the next window only when this one ended inside a
+            // char (or at its end) and there is more input.
+            if take < PIECE_WINDOW || left >= 3 {
+                break;
             }
+        }
+        let mut p = pos + len;
+        // Whole chars only: a last byte below 0x80 is an ASCII char.
+        let width_before = |p: usize| match b.get(..p) {
+            Some([]) | None => 0,
+            Some([.., a]) if *a < 0x80 => 1,
+            Some(_) => 3,
+        };
+        let mut last_width = width_before(p);
+        let before_segment = len > 0 && next_char_extends_segment(input, p);
+        if before_segment {
+            // The last char's segment goes on: the general path takes it,
+            // and its flag (written above if it is kana) is zero again.
+            len -= last_width;
+            p -= last_width;
+            if let Some(f) = out.flags.get_mut(flags_start + len) {
+                *f = 0;
+            }
+            last_width = if len == 0 { 0 } else { width_before(p) };
+        }
+        out.text.truncate(text_start + len);
+        out.flags_len = flags_start + len;
+        if len > 0 {
+            out.copy_run_origins_at(text_start as u32, pos as u32, p as u32, last_width as u32);
         }
         (p, before_segment)
     }
@@ -1683,12 +1807,16 @@ impl Assembler {
         // The piece length (capped at 2) depends on the last two chars only.
         // `is_japanese` of an emitted char: kana, kanji and 々〆〇.
         let japanese = |cp: u32| cp >= 0x3041 || (0x3005..=0x3007).contains(&cp);
-        // The run holds whole plain chars only: their code points are
-        // decoded without checks.
+        // The run holds whole plain chars and ASCII bridge chars only:
+        // their code points are decoded without checks (the last byte of
+        // a 3-byte char is never ASCII).
         let cp = |c0: u8, c1: u8, c2: u8| {
             ((u32::from(c0) & 0x0F) << 12) | ((u32::from(c1) & 0x3F) << 6) | (u32::from(c2) & 0x3F)
         };
         let (last_cp, before_cp) = match *run {
+            // A bridge char last: not Japanese, so the rest does not matter.
+            [.., a] if a < 0x80 => (u32::from(a), None),
+            [.., a, c0, c1, c2] if a < 0x80 => (cp(c0, c1, c2), Some(u32::from(a))),
             [.., a0, a1, a2, c0, c1, c2] => (cp(c0, c1, c2), Some(cp(a0, a1, a2))),
             [.., c0, c1, c2] => (cp(c0, c1, c2), None),
             _ => (0, None),
@@ -1897,24 +2025,32 @@ fn plain_30xx_index(b1: u8, b2: u8) -> usize {
 /// For the plain chars of U+3000..=U+30FF: the last two UTF-8 bytes of the
 /// folded char (hiragana → katakana, +0x60; the lead byte stays E3) and its
 /// flags (`F_KANA_FW` for kana, 0 for CJK punctuation), as
-/// `fast_char` folds them. Other entries keep the char with no flags
-/// (never used: they are not plain).
+/// `fast_char` folds them. The entries of the other chars are all zero (a
+/// first byte of 0, never a continuation byte, marks them not plain).
 const PLAIN_30XX_FOLD: [[u8; 3]; 256] = {
     let mut table = [[0u8; 3]; 256];
     let mut u = 0x3000u32;
     while u < 0x3100 {
-        let hiragana = matches!(u, 0x3041..=0x3096);
-        let kana = hiragana || matches!(u, 0x30A1..=0x30FA | 0x30FC);
-        let folded = if hiragana { u + 0x60 } else { u };
-        table[(u - 0x3000) as usize] = [
-            0x80 | ((folded >> 6) & 0x3F) as u8,
-            0x80 | (folded & 0x3F) as u8,
-            if kana { F_KANA_FW } else { 0 },
-        ];
+        let i = (u - 0x3000) as usize;
+        if (PLAIN_30XX[i >> 6] >> (i & 63)) & 1 != 0 {
+            let hiragana = matches!(u, 0x3041..=0x3096);
+            let kana = hiragana || matches!(u, 0x30A1..=0x30FA | 0x30FC);
+            let folded = if hiragana { u + 0x60 } else { u };
+            table[i] = [
+                0x80 | ((folded >> 6) & 0x3F) as u8,
+                0x80 | (folded & 0x3F) as u8,
+                if kana { F_KANA_FW } else { 0 },
+            ];
+        }
         u += 1;
     }
     table
 };
+
+/// Bytes of input copied at once by [`Assembler::emit_plain3_piece`]
+/// before its chars are classified (a multiple of 3: 32 chars, more than
+/// most pieces hold).
+const PIECE_WINDOW: usize = 96;
 
 /// Whether the 3 bytes at a char boundary of valid UTF-8 are a plain
 /// 3-byte char (see [`plain3`]), tested on bytes: E5..=E9 lead U+5000..=U+9FFF
@@ -3059,6 +3195,115 @@ mod tests {
         }
     }
 
+    /// Every 3-byte char after a run of plain chars that ends right
+    /// before, at or after the edge of a copied window of
+    /// `emit_plain3_piece` (and before a plain char or a mark): the one-pass
+    /// classification must stop exactly where `plain3` does, fold the same
+    /// way and leave no flag behind the chars it cut off. Text, ranges
+    /// around the char and flags are checked against the reference.
+    #[test]
+    fn every_3_byte_char_at_a_window_edge_agrees_with_reference() {
+        let chars_per_window = PIECE_WINDOW / 3;
+        for u in 0x800..=0xFFFFu32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            for before in [
+                0,
+                chars_per_window - 1,
+                chars_per_window,
+                2 * chars_per_window + 1,
+            ] {
+                for after in ["か", "\u{3099}", ""] {
+                    let s = format!("{}{c}{after}", "字".repeat(before));
+                    let new = normalize(&s);
+                    let old = reference::normalize(&s);
+                    assert_eq!(new.text(), old.text(), "U+{u:04X} after {before}");
+                    let t = new.text();
+                    let offs: Vec<usize> =
+                        t.char_indices().map(|(i, _)| i).chain([t.len()]).collect();
+                    let tail = offs.get(offs.len().saturating_sub(5)..).unwrap_or_default();
+                    for &a in tail {
+                        for &b in tail.iter().chain(&[0]) {
+                            let (a, b) = (a.min(b), a.max(b));
+                            assert_eq!(
+                                new.original_range(a..b),
+                                old.original_range(a..b),
+                                "U+{u:04X} after {before}: {a}..{b}"
+                            );
+                            assert_eq!(
+                                new.is_obfuscated(a..b),
+                                old.is_obfuscated(a..b),
+                                "U+{u:04X} after {before}: {a}..{b}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plain runs whose copied windows end inside a char, after ASCII
+    /// bridge chars (1 or 2 bytes) shifted them off the 3-byte grid, with
+    /// every kind of char at the window edge: the next window must start
+    /// at the char cut in two, and the whole piece must be one
+    /// [`SAME_WIDTH`] origin run as the reference sees it.
+    #[test]
+    fn windows_cut_inside_a_char_after_bridges_agree_with_reference() {
+        let chars_per_window = PIECE_WINDOW / 3;
+        let edge_chars = [
+            "漢", "か", "カ", "、", "一", "〒", "\u{3099}", "ｶ", "é", "Ａ", "１", "\n", "1", "a",
+            " ", "・", "-", "🌀",
+        ];
+        for prefix in ["1", "1\n", "漢1", "か:"] {
+            for before in [chars_per_window - 2, chars_per_window - 1, chars_per_window] {
+                for c in edge_chars {
+                    for after in ["か", "1か", "\u{3099}", ""] {
+                        let s = format!("{prefix}{}{c}{after}", "字".repeat(before));
+                        assert_agrees_with_reference(&s, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Origins of chars that keep their widths are one run across kanji,
+    /// kana, newlines and digits, but a char of another width (a
+    /// full-width digit, a collapsed space run) still starts a run of its
+    /// own, and the ranges around it are the reference's.
+    #[test]
+    fn same_width_runs_end_at_width_changes() {
+        for s in [
+            "漢字\n123かな\nカナ",
+            "漢字１２かな",
+            "漢字  \tかな",
+            "かな　　カナ",
+            "ｶﾀｶﾅ漢字\n1",
+            "漢字\n\u{3099}か",
+        ] {
+            assert_agrees_with_reference(s, true);
+        }
+        let n = normalize("漢字\n123かな\nカナ");
+        let Map::Runs { runs, .. } = &n.map else {
+            panic!("hiragana is folded: the map is not the identity");
+        };
+        assert_eq!(runs.len(), 1, "{runs:?}");
+    }
+
+    /// The fold table marks exactly the plain chars of U+3000..=U+30FF (a
+    /// non-zero first byte): `emit_plain3_piece` classifies them by it.
+    #[test]
+    fn fold_table_marks_exactly_the_plain_kana_and_punctuation() {
+        for u in 0x3000..=0x30FFu32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let &[_, b1, b2] = bytes else {
+                panic!("U+{u:04X} is 3 bytes");
+            };
+            let marked = PLAIN_30XX_FOLD[plain_30xx_index(b1, b2)][0] != 0;
+            assert_eq!(marked, plain3(bytes, 0).is_some(), "U+{u:04X}");
+        }
+    }
+
     /// Compare against the reference implementation: text, `original_range`
     /// and `is_obfuscated` for every pair of byte offsets (char boundaries or
     /// not, reversed and out of bounds included).
@@ -3336,6 +3581,17 @@ mod tests {
 
         #[test]
         fn plain_run_loop_agrees_with_reference(s in plain_run_text_strategy()) {
+            check_reference(&s, false)?;
+        }
+
+        #[test]
+        fn long_plain_runs_agree_with_reference(
+            s in prop::collection::vec(
+                (prop::collection::vec(prop::sample::select(vec!["漢", "か", "カ", "ー", "、", "鿿"]), 0..120),
+                 prop::sample::select(vec!["", "\n", "1", "a", " ", "〒", "\u{3099}", "ﾞ", "\u{FE0F}", "一", "・", "ｶ", "é"])),
+                0..4,
+            ).prop_map(|v| v.into_iter().map(|(run, end)| run.concat() + end).collect::<String>())
+        ) {
             check_reference(&s, false)?;
         }
 
