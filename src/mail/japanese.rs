@@ -193,6 +193,23 @@ impl Output {
         Some(())
     }
 
+    /// Write two table entries with one store and one bounds check;
+    /// `None` if either is unmapped. Entries are zero past their text, so
+    /// the second, shifted to where the first ends, ORs in cleanly.
+    fn char2(&mut self, first: Utf8, second: Utf8) -> Option<()> {
+        let (first_len, second_len) = (usize::from(first[3]), usize::from(second[3]));
+        if first_len == 0 || second_len == 0 {
+            return None;
+        }
+        let text = u64::from(u32::from_le_bytes(first) & 0x00FF_FFFF)
+            | (u64::from(u32::from_le_bytes(second)) << (8 * first_len));
+        self.buf
+            .get_mut(self.len..self.len + 8)?
+            .copy_from_slice(&text.to_le_bytes());
+        self.len += first_len + second_len;
+        Some(())
+    }
+
     /// The text written. It is UTF-8 by construction; checking costs a
     /// fraction of an instruction per byte with simdutf8 (std's check of
     /// `String::from_utf8` would cost more than the decoding).
@@ -255,6 +272,27 @@ fn decode_shift_jis(bytes: &[u8]) -> Option<String> {
             i += 1;
             continue;
         }
+        // Two double-byte characters at a time while they last; anything
+        // else (ASCII, half-width katakana, an invalid byte) is left to
+        // the one-character steps below.
+        let start = i;
+        while let Some(&[lead1, trail1, lead2, trail2]) = bytes.get(i..i + 4) {
+            let pointer = |lead: u8, trail: u8| {
+                usize::from(SJIS_LEAD[usize::from(lead)])
+                    + usize::from(SJIS_TRAIL[usize::from(trail)])
+            };
+            let (Some(&first), Some(&second)) = (
+                table.get(pointer(lead1, trail1)),
+                table.get(pointer(lead2, trail2)),
+            ) else {
+                break;
+            };
+            out.char2(first, second)?;
+            i += 4;
+        }
+        if i > start {
+            continue;
+        }
         let lead_pointer = SJIS_LEAD[usize::from(lead)];
         if lead_pointer == SJIS_HALF_WIDTH {
             out.char(half_width_katakana(lead))?;
@@ -290,6 +328,22 @@ fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
             i += 1;
             continue;
         }
+        // Two JIS X 0208 characters at a time while they last; anything
+        // else is left to the one-character step below.
+        let start = i;
+        while let Some(&[lead1, trail1, lead2, trail2]) = bytes.get(i..i + 4) {
+            let (Some(first), Some(second)) = (
+                jis0208(table, lead1.wrapping_sub(0xA1), trail1.wrapping_sub(0xA1)),
+                jis0208(table, lead2.wrapping_sub(0xA1), trail2.wrapping_sub(0xA1)),
+            ) else {
+                break;
+            };
+            out.char2(first, second)?;
+            i += 4;
+        }
+        if i > start {
+            continue;
+        }
         let trail = *bytes.get(i + 1)?;
         let entry = match lead {
             0xA1..=0xFE => jis0208(table, lead - 0xA1, trail.wrapping_sub(0xA1))?,
@@ -319,6 +373,17 @@ fn decode_iso_2022_jp(bytes: &[u8]) -> Option<String> {
             // Pairs only: encoding_rs reports even a line break inside
             // JIS X 0208 text as an error. ESC (0x1B) is outside the row
             // range and ends the run.
+            // Two characters at a time, then the odd one.
+            while let Some(&[lead1, trail1, lead2, trail2]) = bytes.get(i..i + 4) {
+                let (Some(first), Some(second)) = (
+                    jis0208(table, lead1.wrapping_sub(0x21), trail1.wrapping_sub(0x21)),
+                    jis0208(table, lead2.wrapping_sub(0x21), trail2.wrapping_sub(0x21)),
+                ) else {
+                    break;
+                };
+                out.char2(first, second)?;
+                i += 4;
+            }
             while let Some(&[lead, trail]) = bytes.get(i..i + 2) {
                 let Some(entry) = jis0208(table, lead.wrapping_sub(0x21), trail.wrapping_sub(0x21))
                 else {
@@ -441,6 +506,51 @@ mod tests {
             }
         }
         assert!(fast > 2 * 6_800, "{fast}");
+    }
+
+    /// Every byte pair next to a mapped character, before and after it and
+    /// twice in a row (the two-characters-at-a-time loops then see it in
+    /// either place): decoded as encoding_rs decodes it whenever it is
+    /// decoded here, and on the fast path whenever the pair alone is and
+    /// is one double-byte character (so that the context cannot pair its
+    /// bytes differently).
+    #[test]
+    fn every_pair_beside_another_character_decodes_like_encoding_rs() {
+        for (charset, kanji) in [
+            (Japanese::ShiftJis, [0x8A, 0xBF]),
+            (Japanese::EucJp, [0xB4, 0xC1]),
+            (Japanese::Iso2022Jp, [0x34, 0x41]),
+        ] {
+            let framed = |body: &[u8]| -> Vec<u8> {
+                if charset == Japanese::Iso2022Jp {
+                    [&[0x1B, b'$', b'B'][..], body, &[0x1B, b'(', b'B']].concat()
+                } else {
+                    body.to_vec()
+                }
+            };
+            for lead in 0..=255u8 {
+                for trail in 0..=255u8 {
+                    let pair = [lead, trail];
+                    let double_byte = match charset {
+                        Japanese::ShiftJis => SJIS_LEAD[usize::from(lead)] < SJIS_HALF_WIDTH,
+                        Japanese::EucJp => (0xA1..=0xFE).contains(&lead),
+                        Japanese::Iso2022Jp => {
+                            [lead, trail].iter().all(|b| (0x21..=0x7E).contains(b))
+                        }
+                    };
+                    let alone = check(charset, &framed(&pair)) && double_byte;
+                    for body in [
+                        [kanji, pair].concat(),
+                        [pair, kanji].concat(),
+                        [pair, pair].concat(),
+                        [kanji, pair, kanji].concat(),
+                    ] {
+                        let fast = check(charset, &framed(&body));
+                        assert!(fast || !alone, "{charset:?} {body:x?}");
+                    }
+                }
+            }
+        }
     }
 
     /// The labels mail-parser maps to each charset, in any case, are ours;
