@@ -19,8 +19,8 @@
 //!    become combining dakuten, then NFKC (via `icu_normalizer`, the fastest
 //!    conforming implementation measured here), then Latin lowercase,
 //!    look-alike Cyrillic/Greek letters → Latin, hiragana → katakana.
-//! 2. **In context**: separator runs (spaces, tabs, `・ _ + / | * .`) between two
-//!    Japanese characters are dropped; runs of at least three single Latin
+//! 2. **In context**: separator runs (spaces, tabs, `・ _ + / | * .`, emoji
+//!    and pictographs) between two Japanese characters are dropped; runs of at least three single Latin
 //!    letters separated by spaces are joined (`d o c o m o` → `docomo`); other
 //!    runs of horizontal whitespace collapse to one ASCII space; newlines are
 //!    kept; dash variants directly after katakana become ー unless an ASCII
@@ -603,16 +603,26 @@ fn is_hspace(c: char) -> bool {
         || (c.is_whitespace() && !matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
 }
 
-/// Non-space separators dropped between Japanese characters.
+/// Non-space separators dropped between Japanese characters: the ASCII and
+/// CJK word separators, and pictographs (emoji, dingbats, hearts and stars)
+/// that scams put between the characters of a word (元🙌本🙌保🙌証, い💕い💕ね).
 fn is_separator(c: char) -> bool {
-    matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
+    matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.') || is_pictograph(c)
+}
+
+/// Emoji and pictographic symbols (miscellaneous symbols and dingbats
+/// U+2600..=U+27BF, ⭐ ⭕, and the emoji blocks U+1F300..=U+1FAFF).
+/// Arrows, ※ and 〒 are not among them: they point at or label what follows.
+#[inline]
+fn is_pictograph(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{2B50}' | '\u{2B55}' | '\u{1F300}'..='\u{1FAFF}')
 }
 
 #[inline]
 fn is_run_char(c: char) -> bool {
     // No whitespace above U+3000.
     if c > '\u{3000}' {
-        return c == '・';
+        return c == '・' || c >= '\u{1F300}' && is_pictograph(c);
     }
     is_hspace(c) || is_separator(c)
 }
@@ -2368,6 +2378,26 @@ mod tests {
     }
 
     #[test]
+    fn emoji_between_japanese_chars_are_separators() {
+        // Scams split a word with emoji so that no phrase matches it.
+        assert_eq!(n("元🙌本🙌保🙌証"), "元本保証");
+        assert_eq!(n("い💕い💕ね"), "イイネ");
+        assert_eq!(n("副🌟業"), "副業");
+        assert_eq!(n("還★付☆金"), "還付金");
+        assert_eq!(n("です😊 よろしく"), "デスヨロシク");
+        // Not between two Japanese chars: kept, like any separator.
+        assert_eq!(n("😊です"), "😊デス");
+        assert_eq!(n("です😊"), "デス😊");
+        assert_eq!(n("3💴0💴万"), "3💴0💴万");
+        assert_eq!(n("月💴3"), "月💴3");
+        // Arrows and ※ point at what follows: not separators.
+        assert_eq!(n("確認→こちら"), "確認→コチラ");
+        // The dropped emoji mark a gap inside a word (an evasion trick).
+        let hidden = normalize("元🙌本🙌保🙌証");
+        assert!(hidden.is_obfuscated(0..hidden.text.len()));
+    }
+
+    #[test]
     fn separators_inside_words() {
         assert_eq!(n("ド コ モ"), "ドコモ");
         assert_eq!(n("ド　コ　モ"), "ドコモ");
@@ -3963,9 +3993,11 @@ mod reference {
             || (c.is_whitespace() && !matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
     }
 
-    /// Non-space separators dropped between Japanese characters.
+    /// Non-space separators dropped between Japanese characters: word
+    /// separators, and emoji and pictographs.
     fn is_separator(c: char) -> bool {
         matches!(c, '・' | '_' | '+' | '/' | '|' | '*' | '.')
+            || matches!(c, '\u{2600}'..='\u{27BF}' | '\u{2B50}' | '\u{2B55}' | '\u{1F300}'..='\u{1FAFF}')
     }
 
     pub(super) fn is_run_char(c: char) -> bool {
