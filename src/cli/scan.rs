@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
 use sagiscan::report::{OriginRef, RecordJsonWriter};
