@@ -457,9 +457,13 @@ impl ChunkOut {
     }
 }
 
-/// Messages scored by one task, formatted into one reused buffer: small
-/// enough that two threads share a batch evenly.
-const CHUNK_MESSAGES: usize = 8;
+/// Messages scored by one task, formatted into one reused buffer. Chunks
+/// are fed continuously across batches, so they need not be small for the
+/// threads to share work evenly (only the scan's last chunk can leave a
+/// thread idle); 32 instead of 8 wakes the writer a quarter as often (8:
+/// ~11,500 context switches on 100 MB with `--jobs 1`, against ~1,400
+/// before the overlap).
+const CHUNK_MESSAGES: usize = 32;
 
 /// A chunk's outcome as a worker sends it to the writer: the chunk's
 /// number (counted across batches) and its records, or `None` when the
