@@ -251,7 +251,7 @@ fn numbered_mbox(n: usize) -> Vec<u8> {
     data
 }
 
-/// The reader thread hands batches (256 messages) to the scorers: records
+/// The reader thread hands batches (128 messages) to the scorers: records
 /// straddling batch boundaries must all come out, once, in input order, and
 /// the same with any number of workers.
 #[test]
@@ -271,6 +271,145 @@ fn records_across_batch_boundaries_are_complete_and_in_order() {
     }
     let (two, _, _) = scan(&["--jobs", "2", "--fail-on", "never", p]);
     assert_eq!(one, two);
+}
+
+/// A scam text (prepaid cards, a fake refund, a deadline).
+const SCAM_TEXT: &str = "本日中にコンビニでプリペイドカードを購入し、番号を伝えてください。日本インターネット協会から還付金が出ます";
+
+/// What message `i` of [`mixed_numbered_mbox`] is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Clean,
+    Scam,
+    /// Malformed base64: scored on its raw text, with a decoding error.
+    Undecodable,
+}
+
+fn kind(i: usize) -> Kind {
+    if i % 97 == 50 {
+        Kind::Undecodable
+    } else if i.is_multiple_of(11) {
+        Kind::Scam
+    } else {
+        Kind::Clean
+    }
+}
+
+/// An mbox of `n` messages numbered in their subjects; which ones are
+/// scams or undecodable is given by [`kind`], so both fall mid-batch in
+/// many batches.
+fn mixed_numbered_mbox(n: usize) -> Vec<u8> {
+    let mut data = Vec::new();
+    for i in 0..n {
+        let body = match kind(i) {
+            Kind::Clean => format!("Subject: m{i}\n\n本文 {i}\n"),
+            Kind::Scam => format!("Subject: m{i}\n\n{SCAM_TEXT}\n"),
+            Kind::Undecodable => format!(
+                "Subject: m{i}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n!!!!not base64 ###\n"
+            ),
+        };
+        data.extend_from_slice(
+            format!("From a@example.jp Mon Jul  1 10:00:00 2024\nFrom: a@example.jp\n{body}\n")
+                .as_bytes(),
+        );
+    }
+    data
+}
+
+/// Batches (128 messages) are scored two at a time and written chunk by
+/// chunk as chunks complete: across many batches, with scams and
+/// undecodable messages mid-batch, what `--only` prints, what
+/// `--quarantine` writes, the summary and `--fail-on`'s exit code must be
+/// in input order and the same with any number of workers.
+#[test]
+fn only_quarantine_and_summary_across_many_batches_do_not_depend_on_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.mbox");
+    let n = 128 * 9 + 41;
+    std::fs::write(&path, mixed_numbered_mbox(n)).unwrap();
+    let p = path.to_str().unwrap();
+    let scams: Vec<usize> = (0..n).filter(|&i| kind(i) == Kind::Scam).collect();
+    let undecodable = (0..n).filter(|&i| kind(i) == Kind::Undecodable).count();
+    let mut first: Option<(Vec<Value>, String, Vec<u8>)> = None;
+    for jobs in ["1", "2", "3"] {
+        let q = dir.path().join(format!("quarantine-{jobs}.mbox"));
+        let (records, stderr, code) = scan(&[
+            "--jobs",
+            jobs,
+            "--only",
+            "suspicious",
+            "--fail-on",
+            "scam",
+            "--quarantine",
+            q.to_str().unwrap(),
+            p,
+        ]);
+        assert_eq!(code, 1, "--jobs {jobs}: {stderr}");
+        let counts = format!(
+            "{n} messages: {} scam, 0 suspicious, {} clean; {undecodable} with decoding errors",
+            scams.len(),
+            n - scams.len()
+        );
+        assert!(stderr.contains(&counts), "--jobs {jobs}: {stderr}");
+        let printed: Vec<(u64, String)> = records
+            .iter()
+            .map(|r| (r["index"].as_u64().unwrap(), r["subject"].to_string()))
+            .collect();
+        let expected: Vec<(u64, String)> = scams
+            .iter()
+            .map(|&i| (i as u64, format!("\"m{i}\"")))
+            .collect();
+        assert_eq!(printed, expected, "--jobs {jobs}");
+        let quarantined = std::fs::read(&q).unwrap();
+        let (requarantined, _, _) = scan(&["--fail-on", "never", q.to_str().unwrap()]);
+        let subjects: Vec<String> = requarantined
+            .iter()
+            .map(|r| r["subject"].to_string())
+            .collect();
+        let expected: Vec<String> = scams.iter().map(|i| format!("\"m{i}\"")).collect();
+        assert_eq!(subjects, expected, "--jobs {jobs}: quarantine order");
+        // The summary without its timing line.
+        let summary: String = stderr.lines().take(2).collect::<Vec<_>>().join("\n");
+        match &first {
+            None => first = Some((records, summary, quarantined)),
+            Some((r, s, q)) => {
+                assert_eq!(&records, r, "--jobs {jobs}");
+                assert_eq!(&summary, s, "--jobs {jobs}");
+                assert_eq!(&quarantined, q, "--jobs {jobs}");
+            }
+        }
+    }
+    // Every record, undecodable ones included, in order, in each format.
+    for format in ["json", "table"] {
+        let outputs: Vec<Vec<u8>> = ["1", "2"]
+            .iter()
+            .map(|jobs| {
+                sagiscan()
+                    .args(["scan", "--quiet", "--fail-on", "never", "--format", format])
+                    .args(["--jobs", jobs, p])
+                    .output()
+                    .unwrap()
+                    .stdout
+            })
+            .collect();
+        assert_eq!(outputs[0], outputs[1], "--format {format}");
+        if format == "json" {
+            let all: Vec<Value> = serde_json::from_slice(&outputs[0]).unwrap();
+            assert_eq!(all.len(), n);
+            for (i, r) in all.iter().enumerate() {
+                assert_eq!(r["index"], i as u64);
+                assert_eq!(r["error"].is_null(), kind(i) != Kind::Undecodable, "{i}");
+            }
+        } else {
+            let text = String::from_utf8(outputs[0].clone()).unwrap();
+            let ids: Vec<&str> = text
+                .lines()
+                .map(|l| l.split('\t').next().unwrap())
+                .collect();
+            let expected: Vec<String> = (0..n).map(|i| format!("{p}#{i}")).collect();
+            assert_eq!(ids, expected);
+        }
+    }
 }
 
 /// When stdout goes away mid-scan the writer stops; the reader thread must

@@ -2,15 +2,18 @@
 //! and `.txt` files, one record per message, in input order.
 //!
 //! A reader thread reads messages sequentially (an mbox is streamed, never
-//! loaded whole) into bounded batches and queues them (at most one full
-//! batch ahead), so reading overlaps engine loading and scoring. Each batch
-//! is scored *and formatted* in parallel, and the records are written in
-//! order, so memory stays flat, the main thread only copies bytes out, and
-//! `--jobs` never changes the output.
+//! loaded whole) into bounded batches and hands them over, so reading
+//! overlaps engine loading and scoring. Each batch is cut into chunks that
+//! the worker threads score *and format*; the main thread writes the
+//! chunks' records in input order as they complete, while the workers go on
+//! with the next batch (two batches are in flight, so no worker waits at a
+//! batch's end for its last chunk or for the writer). Memory stays flat,
+//! the main thread only copies bytes out, and `--jobs` never changes the
+//! output.
 //! Nothing is lost: every message read yields exactly one record, with
 //! `error` set when it could not be decoded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -19,7 +22,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use rayon::prelude::*;
 
 use sagiscan::input::{self, Limits};
 use sagiscan::mail::{self, InputKind, MboxReader};
@@ -109,15 +111,23 @@ struct Batch {
 const RECYCLED_BYTES_MAX: usize = 2 * BATCH_BYTES;
 
 /// Messages per batch, and bytes per batch: the bound on memory in flight.
-/// Up to [`QUEUED_BATCHES`] + 2 batches exist at once (one being filled by
-/// the reader, the queued ones, one being scored and written). 128, not 256:
-/// with the session-7 pack (214 rules, whose lazy-DFA states take ~35 MB
-/// once warm) 256 put `scan --jobs 2` of 1 GB at 64.4 MiB, over the 64 MB
-/// target; 128 gives 60.3 MiB for ~5% less throughput (docs/PERFORMANCE.md).
+/// Up to [`BATCHES_IN_FLIGHT`] + [`QUEUED_BATCHES`] + 1 full batches exist
+/// at once (being scored and written, queued, and one the reader has filled
+/// and waits to hand over). 128, not 256: with the session-7 pack (214
+/// rules, whose lazy-DFA states take ~35 MB once warm) 256 put `scan --jobs
+/// 2` of 1 GB at 64.4 MiB, over the 64 MB target; 128 gives 60.3 MiB
+/// (docs/PERFORMANCE.md).
 const BATCH_MESSAGES: usize = 128;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
-/// Full batches the reader may get ahead of the scorers.
-const QUEUED_BATCHES: usize = 1;
+/// Full batches waiting between the reader and the scorers. None: the
+/// reader fills the next batch while two are in flight, and a filled batch
+/// is handed over (rendezvous) when the oldest one is written; that keeps
+/// as many batches alive as one in flight and one queued did.
+const QUEUED_BATCHES: usize = 0;
+/// Batches whose chunks are queued or being scored and written at once:
+/// two, so the workers score the next batch while the current one's last
+/// chunks finish and its records are written.
+const BATCHES_IN_FLIGHT: usize = 2;
 
 #[derive(Default)]
 struct Summary {
@@ -201,9 +211,15 @@ fn score_batches(
         .num_threads(jobs)
         .build()
         .context("cannot start worker threads")?;
-    let limits = Limits {
-        max_message_size: args.max_message_size,
-        ..Limits::default()
+    let scorer = Scorer {
+        engine,
+        limits: Limits {
+            max_message_size: args.max_message_size,
+            ..Limits::default()
+        },
+        format,
+        only,
+        json: RecordJsonWriter::new(engine.pack(), lang),
     };
     let quarantine = match &args.quarantine {
         Some(p) => Some(BufWriter::new(
@@ -212,10 +228,7 @@ fn score_batches(
         None => None,
     };
     let stdout = std::io::stdout();
-    let mut state = ScanState {
-        engine,
-        pool,
-        limits,
+    let mut writer = RecordWriter {
         format,
         only,
         fail_on: args.fail_on,
@@ -224,38 +237,41 @@ fn score_batches(
         out: BufWriter::with_capacity(256 * 1024, stdout.lock()),
         summary: Summary::default(),
         rule_counts: vec![0; engine.pack().rules.len()],
-        json: RecordJsonWriter::new(engine.pack(), lang),
-        chunk_out: Vec::new(),
         progress: progress_bar(args.quiet),
         json_first: true,
         reached: false,
     };
     if format == ScanFormat::Json {
-        state.out.write_all(b"[")?;
+        writer.out.write_all(b"[")?;
     }
-    for mut batch in rx {
-        state.score_and_write(&mut batch)?;
-        if batch.bytes.capacity() <= RECYCLED_BYTES_MAX {
-            batch.messages.clear();
-            batch.bytes.clear();
-            // The reader may have finished: then the batch is just freed.
-            let _ = recycle.send(batch);
+    // Outside the scope: a worker may still send after the writer stopped
+    // on an error (the scope waits for it).
+    let (done_tx, done_rx) = mpsc::channel();
+    pool.in_place_scope(|scope| {
+        Pipeline {
+            scorer: &scorer,
+            done_tx: &done_tx,
+            done_rx: &done_rx,
+            in_flight: VecDeque::with_capacity(BATCHES_IN_FLIGHT),
+            next_chunk: 0,
+            arrived: VecDeque::new(),
+            spare: Vec::new(),
         }
-    }
+        .run(scope, &rx, &recycle, &mut writer)
+    })?;
     if format == ScanFormat::Json {
-        state.out.write_all(b"\n]\n")?;
+        writer.out.write_all(b"\n]\n")?;
     }
-    state.out.flush()?;
-    if let Some(q) = state.quarantine.as_mut() {
+    writer.out.flush()?;
+    if let Some(q) = writer.quarantine.as_mut() {
         q.flush().context("cannot write the quarantine mbox")?;
     }
-    let rules = &state.engine.pack().rules;
-    for (rule, &n) in rules.iter().zip(&state.rule_counts) {
+    for (rule, &n) in engine.pack().rules.iter().zip(&writer.rule_counts) {
         if n > 0 {
-            *state.summary.rules.entry(rule.id.clone()).or_default() += n;
+            *writer.summary.rules.entry(rule.id.clone()).or_default() += n;
         }
     }
-    Ok((state.reached, state.summary, state.progress))
+    Ok((writer.reached, writer.summary, writer.progress))
 }
 
 /// The reader thread: turns the paths into batches of messages, in order.
@@ -380,11 +396,18 @@ impl Reader {
     }
 }
 
-/// Everything the scoring side carries between batches.
-struct ScanState<'e, W: Write> {
+/// What the worker threads share to score and format messages.
+struct Scorer<'e> {
     engine: &'e Engine,
-    pool: rayon::ThreadPool,
     limits: Limits,
+    format: ScanFormat,
+    only: Option<Verdict>,
+    /// Formats `jsonl` and `json` records (the pack's rules pre-escaped).
+    json: RecordJsonWriter<'e>,
+}
+
+/// The main thread's side: writes records in order and keeps the summary.
+struct RecordWriter<W: Write> {
     format: ScanFormat,
     only: Option<Verdict>,
     fail_on: FailOn,
@@ -396,12 +419,6 @@ struct ScanState<'e, W: Write> {
     /// the summary's `rules` by id at the end: no id strings or hashing
     /// per message).
     rule_counts: Vec<usize>,
-    /// Formats `jsonl` and `json` records (the pack's rules pre-escaped).
-    json: RecordJsonWriter<'e>,
-    /// What each chunk of [`CHUNK_MESSAGES`] messages gives, reused from
-    /// batch to batch: records are formatted into it with no allocation
-    /// per message or chunk.
-    chunk_out: Vec<ChunkOut>,
     progress: Option<indicatif::ProgressBar>,
     json_first: bool,
     reached: bool,
@@ -440,50 +457,211 @@ impl ChunkOut {
     }
 }
 
-/// Messages scored by one task, formatted into one reused buffer: small
-/// enough that two threads share a batch evenly.
-const CHUNK_MESSAGES: usize = 8;
+/// Messages scored by one task, formatted into one reused buffer. Chunks
+/// are fed continuously across batches, so they need not be small for the
+/// threads to share work evenly (only the scan's last chunk can leave a
+/// thread idle); 32 instead of 8 wakes the writer a quarter as often (8:
+/// ~11,500 context switches on 100 MB with `--jobs 1`, against ~1,400
+/// before the overlap).
+const CHUNK_MESSAGES: usize = 32;
 
-impl<W: Write> ScanState<'_, W> {
-    /// Score and format the batch in parallel, then write its records in
-    /// input order.
-    fn score_and_write(&mut self, batch: &mut Batch) -> Result<()> {
-        let Batch { messages, bytes } = batch;
-        let bytes: &[u8] = bytes;
-        let (engine, limits) = (self.engine, &self.limits);
-        let (format, only, json) = (self.format, self.only, &self.json);
-        let chunks = messages.len().div_ceil(CHUNK_MESSAGES);
-        if self.chunk_out.len() < chunks {
-            self.chunk_out.resize_with(chunks, ChunkOut::default);
-        }
-        let chunk_out = &mut self.chunk_out;
-        self.pool.install(|| {
-            messages
-                .par_chunks(CHUNK_MESSAGES)
-                .zip(chunk_out.par_iter_mut())
-                .for_each(|(messages, out)| {
-                    out.clear();
-                    for p in messages {
-                        let message = bytes.get(p.bytes.clone()).unwrap_or_default();
-                        score_one(engine, p, message, limits, format, only, json, out);
+/// A chunk's outcome as a worker sends it to the writer: the chunk's
+/// number (counted across batches) and its records, or `None` when the
+/// worker panicked (the scope then re-raises the panic).
+type ChunkDone = (u64, Option<ChunkOut>);
+
+/// Sends a chunk's outcome when dropped, so that the writer, which waits
+/// for every chunk in order, hears of a worker that panicked instead of
+/// waiting forever.
+struct DoneGuard<'a> {
+    chunk: u64,
+    out: Option<ChunkOut>,
+    tx: &'a mpsc::Sender<ChunkDone>,
+}
+
+impl Drop for DoneGuard<'_> {
+    fn drop(&mut self) {
+        // The writer has stopped only after an error of its own.
+        let _ = self.tx.send((self.chunk, self.out.take()));
+    }
+}
+
+/// A batch whose chunks were handed to the workers.
+struct InFlight {
+    /// Shared with the chunk tasks, which drop their references before
+    /// reporting, so the writer gets the batch back whole once every chunk
+    /// is in.
+    batch: Arc<Batch>,
+    /// Number of the batch's first chunk.
+    first_chunk: u64,
+    /// Number of its chunks.
+    chunks: u64,
+}
+
+/// Feeds chunks to the workers continuously, batch after batch, and writes
+/// their records in order as they complete (runs on the main thread, inside
+/// the pool's scope).
+struct Pipeline<'p, 'e> {
+    scorer: &'p Scorer<'e>,
+    done_tx: &'p mpsc::Sender<ChunkDone>,
+    done_rx: &'p mpsc::Receiver<ChunkDone>,
+    /// Batches handed to the workers and not yet fully written, oldest
+    /// first; at most [`BATCHES_IN_FLIGHT`].
+    in_flight: VecDeque<InFlight>,
+    /// Number the next chunk handed out gets.
+    next_chunk: u64,
+    /// Chunks that completed before the ones ahead of them: entry `i` is
+    /// chunk `written + i`, where `written` is the oldest batch's next
+    /// chunk to write.
+    arrived: VecDeque<Option<ChunkOut>>,
+    /// Chunk buffers back from the writer, reused for later chunks.
+    spare: Vec<ChunkOut>,
+}
+
+impl<'p, 'e: 'p> Pipeline<'p, 'e> {
+    /// Score and write every batch `rx` delivers; hands written batches
+    /// back through `recycle`.
+    fn run<W: Write>(
+        mut self,
+        scope: &rayon::Scope<'p>,
+        rx: &mpsc::Receiver<Batch>,
+        recycle: &mpsc::Sender<Batch>,
+        writer: &mut RecordWriter<W>,
+    ) -> Result<()> {
+        let mut reader_done = false;
+        let mut written: u64 = 0;
+        loop {
+            // Keep the workers fed: wait for a batch only when none is in
+            // flight, otherwise take one only if it is ready.
+            while !reader_done && self.in_flight.len() < BATCHES_IN_FLIGHT {
+                let next = if self.in_flight.is_empty() {
+                    rx.recv().ok()
+                } else {
+                    match rx.try_recv() {
+                        Ok(batch) => Some(batch),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => None,
                     }
-                })
-        });
-        let records = messages
-            .chunks(CHUNK_MESSAGES)
-            .zip(&self.chunk_out)
-            .flat_map(|(messages, out)| {
-                messages.iter().zip(&out.scored).map(move |(p, s)| {
-                    let record = out.records.get(s.out.clone()).unwrap_or_default();
-                    let rules = out.rules.get(s.rules.clone()).unwrap_or_default();
-                    (p, record, rules, s)
-                })
+                };
+                match next {
+                    Some(batch) => self.spawn(scope, batch),
+                    None => reader_done = true,
+                }
+            }
+            if self.in_flight.is_empty() {
+                return Ok(());
+            }
+            let out = self.wait_for(written)?;
+            let Some(oldest) = self.in_flight.front() else {
+                return Ok(());
+            };
+            let batch = &oldest.batch;
+            let index = usize::try_from(written - oldest.first_chunk).unwrap_or(usize::MAX);
+            let start = index.saturating_mul(CHUNK_MESSAGES);
+            let messages = batch
+                .messages
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take(CHUNK_MESSAGES);
+            writer.write_chunk(messages, &batch.bytes, &out)?;
+            self.spare.push(out);
+            written += 1;
+            if written == oldest.first_chunk + oldest.chunks {
+                let Some(done) = self.in_flight.pop_front() else {
+                    return Ok(());
+                };
+                if let Some(pb) = &writer.progress {
+                    pb.inc(done.batch.messages.len() as u64);
+                }
+                // Every chunk task has dropped its reference by now.
+                if let Ok(mut batch) = Arc::try_unwrap(done.batch)
+                    && batch.bytes.capacity() <= RECYCLED_BYTES_MAX
+                {
+                    batch.messages.clear();
+                    batch.bytes.clear();
+                    // The reader may have finished: then the batch is just freed.
+                    let _ = recycle.send(batch);
+                }
+            }
+        }
+    }
+
+    /// Hand a batch's chunks to the workers (in order: the pool's queue for
+    /// tasks spawned from outside it is first in, first out).
+    fn spawn(&mut self, scope: &rayon::Scope<'p>, batch: Batch) {
+        let batch = Arc::new(batch);
+        let chunks = batch.messages.len().div_ceil(CHUNK_MESSAGES);
+        let first_chunk = self.next_chunk;
+        for index in 0..chunks {
+            let batch = Arc::clone(&batch);
+            let mut out = self.spare.pop().unwrap_or_default();
+            let done = DoneGuard {
+                chunk: self.next_chunk,
+                out: None,
+                tx: self.done_tx,
+            };
+            let scorer = self.scorer;
+            scope.spawn(move |_| {
+                let mut done = done;
+                out.clear();
+                let start = index * CHUNK_MESSAGES;
+                let messages = batch.messages.get(start..).unwrap_or_default();
+                for p in messages.iter().take(CHUNK_MESSAGES) {
+                    let message = batch.bytes.get(p.bytes.clone()).unwrap_or_default();
+                    scorer.score_one(p, message, &mut out);
+                }
+                drop(batch);
+                done.out = Some(out);
             });
-        for (p, record, rules, scored) in records {
+            self.next_chunk += 1;
+        }
+        self.in_flight.push_back(InFlight {
+            batch,
+            first_chunk,
+            chunks: chunks as u64,
+        });
+    }
+
+    /// The records of chunk `chunk`, the oldest not yet written, waiting
+    /// for it if needed (later chunks that come first are kept).
+    fn wait_for(&mut self, chunk: u64) -> Result<ChunkOut> {
+        loop {
+            if let Some(Some(out)) = self.arrived.front_mut().map(Option::take) {
+                self.arrived.pop_front();
+                return Ok(out);
+            }
+            let (n, out) = self
+                .done_rx
+                .recv()
+                .map_err(|_| anyhow::anyhow!("the worker threads stopped"))?;
+            let out = out.ok_or_else(|| anyhow::anyhow!("a worker thread panicked"))?;
+            let slot = usize::try_from(n.saturating_sub(chunk)).unwrap_or(usize::MAX);
+            if self.arrived.len() <= slot {
+                self.arrived.resize_with(slot + 1, || None);
+            }
+            if let Some(entry) = self.arrived.get_mut(slot) {
+                *entry = Some(out);
+            }
+        }
+    }
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// Write one chunk's records (those `--only` keeps) and its messages to
+    /// the quarantine, and count them in the summary.
+    fn write_chunk<'a>(
+        &mut self,
+        messages: impl Iterator<Item = &'a Pending>,
+        bytes: &[u8],
+        out: &ChunkOut,
+    ) -> Result<()> {
+        for (p, scored) in messages.zip(&out.scored) {
+            let record = out.records.get(scored.out.clone()).unwrap_or_default();
+            let rules = out.rules.get(scored.rules.clone()).unwrap_or_default();
             let s = &mut self.summary;
             s.messages += 1;
             s.bytes += p.bytes.len() as u64;
-            let message = bytes.get(p.bytes.clone()).unwrap_or_default();
             s.counts[scored.verdict as usize] += 1;
             s.errors += usize::from(scored.error);
             s.truncated += usize::from(scored.truncated);
@@ -497,6 +675,7 @@ impl<W: Write> ScanState<'_, W> {
                 && scored.verdict != Verdict::Clean
                 && let Some(q) = self.quarantine.as_mut()
             {
+                let message = bytes.get(p.bytes.clone()).unwrap_or_default();
                 write_mbox_message(q, message).context("cannot write the quarantine mbox")?;
             }
             if self.only.is_some_and(|o| scored.verdict < o) {
@@ -516,9 +695,6 @@ impl<W: Write> ScanState<'_, W> {
                     self.out.write_all(record)?;
                 }
             }
-        }
-        if let Some(pb) = &self.progress {
-            pb.inc(messages.len() as u64);
         }
         Ok(())
     }
@@ -546,64 +722,65 @@ fn read_capped(path: &std::path::Path, cap: usize) -> std::io::Result<(Vec<u8>, 
     Ok((bytes, truncated))
 }
 
-/// Decode, analyse and format one message (runs on a worker thread),
-/// appending its record and rules to `out`: the record is written
-/// straight from the analysis, with no record value built.
-#[allow(clippy::too_many_arguments)]
-fn score_one(
-    engine: &Engine,
-    p: &Pending,
-    bytes: &[u8],
-    limits: &Limits,
-    format: ScanFormat,
-    only: Option<Verdict>,
-    json: &RecordJsonWriter<'_>,
-    out: &mut ChunkOut,
-) {
-    let decoded = if p.force_mail {
-        input::Decoded::from_mail(mail::parse_message(bytes, limits))
-    } else {
-        input::decode_bytes(bytes, limits)
-    };
-    let origin = OriginRef {
-        source: &p.source,
-        index: Some(p.index),
-        offset: p.offset,
-        message_id: decoded.message_id.as_deref(),
-        from: decoded.from.as_deref(),
-        subject: decoded.subject.as_deref(),
-    };
-    let analysis = engine.analyze(&decoded.message);
-    let error = decoded.error.as_deref();
-    let truncated = decoded.truncated || p.truncated;
-    let start = out.records.len();
-    if only.is_none_or(|o| analysis.verdict >= o) {
-        match format {
-            ScanFormat::Table => out.records.extend_from_slice(
-                table_row(&origin, analysis.verdict, analysis.score, error.is_some()).as_bytes(),
-            ),
-            // The explanation is written by the JSON writer, straight
-            // from the pack's prepared sentences; the table shows none.
-            ScanFormat::Jsonl | ScanFormat::Json => {
-                json.write_analysis(&mut out.records, &origin, &analysis, error, truncated);
+impl Scorer<'_> {
+    /// Decode, analyse and format one message (runs on a worker thread),
+    /// appending its record and rules to `out`: the record is written
+    /// straight from the analysis, with no record value built.
+    fn score_one(&self, p: &Pending, bytes: &[u8], out: &mut ChunkOut) {
+        let Scorer {
+            engine,
+            limits,
+            format,
+            only,
+            json,
+        } = self;
+        let (format, only) = (*format, *only);
+        let decoded = if p.force_mail {
+            input::Decoded::from_mail(mail::parse_message(bytes, limits))
+        } else {
+            input::decode_bytes(bytes, limits)
+        };
+        let origin = OriginRef {
+            source: &p.source,
+            index: Some(p.index),
+            offset: p.offset,
+            message_id: decoded.message_id.as_deref(),
+            from: decoded.from.as_deref(),
+            subject: decoded.subject.as_deref(),
+        };
+        let analysis = engine.analyze(&decoded.message);
+        let error = decoded.error.as_deref();
+        let truncated = decoded.truncated || p.truncated;
+        let start = out.records.len();
+        if only.is_none_or(|o| analysis.verdict >= o) {
+            match format {
+                ScanFormat::Table => out.records.extend_from_slice(
+                    table_row(&origin, analysis.verdict, analysis.score, error.is_some())
+                        .as_bytes(),
+                ),
+                // The explanation is written by the JSON writer, straight
+                // from the pack's prepared sentences; the table shows none.
+                ScanFormat::Jsonl | ScanFormat::Json => {
+                    json.write_analysis(&mut out.records, &origin, &analysis, error, truncated);
+                }
             }
         }
+        let rules_start = out.rules.len();
+        out.rules.extend(
+            analysis
+                .contributions
+                .iter()
+                .filter(|c| c.points > 0.0 && &*c.category != sagiscan::score::COMBO_CATEGORY)
+                .filter_map(|c| c.rule_index),
+        );
+        out.scored.push(Scored {
+            verdict: analysis.verdict,
+            error: error.is_some(),
+            truncated,
+            rules: rules_start..out.rules.len(),
+            out: start..out.records.len(),
+        });
     }
-    let rules_start = out.rules.len();
-    out.rules.extend(
-        analysis
-            .contributions
-            .iter()
-            .filter(|c| c.points > 0.0 && &*c.category != sagiscan::score::COMBO_CATEGORY)
-            .filter_map(|c| c.rule_index),
-    );
-    out.scored.push(Scored {
-        verdict: analysis.verdict,
-        error: error.is_some(),
-        truncated,
-        rules: rules_start..out.rules.len(),
-        out: start..out.records.len(),
-    });
 }
 
 /// Append one message to an mbox, mboxrd-quoting `From ` lines.
