@@ -317,6 +317,32 @@ fn jis0208(table: &[Utf8; POINTERS], row: u8, cell: u8) -> Option<Utf8> {
     Some(table[usize::from(row) * 94 + usize::from(cell)])
 }
 
+/// Decodes JIS X 0208 characters two at a time from `bytes[i..]`, whose
+/// row and cell bytes count from `base` (0xA1 in EUC-JP, 0x21 in
+/// ISO-2022-JP), while both characters of a pair are mapped (one store
+/// and one bounds check per pair); returns where it stopped, for the
+/// one-character steps of the callers to go on.
+#[inline(always)]
+fn jis0208_pairs(
+    table: &[Utf8; POINTERS],
+    bytes: &[u8],
+    mut i: usize,
+    base: u8,
+    out: &mut Output,
+) -> Option<usize> {
+    while let Some(&[lead1, trail1, lead2, trail2]) = bytes.get(i..i + 4) {
+        let (Some(first), Some(second)) = (
+            jis0208(table, lead1.wrapping_sub(base), trail1.wrapping_sub(base)),
+            jis0208(table, lead2.wrapping_sub(base), trail2.wrapping_sub(base)),
+        ) else {
+            break;
+        };
+        out.char2(first, second)?;
+        i += 4;
+    }
+    Some(i)
+}
+
 fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
     let table = pointer_table();
     // Two bytes become at most three.
@@ -331,16 +357,7 @@ fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
         // Two JIS X 0208 characters at a time while they last; anything
         // else is left to the one-character step below.
         let start = i;
-        while let Some(&[lead1, trail1, lead2, trail2]) = bytes.get(i..i + 4) {
-            let (Some(first), Some(second)) = (
-                jis0208(table, lead1.wrapping_sub(0xA1), trail1.wrapping_sub(0xA1)),
-                jis0208(table, lead2.wrapping_sub(0xA1), trail2.wrapping_sub(0xA1)),
-            ) else {
-                break;
-            };
-            out.char2(first, second)?;
-            i += 4;
-        }
+        i = jis0208_pairs(table, bytes, i, 0xA1, &mut out)?;
         if i > start {
             continue;
         }
@@ -374,16 +391,7 @@ fn decode_iso_2022_jp(bytes: &[u8]) -> Option<String> {
             // JIS X 0208 text as an error. ESC (0x1B) is outside the row
             // range and ends the run.
             // Two characters at a time, then the odd one.
-            while let Some(&[lead1, trail1, lead2, trail2]) = bytes.get(i..i + 4) {
-                let (Some(first), Some(second)) = (
-                    jis0208(table, lead1.wrapping_sub(0x21), trail1.wrapping_sub(0x21)),
-                    jis0208(table, lead2.wrapping_sub(0x21), trail2.wrapping_sub(0x21)),
-                ) else {
-                    break;
-                };
-                out.char2(first, second)?;
-                i += 4;
-            }
+            i = jis0208_pairs(table, bytes, i, 0x21, &mut out)?;
             while let Some(&[lead, trail]) = bytes.get(i..i + 2) {
                 let Some(entry) = jis0208(table, lead.wrapping_sub(0x21), trail.wrapping_sub(0x21))
                 else {
