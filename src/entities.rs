@@ -36,8 +36,9 @@ pub struct Url {
     /// that reads as a brand's own only after such folding is a disguise.
     #[serde(skip)]
     pub lookalike_letters: bool,
-    /// Shown rather than offered: inside 「」, 『』 or “” quotation marks, or
-    /// defanged (`hxxp`, `[.]`) so that it cannot be followed. Warnings and
+    /// Shown rather than offered: inside 「」, 『』 or “” quotation marks,
+    /// defanged (`hxxp`, `[.]`), or with its host masked (`xxxx-delivery.top`)
+    /// so that it cannot be followed. Warnings and
     /// articles show scam links this way; a message's own call to action
     /// does not.
     #[serde(skip)]
@@ -185,7 +186,7 @@ fn extract_with(
                 .chars()
                 .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
         ranges.push(range);
-        let quoted = obfuscated_syntax || inside_quotation(original, start);
+        let quoted = obfuscated_syntax || masked_host(&host) || inside_quotation(original, start);
         out.urls.push(Url {
             text: text_orig,
             url,
@@ -967,6 +968,13 @@ fn trim_url(s: &str) -> &str {
 /// quoted scam SMS or mail paragraph, with room to spare.
 const QUOTATION_REACH: usize = 1500;
 
+/// A host with a masked part (`xxxx-delivery.top`, `jp-post-xxx.com`):
+/// warnings and advisories redact the scam links they show, and nobody can
+/// follow one, so it is shown rather than offered.
+fn masked_host(host: &str) -> bool {
+    host.contains("xxx")
+}
+
 /// Whether byte offset `at` of `text` is inside a quotation: the nearest
 /// Japanese or curly quotation mark before it opens one (「 『 “) rather than
 /// closing one. Straight quotes `"` are left out: they open and close alike.
@@ -1243,6 +1251,11 @@ mod tests {
             [false]
         );
         assert_eq!(quoted("hxxps://a-bank[.]top/x"), [true]);
+        // A redacted host in an advisory's sample SMS cannot be followed.
+        assert_eq!(
+            quoted("お荷物の確認はこちら http://xxxx-delivery.top/?id=1"),
+            [true]
+        );
         assert_eq!(
             quoted("「https://a.top/」と https://b.top/ と「https://c.top/」"),
             [true, false, true]
