@@ -37,8 +37,9 @@ pub struct Url {
     #[serde(skip)]
     pub lookalike_letters: bool,
     /// Shown rather than offered: inside 「」, 『』 or “” quotation marks,
-    /// defanged (`hxxp`, `[.]`), or with its host masked (`xxxx-delivery.top`)
-    /// so that it cannot be followed. Warnings and
+    /// defanged (`hxxp`, `[.]`), with its host masked (`xxxx-delivery.top`)
+    /// so that it cannot be followed, or labelled on its line as a fake
+    /// site (`URL：https://… （※当行とは無関係の偽サイトです）`). Warnings and
     /// articles show scam links this way; a message's own call to action
     /// does not.
     #[serde(skip)]
@@ -186,7 +187,10 @@ fn extract_with(
                 .chars()
                 .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
         ranges.push(range);
-        let quoted = obfuscated_syntax || masked_host(&host) || inside_quotation(original, start);
+        let quoted = obfuscated_syntax
+            || masked_host(&host)
+            || inside_quotation(original, start)
+            || labelled_fake(original, start, end);
         out.urls.push(Url {
             text: text_orig,
             url,
@@ -975,6 +979,43 @@ fn masked_host(host: &str) -> bool {
     host.contains("xxx")
 }
 
+/// Whether the line of a link calls it a fake: an advisory's sample
+/// (`偽サイトのURL：https://…`, `https://… （※当行とは無関係の偽サイトです）`).
+/// Looks at most [`FAKE_LABEL_REACH`] bytes before and after the link, on
+/// its line.
+fn labelled_fake(text: &str, start: usize, end: usize) -> bool {
+    const AFTER: [&str; 5] = [
+        "偽サイト",
+        "偽のサイト",
+        "無関係",
+        "詐欺サイト",
+        "フィッシングサイト",
+    ];
+    const BEFORE: [&str; 5] = ["偽サイト", "偽のサイト", "偽のurl", "偽url", "詐欺サイト"];
+    let on_line = |from: usize, to: usize| {
+        let (mut from, mut to) = (from.min(text.len()), to.min(text.len()));
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        while to > from && !text.is_char_boundary(to) {
+            to -= 1;
+        }
+        text.get(from..to).unwrap_or_default()
+    };
+    let after = on_line(end, end + FAKE_LABEL_REACH);
+    let after = after.split('\n').next().unwrap_or_default();
+    let before = on_line(start.saturating_sub(FAKE_LABEL_REACH), start);
+    let before = before.rsplit('\n').next().unwrap_or_default();
+    AFTER.iter().any(|m| after.contains(m))
+        || BEFORE
+            .iter()
+            .any(|m| before.contains(m) || before.to_ascii_lowercase().contains(m))
+}
+
+/// How far (bytes) [`labelled_fake`] looks for a label: a short remark in
+/// brackets or a label before the link, not the next sentence.
+const FAKE_LABEL_REACH: usize = 60;
+
 /// Whether byte offset `at` of `text` is inside a quotation: the nearest
 /// Japanese or curly quotation mark before it opens one (「 『 “) rather than
 /// closing one. Straight quotes `"` are left out: they open and close alike.
@@ -1251,6 +1292,16 @@ mod tests {
             [false]
         );
         assert_eq!(quoted("hxxps://a-bank[.]top/x"), [true]);
+        // A link its line calls a fake site is an advisory's sample.
+        assert_eq!(
+            quoted("URL：https://xxbank-security.com/login （※当行とは無関係の偽サイトです）"),
+            [true]
+        );
+        assert_eq!(quoted("偽サイトのURL：https://a-bank.top/x"), [true]);
+        assert_eq!(
+            quoted("偽サイトにご注意。\nログインはこちら https://a-bank.top/x"),
+            [false]
+        );
         // A redacted host in an advisory's sample SMS cannot be followed.
         assert_eq!(
             quoted("お荷物の確認はこちら http://xxxx-delivery.top/?id=1"),

@@ -393,7 +393,9 @@ fn disarms_warnings(pack: &RulePack, hits: &[Hit], entities: &Entities) -> bool 
             !entities
                 .urls
                 .iter()
-                .any(|u| u.quoted && u.part == h.part && u.start == h.start && u.end == h.end)
+                // Overlap, not equality: a regex rule's match may take a
+                // character after the link.
+                .any(|u| u.quoted && u.part == h.part && u.start < h.end && h.start < u.end)
         })
 }
 
