@@ -1005,11 +1005,14 @@ fn labelled_fake(text: &str, start: usize, end: usize) -> bool {
     let after = on_line(end, end + FAKE_LABEL_REACH);
     let after = after.split('\n').next().unwrap_or_default();
     let before = on_line(start.saturating_sub(FAKE_LABEL_REACH), start);
-    let before = before.rsplit('\n').next().unwrap_or_default();
-    AFTER.iter().any(|m| after.contains(m))
-        || BEFORE
-            .iter()
-            .any(|m| before.contains(m) || before.to_ascii_lowercase().contains(m))
+    // Lowered once (the labels are Japanese or lowercase ASCII, so a label
+    // found as written is found lowered too).
+    let before = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    AFTER.iter().any(|m| after.contains(m)) || BEFORE.iter().any(|m| before.contains(m))
 }
 
 /// How far (bytes) [`labelled_fake`] looks for a label: a short remark in
