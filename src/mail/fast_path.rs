@@ -651,10 +651,17 @@ static HEX_VALUE: [u8; 256] = {
 /// space (space, tab, form feed) written literally right before a line end
 /// is removed. Anything else (`=` followed by anything else or ending the
 /// body) gives `None`.
+///
+/// The output is written by index into a buffer zeroed once, with room for
+/// every input byte still to come: each byte decodes to at most one byte
+/// but a bare LF written as CR LF, and only then is the room checked and
+/// the buffer grown. Nothing is pushed, so the loops keep their state in
+/// registers.
 pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
-    // Room for the usual case (LF kept as LF); CR LF written for a bare LF
-    // may grow it.
-    let mut out = Vec::with_capacity(raw.len());
+    // Invariant: `out.len() >= written + (raw.len() - i)`, plus the four
+    // bytes an escape step may write at once.
+    let mut out = vec![0u8; raw.len() + 4];
+    let mut written = 0usize;
     // Literal white space written since the last other byte: removed before
     // a hard line break.
     let mut trailing_space = 0usize;
@@ -672,74 +679,57 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 {
                     i += 1;
                 }
-                out.extend_from_slice(&raw[start..i]);
+                out.get_mut(written..written + (i - start))?
+                    .copy_from_slice(&raw[start..i]);
+                written += i - start;
                 trailing_space = 0;
             }
             QP_SPACE => {
-                out.push(byte);
+                *out.get_mut(written)? = byte;
+                written += 1;
                 trailing_space += 1;
                 i += 1;
             }
             QP_ESCAPE => {
-                // A run of `=XX` escapes (most of Japanese QP text), one
-                // table lookup per hex digit and one test for both.
-                let start = i;
-                // Four at a time first, then two, then the odd one.
-                while let Some(&[b'=', h1, l1, b'=', h2, l2, b'=', h3, l3, b'=', h4, l4]) =
-                    raw.get(i..i + 12)
-                {
-                    let first = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
-                    let second = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
-                    let third = HEX_HIGH[usize::from(h3)] | HEX_LOW[usize::from(l3)];
-                    let fourth = HEX_HIGH[usize::from(h4)] | HEX_LOW[usize::from(l4)];
-                    if (first | second | third | fourth) > 0xFF {
-                        break;
-                    }
-                    out.extend_from_slice(&[first as u8, second as u8, third as u8, fourth as u8]);
-                    i += 12;
-                }
-                while let Some(&[b'=', h1, l1, b'=', h2, l2]) = raw.get(i..i + 6) {
-                    let first = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
-                    let second = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
-                    if (first | second) > 0xFF {
-                        break;
-                    }
-                    out.extend_from_slice(&[first as u8, second as u8]);
-                    i += 6;
-                }
-                while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
-                    let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
-                    if value > 0xFF {
-                        break;
-                    }
-                    out.push(value as u8);
-                    i += 3;
-                }
-                if i > start {
-                    trailing_space = 0;
-                    continue;
-                }
-                // Not an escape: a soft line break or nothing we accept.
-                match raw.get(i + 1..) {
-                    Some([b'\n', ..]) => i += 2,
-                    Some([b'\r', b'\n', ..]) => {
-                        crlf = true;
-                        i += 3;
-                    }
-                    _ => return None,
-                }
                 // mail-parser's soft line break also resets the count.
                 trailing_space = 0;
+                // A soft line break (one per line of escapes), or a run of
+                // `=XX` escapes (most of Japanese QP text).
+                match (raw.get(i + 1), raw.get(i + 2)) {
+                    (Some(b'\n'), _) => {
+                        i += 2;
+                        continue;
+                    }
+                    (Some(b'\r'), Some(b'\n')) => {
+                        crlf = true;
+                        i += 3;
+                        continue;
+                    }
+                    _ => {}
+                }
+                let (next, end) = decode_escape_run(raw, i, &mut out, written)?;
+                if next == i {
+                    return None;
+                }
+                i = next;
+                written = end;
             }
             QP_LF => {
-                out.truncate(out.len() - trailing_space);
-                if crlf {
-                    out.extend_from_slice(b"\r\n");
-                } else {
-                    out.push(b'\n');
-                }
+                written -= trailing_space;
                 trailing_space = 0;
                 i += 1;
+                if crlf {
+                    // The one place the output can outgrow the input.
+                    let room = written + 2 + (raw.len() - i) + 4;
+                    if out.len() < room {
+                        out.resize(room + raw.len() / 16, 0);
+                    }
+                    out.get_mut(written..written + 2)?.copy_from_slice(b"\r\n");
+                    written += 2;
+                } else {
+                    *out.get_mut(written)? = b'\n';
+                    written += 1;
+                }
             }
             _ => {
                 // CR: dropped, and from now on line ends are CR LF.
@@ -748,7 +738,48 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
             }
         }
     }
+    out.truncate(written);
     Some(out)
+}
+
+/// Decodes the run of `=XX` escapes at `raw[i..]` into `out` from
+/// `written` on; returns where the run stops in `raw` and `out` (the same
+/// `i` when no escape starts there). Four escapes per step while they
+/// last: one table lookup per hex digit, one test for all eight, one
+/// four-byte store.
+#[inline(always)]
+fn decode_escape_run(
+    raw: &[u8],
+    mut i: usize,
+    out: &mut [u8],
+    mut written: usize,
+) -> Option<(usize, usize)> {
+    while let Some(&[e0, h0, l0, e1, h1, l1, e2, h2, l2, e3, h3, l3]) = raw.get(i..i + 12) {
+        if e0 != b'=' || e1 != b'=' || e2 != b'=' || e3 != b'=' {
+            break;
+        }
+        let v0 = HEX_HIGH[usize::from(h0)] | HEX_LOW[usize::from(l0)];
+        let v1 = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
+        let v2 = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
+        let v3 = HEX_HIGH[usize::from(h3)] | HEX_LOW[usize::from(l3)];
+        if (v0 | v1 | v2 | v3) > 0xFF {
+            break;
+        }
+        out.get_mut(written..written + 4)?
+            .copy_from_slice(&[v0 as u8, v1 as u8, v2 as u8, v3 as u8]);
+        written += 4;
+        i += 12;
+    }
+    while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
+        let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
+        if value > 0xFF {
+            break;
+        }
+        *out.get_mut(written)? = value as u8;
+        written += 1;
+        i += 3;
+    }
+    Some((i, written))
 }
 
 /// [`QP_CLASS`] of a byte copied as it is (and ending any trailing white
@@ -1347,6 +1378,55 @@ mod tests {
                 mail_parser_qp(raw),
                 "{raw:?}"
             );
+        }
+    }
+
+    /// Every byte pair after `=`, alone, inside a run of escapes (at each
+    /// position of the four-escape step) and before a line end, decodes as
+    /// mail-parser decodes it whenever the fast decoder accepts it, and is
+    /// accepted exactly when it is a hex escape or a soft line break.
+    #[test]
+    fn every_escape_pair_decodes_like_mail_parser() {
+        for hi in 0..=255u8 {
+            for lo in 0..=255u8 {
+                let escape = [b'=', hi, lo];
+                let is_hex = hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit();
+                for before in 0..5 {
+                    let mut raw = b"=E3".repeat(before);
+                    raw.extend_from_slice(&escape);
+                    raw.extend_from_slice(b"=81=82=83=84x \n");
+                    let ours = decode_quoted_printable_body(&raw);
+                    if is_hex {
+                        assert!(ours.is_some(), "{raw:?}");
+                    }
+                    if let Some(ours) = ours {
+                        assert_eq!(Some(ours), mail_parser_qp(&raw), "{raw:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Once a CR has been seen every bare LF is written as CR LF, so the
+    /// output can be longer than the input: the buffer sized from the
+    /// input must grow there.
+    #[test]
+    fn bare_line_feeds_after_a_carriage_return_grow_the_output() {
+        for raw in [
+            &b"\r\n\n\n\n\n\n\n\n"[..],
+            b"x\r\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+            b"\r\n\n=E3=81=82=E3\n\n\n\n",
+            b"=\r\n\n\n\n\n\n\n",
+            b"\r",
+            b"\r\r\r\n",
+        ] {
+            let mut long = raw.to_vec();
+            long.extend(std::iter::repeat_n(b'\n', 300));
+            for raw in [raw, &long[..]] {
+                let ours = decode_quoted_printable_body(raw);
+                assert!(ours.is_some(), "{raw:?}");
+                assert_eq!(ours, mail_parser_qp(raw), "{raw:?}");
+            }
         }
     }
 
