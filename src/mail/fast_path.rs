@@ -40,7 +40,7 @@ use mail_parser::{
 };
 
 use super::headers::parse_header_block;
-use super::japanese::{decode_japanese, japanese_charset};
+use super::japanese::{SIMD_BLOCK, decode_japanese, japanese_charset};
 
 /// [`parser`](crate::mail::message::parser) with `Subject` skipped over
 /// like an unread field: [`decode_subjects`] fills it in afterwards.
@@ -331,16 +331,40 @@ static CHARSET_BYTES: [bool; 256] = {
 /// valid), in one piece; otherwise word by word.
 fn push_utf8_words(text: &mut String, bytes: &[u8], ends: &[usize]) {
     let starts_a_char = |&end: &usize| bytes.get(end).is_none_or(|&b| !(0x80..0xC0).contains(&b));
-    if ends.iter().all(starts_a_char)
-        && let Ok(whole) = simdutf8::basic::from_utf8(bytes)
-    {
-        text.push_str(whole);
+    if ends.iter().all(starts_a_char) && push_if_utf8(text, bytes) {
         return;
     }
     let mut start = 0;
     for &end in ends {
         push_word_text(text, b"utf-8", bytes.get(start..end).unwrap_or_default());
         start = end;
+    }
+}
+
+/// Append `bytes` to `text` if they are valid UTF-8 (and say whether they
+/// were), checked by simdutf8's vector code at any length: text shorter
+/// than [`SIMD_BLOCK`] (an encoded word's is) is checked as a zero-padded
+/// copy of that length, which is valid exactly when the text is (NUL is
+/// ASCII, and a character cut at the text's end stays cut); simdutf8
+/// would hand it to std's byte-at-a-time check.
+fn push_if_utf8(text: &mut String, bytes: &[u8]) -> bool {
+    if bytes.len() >= SIMD_BLOCK {
+        return match simdutf8::basic::from_utf8(bytes) {
+            Ok(valid) => {
+                text.push_str(valid);
+                true
+            }
+            Err(_) => false,
+        };
+    }
+    let mut block = [0u8; SIMD_BLOCK];
+    block[..bytes.len()].copy_from_slice(bytes);
+    match simdutf8::basic::from_utf8(&block).map(|padded| padded.get(..bytes.len())) {
+        Ok(Some(valid)) => {
+            text.push_str(valid);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -1391,6 +1415,41 @@ mod tests {
                 mail_parser_qp(raw),
                 "{raw:?}"
             );
+        }
+    }
+
+    /// Every one- and two-byte string, alone and after text that leaves it
+    /// just short of, at and past simdutf8's vector block, is appended by
+    /// `push_if_utf8` exactly when std finds it valid UTF-8, as itself.
+    #[test]
+    fn short_text_is_checked_like_std() {
+        let prefixes = [
+            "",
+            "件名",
+            &"あ".repeat(20),
+            &"x".repeat(62),
+            &"x".repeat(63),
+        ];
+        for prefix in prefixes {
+            for first in 0..=255u8 {
+                for second in (0..=255u8).map(Some).chain([None]) {
+                    let mut bytes = prefix.as_bytes().to_vec();
+                    bytes.push(first);
+                    bytes.extend(second);
+                    let mut text = String::from("前");
+                    let pushed = push_if_utf8(&mut text, &bytes);
+                    match std::str::from_utf8(&bytes) {
+                        Ok(valid) => {
+                            assert!(pushed, "{bytes:?}");
+                            assert_eq!(text, format!("前{valid}"));
+                        }
+                        Err(_) => {
+                            assert!(!pushed, "{bytes:?}");
+                            assert_eq!(text, "前");
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -155,6 +155,10 @@ fn half_width_katakana(byte: u8) -> Utf8 {
     char::from_u32(0xFF61 + u32::from(byte) - 0xA1).map_or([0; 4], utf8_of)
 }
 
+/// The shortest input simdutf8 checks with its vector code (it hands
+/// anything shorter to std's byte-at-a-time check).
+pub(crate) const SIMD_BLOCK: usize = 64;
+
 /// UTF-8 written into a buffer sized once for the worst case: one bounds
 /// check per character, no growth.
 struct Output {
@@ -164,10 +168,11 @@ struct Output {
 
 impl Output {
     /// Room for `per_byte_x2 / 2` output bytes per input byte (plus the
-    /// four bytes a character entry always writes).
+    /// four bytes a character entry always writes), and never less than
+    /// [`SIMD_BLOCK`] bytes (see [`Output::finish`]).
     fn for_input(input_len: usize, per_byte_x2: usize) -> Output {
         Output {
-            buf: vec![0; input_len * per_byte_x2 / 2 + 4],
+            buf: vec![0; (input_len * per_byte_x2 / 2 + 4).max(SIMD_BLOCK)],
             len: 0,
         }
     }
@@ -213,9 +218,18 @@ impl Output {
     /// The text written. It is UTF-8 by construction; checking costs a
     /// fraction of an instruction per byte with simdutf8 (std's check of
     /// `String::from_utf8` would cost more than the decoding).
+    ///
+    /// simdutf8 hands text shorter than [`SIMD_BLOCK`] to std's byte loop
+    /// (~10 instructions a byte on Japanese: most encoded-word subjects),
+    /// so short text is checked with the buffer's tail up to that length.
+    /// Every byte past the text is zero or a character entry's count
+    /// (1 to 3), all ASCII: the longer slice is valid exactly when the
+    /// text is (a character cut at the text's end stays cut), and then
+    /// the text's end is a character boundary.
     fn finish(self) -> Option<String> {
-        let bytes = self.buf.get(..self.len)?;
-        simdutf8::basic::from_utf8(bytes).ok().map(str::to_owned)
+        let checked = self.buf.get(..self.len.max(SIMD_BLOCK))?;
+        let text = simdutf8::basic::from_utf8(checked).ok()?;
+        text.get(..self.len).map(str::to_owned)
     }
 }
 
