@@ -40,7 +40,7 @@ use mail_parser::{
 };
 
 use super::headers::parse_header_block;
-use super::japanese::{SIMD_BLOCK, decode_japanese, japanese_charset};
+use super::japanese::{SIMD_BLOCK, decode_japanese, japanese_charset, push_japanese};
 
 /// [`parser`](crate::mail::message::parser) with `Subject` skipped over
 /// like an unread field: [`decode_subjects`] fills it in afterwards.
@@ -417,9 +417,8 @@ fn push_word_text(text: &mut String, charset: &[u8], bytes: &[u8]) {
     let is_utf8 = charset.eq_ignore_ascii_case(b"utf-8");
     if !is_utf8
         && let Some(japanese) = japanese_charset(charset)
-        && let Some(decoded) = decode_japanese(japanese, bytes)
+        && push_japanese(japanese, bytes, text)
     {
-        text.push_str(&decoded);
         return;
     }
     match (!is_utf8).then(|| charset_decoder(charset)).flatten() {

@@ -71,6 +71,26 @@ pub(crate) fn japanese_charset(label: &[u8]) -> Option<Japanese> {
 /// Decode `bytes` in `charset` exactly as encoding_rs (and so mail-parser)
 /// would, or `None` when they hold anything this module leaves to them.
 pub(crate) fn decode_japanese(charset: Japanese, bytes: &[u8]) -> Option<String> {
+    decode_output(charset, bytes)?.finish()
+}
+
+/// [`decode_japanese`] appended to `text` (`false`, and `text` unchanged,
+/// where that gives `None`): no `String` of its own for short text such
+/// as an encoded word.
+pub(crate) fn push_japanese(charset: Japanese, bytes: &[u8], text: &mut String) -> bool {
+    match decode_output(charset, bytes)
+        .as_ref()
+        .and_then(Output::checked)
+    {
+        Some(decoded) => {
+            text.push_str(decoded);
+            true
+        }
+        None => false,
+    }
+}
+
+fn decode_output(charset: Japanese, bytes: &[u8]) -> Option<Output> {
     // mail-parser's decoders sniff a byte-order mark and may switch to
     // UTF-8 or UTF-16: every BOM starts with one of these bytes.
     if matches!(bytes.first(), Some(0xEF | 0xFE | 0xFF)) {
@@ -226,10 +246,14 @@ impl Output {
     /// (1 to 3), all ASCII: the longer slice is valid exactly when the
     /// text is (a character cut at the text's end stays cut), and then
     /// the text's end is a character boundary.
-    fn finish(self) -> Option<String> {
+    fn checked(&self) -> Option<&str> {
         let checked = self.buf.get(..self.len.max(SIMD_BLOCK))?;
-        let text = simdutf8::basic::from_utf8(checked).ok()?;
-        text.get(..self.len).map(str::to_owned)
+        simdutf8::basic::from_utf8(checked).ok()?.get(..self.len)
+    }
+
+    /// [`Output::checked`] as a `String` of its own.
+    fn finish(self) -> Option<String> {
+        self.checked().map(str::to_owned)
     }
 }
 
@@ -275,7 +299,7 @@ static SJIS_TRAIL: [u16; 256] = {
     table
 };
 
-fn decode_shift_jis(bytes: &[u8]) -> Option<String> {
+fn decode_shift_jis(bytes: &[u8]) -> Option<Output> {
     let table = pointer_table();
     // One-byte half-width katakana become three UTF-8 bytes.
     let mut out = Output::for_input(bytes.len(), 6);
@@ -319,7 +343,7 @@ fn decode_shift_jis(bytes: &[u8]) -> Option<String> {
         out.char(*table.get(pointer)?)?;
         i += 2;
     }
-    out.finish()
+    Some(out)
 }
 
 /// The JIS X 0208 entry of row and cell (both 0..94 after subtracting the
@@ -357,7 +381,7 @@ fn jis0208_pairs(
     Some(i)
 }
 
-fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
+fn decode_euc_jp(bytes: &[u8]) -> Option<Output> {
     let table = pointer_table();
     // Two bytes become at most three.
     let mut out = Output::for_input(bytes.len(), 3);
@@ -384,10 +408,10 @@ fn decode_euc_jp(bytes: &[u8]) -> Option<String> {
         out.char(entry)?;
         i += 2;
     }
-    out.finish()
+    Some(out)
 }
 
-fn decode_iso_2022_jp(bytes: &[u8]) -> Option<String> {
+fn decode_iso_2022_jp(bytes: &[u8]) -> Option<Output> {
     let table = pointer_table();
     // Two bytes become at most three; escape sequences none.
     let mut out = Output::for_input(bytes.len(), 3);
@@ -443,7 +467,7 @@ fn decode_iso_2022_jp(bytes: &[u8]) -> Option<String> {
             Some(_) => return None,
         }
     }
-    out.finish()
+    Some(out)
 }
 
 #[cfg(test)]
@@ -473,9 +497,19 @@ mod tests {
     ];
 
     /// Whenever a fast decoder returns text, it is encoding_rs's (BOM
-    /// sniffing included, as mail-parser's decoders do it).
+    /// sniffing included, as mail-parser's decoders do it), and
+    /// `push_japanese` appends exactly that text (nothing on `None`).
     fn check(charset: Japanese, bytes: &[u8]) -> bool {
-        match decode_japanese(charset, bytes) {
+        let decoded = decode_japanese(charset, bytes);
+        let mut pushed = String::from("前");
+        let was_pushed = push_japanese(charset, bytes, &mut pushed);
+        assert_eq!(was_pushed, decoded.is_some(), "{charset:?} {bytes:?}");
+        assert_eq!(
+            pushed,
+            format!("前{}", decoded.as_deref().unwrap_or_default()),
+            "{charset:?} {bytes:?}"
+        );
+        match decoded {
             Some(ours) => {
                 let (theirs, _) = encoding(charset).decode_with_bom_removal(bytes);
                 let sniffed = Encoding::for_bom(bytes).is_some();
