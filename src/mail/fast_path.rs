@@ -25,7 +25,7 @@
 //! its boundary, an unclosed multipart, base64 with characters other than
 //! the alphabet, white space and final padding, quoted-printable with
 //! anything but `=XX` escapes and soft line breaks or ending in a soft line
-//! break — [`parse_fast`] returns `None` and the caller uses `parse`. The
+//! break — [`parse_fast_marked`] returns `None` and the caller uses `parse`. The
 //! results are checked against mail-parser's own by differential proptests
 //! below (whole messages and the decoders alone, malformed input included).
 
@@ -49,6 +49,18 @@ pub(super) fn fast_parser() -> &'static MessageParser {
     PARSER.get_or_init(|| crate::mail::message::new_parser().ignore_header(HeaderName::Subject))
 }
 
+/// [`parse_fast_marked`] without the marks.
+#[cfg(test)]
+pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
+    parse_fast_marked(raw).map(|(msg, _)| msg)
+}
+
+/// The parts (bit `k` for part `k`, parts below 64 only) whose text the
+/// fast path decoded with [`decode_japanese`]: it writes mapped characters
+/// and ASCII only, so that text holds no U+FFFD, and the walker need not
+/// search it for one.
+pub(crate) type NoReplacementParts = u64;
+
 /// Parse `raw` if it has one of the shapes described in the module
 /// documentation; `None` means "use `parser().parse(raw)`". A returned
 /// message equals what [`parser`](crate::mail::message::parser)`.parse(raw)`
@@ -58,7 +70,9 @@ pub(super) fn fast_parser() -> &'static MessageParser {
 /// and `attachments` lists are left empty (nothing in this crate reads
 /// them). Every part body was accepted by the strict decoders below, so
 /// none has a transfer-encoding problem.
-pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
+/// Also returns the parts whose text is known to hold no U+FFFD.
+pub(crate) fn parse_fast_marked(raw: &[u8]) -> Option<(Message<'_>, NoReplacementParts)> {
+    let mut marks: NoReplacementParts = 0;
     let parser = fast_parser();
     let mut stream = MessageStream::new(raw);
     let (headers, has_fields) = header_block(parser, raw, &mut stream)?;
@@ -87,7 +101,7 @@ pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
                 offset_body: offset_body as u32,
                 offset_end: raw.len() as u32,
             }];
-            multipart_children(parser, raw, &mut stream, &boundary, &mut parts)?;
+            multipart_children(parser, raw, &mut stream, &boundary, &mut parts, &mut marks)?;
             parts[0].headers = headers;
             parts[0].body = PartType::Multipart((1..parts.len() as u32).collect());
             parts
@@ -103,7 +117,8 @@ pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
                 ),
                 Encoding::None => (Encoding::None, Cow::Borrowed(body)),
             };
-            let text = charset_decode(content_type, bytes);
+            let (text, japanese) = charset_decode(content_type, bytes);
+            marks |= NoReplacementParts::from(japanese);
             vec![MessagePart {
                 headers,
                 is_encoding_problem: false,
@@ -115,11 +130,14 @@ pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
             }]
         }
     };
-    Some(Message {
-        parts,
-        raw_message: Cow::Borrowed(raw),
-        ..Default::default()
-    })
+    Some((
+        Message {
+            parts,
+            raw_message: Cow::Borrowed(raw),
+            ..Default::default()
+        },
+        marks,
+    ))
 }
 
 /// The text parts of a multipart, from just after its first boundary line
@@ -130,6 +148,7 @@ fn multipart_children<'x>(
     stream: &mut MessageStream<'x>,
     boundary: &[u8],
     parts: &mut Vec<MessagePart<'x>>,
+    marks: &mut NoReplacementParts,
 ) -> Option<()> {
     let mut dash_boundary = b"--".to_vec();
     dash_boundary.extend_from_slice(boundary);
@@ -177,7 +196,10 @@ fn multipart_children<'x>(
             }
             Encoding::None => (Encoding::None, Cow::Borrowed(&raw[offset_body..end])),
         };
-        let text = charset_decode(content_type, bytes);
+        let (text, japanese) = charset_decode(content_type, bytes);
+        if japanese && parts.len() < 64 {
+            *marks |= 1 << parts.len();
+        }
         parts.push(MessagePart {
             headers,
             is_encoding_problem: false,
@@ -474,18 +496,19 @@ fn transfer_encoding(headers: &[Header<'_>]) -> Encoding {
 /// U+FFFD); valid UTF-8, by far the common case, is checked with simdutf8
 /// instead of std's byte-at-a-time validation (same verdict, and the
 /// lossy conversion runs only when it fails).
+/// Also says whether the text came from [`decode_japanese`].
 fn charset_decode<'x>(
     content_type: Option<&ContentType<'_>>,
     bytes: Cow<'x, [u8]>,
-) -> Cow<'x, str> {
+) -> (Cow<'x, str>, bool) {
     let label = content_type.and_then(|ct| ct.attribute("charset"));
     if let Some(charset) = label.and_then(|c| japanese_charset(c.as_bytes()))
         && let Some(text) = decode_japanese(charset, &bytes)
     {
-        return Cow::Owned(text);
+        return (Cow::Owned(text), true);
     }
     let decoder = label.and_then(|c| charset_decoder(c.as_bytes()));
-    match (bytes, decoder) {
+    let text = match (bytes, decoder) {
         (Cow::Owned(vec), Some(decode)) => decode(&vec).into(),
         (Cow::Owned(vec), None) => match simdutf8::basic::from_utf8(&vec) {
             Ok(text) => Cow::Owned(text.to_owned()),
@@ -496,7 +519,8 @@ fn charset_decode<'x>(
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(bytes),
         },
-    }
+    };
+    (text, false)
 }
 
 fn text_part(is_html: bool, text: Cow<'_, str>) -> PartType<'_> {
@@ -990,6 +1014,46 @@ mod tests {
         assert!(fast >= 8, "only {fast} took the fast path");
     }
 
+    /// Only text from the Japanese decoders is marked as free of U+FFFD:
+    /// a Japanese label over bytes they leave to mail-parser (which
+    /// writes U+FFFD for them) and UTF-8 text (which may hold U+FFFD
+    /// itself) are not.
+    #[test]
+    fn only_japanese_decoder_text_is_marked_replacement_free() {
+        let single = |charset: &str, cte: &str, body: &[u8]| {
+            let mut raw = format!(
+                "From: a@b\nSubject: s\nContent-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: {cte}\n\n"
+            )
+            .into_bytes();
+            raw.extend_from_slice(body);
+            raw
+        };
+        let cases: [(Vec<u8>, NoReplacementParts); 6] = [
+            (single("ISO-2022-JP", "7bit", b"\x1b$B$\"\x1b(B\n"), 1),
+            (single("Shift_JIS", "base64", b"gqA=\n"), 1),
+            (single("EUC-JP", "quoted-printable", b"=A4=A2\n"), 1),
+            (single("Shift_JIS", "8bit", b"\x81\x20 \xff\n"), 0),
+            (single("UTF-8", "8bit", "\u{fffd}\n".as_bytes()), 0),
+            (
+                b"From: a@b\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nx\n--b\nContent-Type: text/html; charset=euc-jp\n\n\xa4\xa2\n--b--\n".to_vec(),
+                1 << 2,
+            ),
+        ];
+        for (raw, expected) in cases {
+            let (msg, marks) = parse_fast_marked(&raw).expect("takes the fast path");
+            assert_eq!(marks, expected, "{:?}", String::from_utf8_lossy(&raw));
+            for (id, part) in msg.parts.iter().enumerate() {
+                if marks & (1 << id) != 0 {
+                    let text = match &part.body {
+                        PartType::Text(t) | PartType::Html(t) => t,
+                        _ => panic!("a marked part without text"),
+                    };
+                    assert!(!text.contains('\u{fffd}'));
+                }
+            }
+        }
+    }
+
     /// The shape of most real mail (and of the bench mbox's
     /// multipart messages) takes the fast path, with LF and CRLF.
     #[test]
@@ -1185,8 +1249,8 @@ mod tests {
             )
         ) {
             let std_text = String::from_utf8_lossy(&raw).into_owned();
-            let owned = charset_decode(None, Cow::Owned(raw.clone()));
-            let borrowed = charset_decode(None, Cow::Borrowed(&raw));
+            let (owned, _) = charset_decode(None, Cow::Owned(raw.clone()));
+            let (borrowed, _) = charset_decode(None, Cow::Borrowed(&raw));
             proptest::prop_assert_eq!(&owned, &std_text);
             proptest::prop_assert_eq!(&borrowed, &std_text);
             proptest::prop_assert_eq!(matches!(borrowed, Cow::Borrowed(_)), std::str::from_utf8(&raw).is_ok());
