@@ -40,7 +40,7 @@ use mail_parser::{
 };
 
 use super::headers::parse_header_block;
-use super::japanese::{SIMD_BLOCK, decode_japanese, japanese_charset, push_japanese};
+use super::japanese::{SIMD_BLOCK, decode_japanese, japanese_charset, push_japanese, zeroed};
 
 /// [`parser`](crate::mail::message::parser) with `Subject` skipped over
 /// like an unread field: [`decode_subjects`] fills it in afterwards.
@@ -580,7 +580,7 @@ static BASE64_SHIFTED: [[u32; 256]; 4] = {
 /// step or cut off at the end): no length to keep in memory, no capacity
 /// test per step.
 pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; raw.len() / 4 * 3 + 8];
+    let mut out = zeroed(raw.len() / 4 * 3 + 8);
     let mut written = 0usize;
     let mut i = 0;
     // Four alphabet bytes in a row: one 24-bit group. Lines of base64 are a
@@ -720,7 +720,7 @@ static HEX_VALUE: [u8; 256] = {
 pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
     // Invariant: `out.len() >= written + (raw.len() - i)`, plus the four
     // bytes an escape step may write at once.
-    let mut out = vec![0u8; raw.len() + 4];
+    let mut out = zeroed(raw.len() + 4);
     let mut written = 0usize;
     // Literal white space written since the last other byte: removed before
     // a hard line break.

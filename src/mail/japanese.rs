@@ -175,6 +175,16 @@ fn half_width_katakana(byte: u8) -> Utf8 {
     char::from_u32(0xFF61 + u32::from(byte) - 0xA1).map_or([0; 4], utf8_of)
 }
 
+/// `n` zero bytes, allocated as plain memory and then filled: `vec![0; n]`
+/// asks the allocator for zeroed memory, which mimalloc serves from its
+/// slow generic path for Rust's aligned requests (~1,500 instructions a
+/// call, against ~100 for a plain allocation and a `memset`).
+pub(crate) fn zeroed(n: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(n);
+    bytes.resize(n, 0);
+    bytes
+}
+
 /// The shortest input simdutf8 checks with its vector code (it hands
 /// anything shorter to std's byte-at-a-time check).
 pub(crate) const SIMD_BLOCK: usize = 64;
@@ -192,7 +202,7 @@ impl Output {
     /// [`SIMD_BLOCK`] bytes (see [`Output::finish`]).
     fn for_input(input_len: usize, per_byte_x2: usize) -> Output {
         Output {
-            buf: vec![0; (input_len * per_byte_x2 / 2 + 4).max(SIMD_BLOCK)],
+            buf: zeroed((input_len * per_byte_x2 / 2 + 4).max(SIMD_BLOCK)),
             len: 0,
         }
     }
@@ -518,6 +528,13 @@ mod tests {
                 true
             }
             None => false,
+        }
+    }
+
+    #[test]
+    fn zeroed_is_vec_of_zeros() {
+        for n in [0, 1, 63, 64, 1024, 1025, 100_000] {
+            assert_eq!(zeroed(n), vec![0u8; n]);
         }
     }
 
