@@ -25,7 +25,7 @@
 //! its boundary, an unclosed multipart, base64 with characters other than
 //! the alphabet, white space and final padding, quoted-printable with
 //! anything but `=XX` escapes and soft line breaks or ending in a soft line
-//! break — [`parse_fast`] returns `None` and the caller uses `parse`. The
+//! break — [`parse_fast_marked`] returns `None` and the caller uses `parse`. The
 //! results are checked against mail-parser's own by differential proptests
 //! below (whole messages and the decoders alone, malformed input included).
 
@@ -40,7 +40,7 @@ use mail_parser::{
 };
 
 use super::headers::parse_header_block;
-use super::japanese::{decode_japanese, japanese_charset};
+use super::japanese::{SIMD_BLOCK, decode_japanese, japanese_charset, push_japanese, zeroed};
 
 /// [`parser`](crate::mail::message::parser) with `Subject` skipped over
 /// like an unread field: [`decode_subjects`] fills it in afterwards.
@@ -48,6 +48,18 @@ pub(super) fn fast_parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
     PARSER.get_or_init(|| crate::mail::message::new_parser().ignore_header(HeaderName::Subject))
 }
+
+/// [`parse_fast_marked`] without the marks.
+#[cfg(test)]
+pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
+    parse_fast_marked(raw).map(|(msg, _)| msg)
+}
+
+/// The parts (bit `k` for part `k`, parts below 64 only) whose text the
+/// fast path decoded with [`decode_japanese`]: it writes mapped characters
+/// and ASCII only, so that text holds no U+FFFD, and the walker need not
+/// search it for one.
+pub(crate) type NoReplacementParts = u64;
 
 /// Parse `raw` if it has one of the shapes described in the module
 /// documentation; `None` means "use `parser().parse(raw)`". A returned
@@ -58,7 +70,9 @@ pub(super) fn fast_parser() -> &'static MessageParser {
 /// and `attachments` lists are left empty (nothing in this crate reads
 /// them). Every part body was accepted by the strict decoders below, so
 /// none has a transfer-encoding problem.
-pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
+/// Also returns the parts whose text is known to hold no U+FFFD.
+pub(crate) fn parse_fast_marked(raw: &[u8]) -> Option<(Message<'_>, NoReplacementParts)> {
+    let mut marks: NoReplacementParts = 0;
     let parser = fast_parser();
     let mut stream = MessageStream::new(raw);
     let (headers, has_fields) = header_block(parser, raw, &mut stream)?;
@@ -87,7 +101,7 @@ pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
                 offset_body: offset_body as u32,
                 offset_end: raw.len() as u32,
             }];
-            multipart_children(parser, raw, &mut stream, &boundary, &mut parts)?;
+            multipart_children(parser, raw, &mut stream, &boundary, &mut parts, &mut marks)?;
             parts[0].headers = headers;
             parts[0].body = PartType::Multipart((1..parts.len() as u32).collect());
             parts
@@ -103,7 +117,8 @@ pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
                 ),
                 Encoding::None => (Encoding::None, Cow::Borrowed(body)),
             };
-            let text = charset_decode(content_type, bytes);
+            let (text, japanese) = charset_decode(content_type, bytes);
+            marks |= NoReplacementParts::from(japanese);
             vec![MessagePart {
                 headers,
                 is_encoding_problem: false,
@@ -115,11 +130,14 @@ pub(crate) fn parse_fast(raw: &[u8]) -> Option<Message<'_>> {
             }]
         }
     };
-    Some(Message {
-        parts,
-        raw_message: Cow::Borrowed(raw),
-        ..Default::default()
-    })
+    Some((
+        Message {
+            parts,
+            raw_message: Cow::Borrowed(raw),
+            ..Default::default()
+        },
+        marks,
+    ))
 }
 
 /// The text parts of a multipart, from just after its first boundary line
@@ -130,6 +148,7 @@ fn multipart_children<'x>(
     stream: &mut MessageStream<'x>,
     boundary: &[u8],
     parts: &mut Vec<MessagePart<'x>>,
+    marks: &mut NoReplacementParts,
 ) -> Option<()> {
     let mut dash_boundary = b"--".to_vec();
     dash_boundary.extend_from_slice(boundary);
@@ -177,7 +196,10 @@ fn multipart_children<'x>(
             }
             Encoding::None => (Encoding::None, Cow::Borrowed(&raw[offset_body..end])),
         };
-        let text = charset_decode(content_type, bytes);
+        let (text, japanese) = charset_decode(content_type, bytes);
+        if japanese && parts.len() < 64 {
+            *marks |= 1 << parts.len();
+        }
         parts.push(MessagePart {
             headers,
             is_encoding_problem: false,
@@ -331,16 +353,40 @@ static CHARSET_BYTES: [bool; 256] = {
 /// valid), in one piece; otherwise word by word.
 fn push_utf8_words(text: &mut String, bytes: &[u8], ends: &[usize]) {
     let starts_a_char = |&end: &usize| bytes.get(end).is_none_or(|&b| !(0x80..0xC0).contains(&b));
-    if ends.iter().all(starts_a_char)
-        && let Ok(whole) = simdutf8::basic::from_utf8(bytes)
-    {
-        text.push_str(whole);
+    if ends.iter().all(starts_a_char) && push_if_utf8(text, bytes) {
         return;
     }
     let mut start = 0;
     for &end in ends {
         push_word_text(text, b"utf-8", bytes.get(start..end).unwrap_or_default());
         start = end;
+    }
+}
+
+/// Append `bytes` to `text` if they are valid UTF-8 (and say whether they
+/// were), checked by simdutf8's vector code at any length: text shorter
+/// than [`SIMD_BLOCK`] (an encoded word's is) is checked as a zero-padded
+/// copy of that length, which is valid exactly when the text is (NUL is
+/// ASCII, and a character cut at the text's end stays cut); simdutf8
+/// would hand it to std's byte-at-a-time check.
+fn push_if_utf8(text: &mut String, bytes: &[u8]) -> bool {
+    if bytes.len() >= SIMD_BLOCK {
+        return match simdutf8::basic::from_utf8(bytes) {
+            Ok(valid) => {
+                text.push_str(valid);
+                true
+            }
+            Err(_) => false,
+        };
+    }
+    let mut block = [0u8; SIMD_BLOCK];
+    block[..bytes.len()].copy_from_slice(bytes);
+    match simdutf8::basic::from_utf8(&block).map(|padded| padded.get(..bytes.len())) {
+        Ok(Some(valid)) => {
+            text.push_str(valid);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -393,9 +439,8 @@ fn push_word_text(text: &mut String, charset: &[u8], bytes: &[u8]) {
     let is_utf8 = charset.eq_ignore_ascii_case(b"utf-8");
     if !is_utf8
         && let Some(japanese) = japanese_charset(charset)
-        && let Some(decoded) = decode_japanese(japanese, bytes)
+        && push_japanese(japanese, bytes, text)
     {
-        text.push_str(&decoded);
         return;
     }
     match (!is_utf8).then(|| charset_decoder(charset)).flatten() {
@@ -451,18 +496,19 @@ fn transfer_encoding(headers: &[Header<'_>]) -> Encoding {
 /// U+FFFD); valid UTF-8, by far the common case, is checked with simdutf8
 /// instead of std's byte-at-a-time validation (same verdict, and the
 /// lossy conversion runs only when it fails).
+/// Also says whether the text came from [`decode_japanese`].
 fn charset_decode<'x>(
     content_type: Option<&ContentType<'_>>,
     bytes: Cow<'x, [u8]>,
-) -> Cow<'x, str> {
+) -> (Cow<'x, str>, bool) {
     let label = content_type.and_then(|ct| ct.attribute("charset"));
     if let Some(charset) = label.and_then(|c| japanese_charset(c.as_bytes()))
         && let Some(text) = decode_japanese(charset, &bytes)
     {
-        return Cow::Owned(text);
+        return (Cow::Owned(text), true);
     }
     let decoder = label.and_then(|c| charset_decoder(c.as_bytes()));
-    match (bytes, decoder) {
+    let text = match (bytes, decoder) {
         (Cow::Owned(vec), Some(decode)) => decode(&vec).into(),
         (Cow::Owned(vec), None) => match simdutf8::basic::from_utf8(&vec) {
             Ok(text) => Cow::Owned(text.to_owned()),
@@ -473,7 +519,8 @@ fn charset_decode<'x>(
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(bytes),
         },
-    }
+    };
+    (text, false)
 }
 
 fn text_part(is_html: bool, text: Cow<'_, str>) -> PartType<'_> {
@@ -526,8 +573,15 @@ static BASE64_SHIFTED: [[u32; 256]; 4] = {
 /// with at most one run of `=` padding that completes the last group and is
 /// followed by white space only. Anything else (a stray `=`, a `-`, any
 /// other byte, a final incomplete group) gives `None`.
+///
+/// The output is written by index into a buffer zeroed once with room for
+/// every group the input can hold plus eight bytes, so two groups go out
+/// as one eight-byte store (the last two bytes are overwritten by the next
+/// step or cut off at the end): no length to keep in memory, no capacity
+/// test per step.
 pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw.len() / 4 * 3);
+    let mut out = zeroed(raw.len() / 4 * 3 + 8);
+    let mut written = 0usize;
     let mut i = 0;
     // Four alphabet bytes in a row: one 24-bit group. Lines of base64 are a
     // whole number of groups in practice, so this loop does nearly all the
@@ -550,8 +604,11 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
                 if (first | second) & BASE64_INVALID != 0 {
                     break;
                 }
-                let word = (u64::from(first) << 24) | u64::from(second);
-                out.extend_from_slice(&word.to_be_bytes()[2..]);
+                // The six bytes at the top of a 64-bit word, two spare.
+                let word = (u64::from(first) << 40) | (u64::from(second) << 16);
+                out.get_mut(written..written + 8)?
+                    .copy_from_slice(&word.to_be_bytes());
+                written += 6;
                 i += 8;
             }
             while let Some(chunk) = raw.get(i..i + 4) {
@@ -562,11 +619,13 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
                 if (a | b | c | d) & 0xC0 != 0 {
                     break;
                 }
-                let word = (u32::from(a) << 18)
-                    | (u32::from(b) << 12)
-                    | (u32::from(c) << 6)
-                    | u32::from(d);
-                out.extend_from_slice(&word.to_be_bytes()[1..]);
+                let word = (u32::from(a) << 26)
+                    | (u32::from(b) << 20)
+                    | (u32::from(c) << 14)
+                    | (u32::from(d) << 8);
+                out.get_mut(written..written + 4)?
+                    .copy_from_slice(&word.to_be_bytes());
+                written += 3;
                 i += 4;
             }
             if i >= raw.len() {
@@ -580,11 +639,13 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
             group[filled] = value;
             filled += 1;
             if filled == 4 {
-                let word = (u32::from(group[0]) << 18)
-                    | (u32::from(group[1]) << 12)
-                    | (u32::from(group[2]) << 6)
-                    | u32::from(group[3]);
-                out.extend_from_slice(&word.to_be_bytes()[1..]);
+                let word = (u32::from(group[0]) << 26)
+                    | (u32::from(group[1]) << 20)
+                    | (u32::from(group[2]) << 14)
+                    | (u32::from(group[3]) << 8);
+                out.get_mut(written..written + 4)?
+                    .copy_from_slice(&word.to_be_bytes());
+                written += 3;
                 filled = 0;
             }
             continue;
@@ -594,20 +655,17 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
             b'=' => {
                 // Padding: "xx==" or "xxx=", then only white space (more
                 // `=` included) to the end.
-                let word = (u32::from(group[0]) << 18)
-                    | (u32::from(group[1]) << 12)
-                    | (u32::from(group[2]) << 6);
-                let pads = match filled {
-                    2 => {
-                        out.push(word.to_be_bytes()[1]);
-                        2
-                    }
-                    3 => {
-                        out.extend_from_slice(&word.to_be_bytes()[1..3]);
-                        1
-                    }
+                let word = (u32::from(group[0]) << 26)
+                    | (u32::from(group[1]) << 20)
+                    | (u32::from(group[2]) << 14);
+                let (pads, bytes) = match filled {
+                    2 => (2, 1),
+                    3 => (1, 2),
                     _ => return None,
                 };
+                out.get_mut(written..written + 4)?
+                    .copy_from_slice(&word.to_be_bytes());
+                written += bytes;
                 // The `=` signs, then white space only.
                 let rest = &raw[i..];
                 let more = rest.iter().take_while(|&&b| b == b'=').count();
@@ -618,11 +676,13 @@ pub(crate) fn decode_base64_body(raw: &[u8]) -> Option<Vec<u8>> {
                 {
                     return None;
                 }
+                out.truncate(written);
                 return Some(out);
             }
             _ => return None,
         }
     }
+    out.truncate(written);
     (filled == 0).then_some(out)
 }
 
@@ -651,10 +711,17 @@ static HEX_VALUE: [u8; 256] = {
 /// space (space, tab, form feed) written literally right before a line end
 /// is removed. Anything else (`=` followed by anything else or ending the
 /// body) gives `None`.
+///
+/// The output is written by index into a buffer zeroed once, with room for
+/// every input byte still to come: each byte decodes to at most one byte
+/// but a bare LF written as CR LF, and only then is the room checked and
+/// the buffer grown. Nothing is pushed, so the loops keep their state in
+/// registers.
 pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
-    // Room for the usual case (LF kept as LF); CR LF written for a bare LF
-    // may grow it.
-    let mut out = Vec::with_capacity(raw.len());
+    // Invariant: `out.len() >= written + (raw.len() - i)`, plus the four
+    // bytes an escape step may write at once.
+    let mut out = zeroed(raw.len() + 4);
+    let mut written = 0usize;
     // Literal white space written since the last other byte: removed before
     // a hard line break.
     let mut trailing_space = 0usize;
@@ -672,74 +739,57 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
                 {
                     i += 1;
                 }
-                out.extend_from_slice(&raw[start..i]);
+                out.get_mut(written..written + (i - start))?
+                    .copy_from_slice(&raw[start..i]);
+                written += i - start;
                 trailing_space = 0;
             }
             QP_SPACE => {
-                out.push(byte);
+                *out.get_mut(written)? = byte;
+                written += 1;
                 trailing_space += 1;
                 i += 1;
             }
             QP_ESCAPE => {
-                // A run of `=XX` escapes (most of Japanese QP text), one
-                // table lookup per hex digit and one test for both.
-                let start = i;
-                // Four at a time first, then two, then the odd one.
-                while let Some(&[b'=', h1, l1, b'=', h2, l2, b'=', h3, l3, b'=', h4, l4]) =
-                    raw.get(i..i + 12)
-                {
-                    let first = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
-                    let second = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
-                    let third = HEX_HIGH[usize::from(h3)] | HEX_LOW[usize::from(l3)];
-                    let fourth = HEX_HIGH[usize::from(h4)] | HEX_LOW[usize::from(l4)];
-                    if (first | second | third | fourth) > 0xFF {
-                        break;
-                    }
-                    out.extend_from_slice(&[first as u8, second as u8, third as u8, fourth as u8]);
-                    i += 12;
-                }
-                while let Some(&[b'=', h1, l1, b'=', h2, l2]) = raw.get(i..i + 6) {
-                    let first = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
-                    let second = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
-                    if (first | second) > 0xFF {
-                        break;
-                    }
-                    out.extend_from_slice(&[first as u8, second as u8]);
-                    i += 6;
-                }
-                while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
-                    let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
-                    if value > 0xFF {
-                        break;
-                    }
-                    out.push(value as u8);
-                    i += 3;
-                }
-                if i > start {
-                    trailing_space = 0;
-                    continue;
-                }
-                // Not an escape: a soft line break or nothing we accept.
-                match raw.get(i + 1..) {
-                    Some([b'\n', ..]) => i += 2,
-                    Some([b'\r', b'\n', ..]) => {
-                        crlf = true;
-                        i += 3;
-                    }
-                    _ => return None,
-                }
                 // mail-parser's soft line break also resets the count.
                 trailing_space = 0;
+                // A soft line break (one per line of escapes), or a run of
+                // `=XX` escapes (most of Japanese QP text).
+                match (raw.get(i + 1), raw.get(i + 2)) {
+                    (Some(b'\n'), _) => {
+                        i += 2;
+                        continue;
+                    }
+                    (Some(b'\r'), Some(b'\n')) => {
+                        crlf = true;
+                        i += 3;
+                        continue;
+                    }
+                    _ => {}
+                }
+                let (next, end) = decode_escape_run(raw, i, &mut out, written)?;
+                if next == i {
+                    return None;
+                }
+                i = next;
+                written = end;
             }
             QP_LF => {
-                out.truncate(out.len() - trailing_space);
-                if crlf {
-                    out.extend_from_slice(b"\r\n");
-                } else {
-                    out.push(b'\n');
-                }
+                written -= trailing_space;
                 trailing_space = 0;
                 i += 1;
+                if crlf {
+                    // The one place the output can outgrow the input.
+                    let room = written + 2 + (raw.len() - i) + 4;
+                    if out.len() < room {
+                        out.resize(room + raw.len() / 16, 0);
+                    }
+                    out.get_mut(written..written + 2)?.copy_from_slice(b"\r\n");
+                    written += 2;
+                } else {
+                    *out.get_mut(written)? = b'\n';
+                    written += 1;
+                }
             }
             _ => {
                 // CR: dropped, and from now on line ends are CR LF.
@@ -748,7 +798,48 @@ pub(crate) fn decode_quoted_printable_body(raw: &[u8]) -> Option<Vec<u8>> {
             }
         }
     }
+    out.truncate(written);
     Some(out)
+}
+
+/// Decodes the run of `=XX` escapes at `raw[i..]` into `out` from
+/// `written` on; returns where the run stops in `raw` and `out` (the same
+/// `i` when no escape starts there). Four escapes per step while they
+/// last: one table lookup per hex digit, one test for all eight, one
+/// four-byte store.
+#[inline(always)]
+fn decode_escape_run(
+    raw: &[u8],
+    mut i: usize,
+    out: &mut [u8],
+    mut written: usize,
+) -> Option<(usize, usize)> {
+    while let Some(&[e0, h0, l0, e1, h1, l1, e2, h2, l2, e3, h3, l3]) = raw.get(i..i + 12) {
+        if e0 != b'=' || e1 != b'=' || e2 != b'=' || e3 != b'=' {
+            break;
+        }
+        let v0 = HEX_HIGH[usize::from(h0)] | HEX_LOW[usize::from(l0)];
+        let v1 = HEX_HIGH[usize::from(h1)] | HEX_LOW[usize::from(l1)];
+        let v2 = HEX_HIGH[usize::from(h2)] | HEX_LOW[usize::from(l2)];
+        let v3 = HEX_HIGH[usize::from(h3)] | HEX_LOW[usize::from(l3)];
+        if (v0 | v1 | v2 | v3) > 0xFF {
+            break;
+        }
+        out.get_mut(written..written + 4)?
+            .copy_from_slice(&[v0 as u8, v1 as u8, v2 as u8, v3 as u8]);
+        written += 4;
+        i += 12;
+    }
+    while let Some(&[b'=', hi, lo]) = raw.get(i..i + 3) {
+        let value = HEX_HIGH[usize::from(hi)] | HEX_LOW[usize::from(lo)];
+        if value > 0xFF {
+            break;
+        }
+        *out.get_mut(written)? = value as u8;
+        written += 1;
+        i += 3;
+    }
+    Some((i, written))
 }
 
 /// [`QP_CLASS`] of a byte copied as it is (and ending any trailing white
@@ -921,6 +1012,46 @@ mod tests {
             fast += usize::from(check_against_mail_parser(&r.unwrap().bytes));
         }
         assert!(fast >= 8, "only {fast} took the fast path");
+    }
+
+    /// Only text from the Japanese decoders is marked as free of U+FFFD:
+    /// a Japanese label over bytes they leave to mail-parser (which
+    /// writes U+FFFD for them) and UTF-8 text (which may hold U+FFFD
+    /// itself) are not.
+    #[test]
+    fn only_japanese_decoder_text_is_marked_replacement_free() {
+        let single = |charset: &str, cte: &str, body: &[u8]| {
+            let mut raw = format!(
+                "From: a@b\nSubject: s\nContent-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: {cte}\n\n"
+            )
+            .into_bytes();
+            raw.extend_from_slice(body);
+            raw
+        };
+        let cases: [(Vec<u8>, NoReplacementParts); 6] = [
+            (single("ISO-2022-JP", "7bit", b"\x1b$B$\"\x1b(B\n"), 1),
+            (single("Shift_JIS", "base64", b"gqA=\n"), 1),
+            (single("EUC-JP", "quoted-printable", b"=A4=A2\n"), 1),
+            (single("Shift_JIS", "8bit", b"\x81\x20 \xff\n"), 0),
+            (single("UTF-8", "8bit", "\u{fffd}\n".as_bytes()), 0),
+            (
+                b"From: a@b\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nx\n--b\nContent-Type: text/html; charset=euc-jp\n\n\xa4\xa2\n--b--\n".to_vec(),
+                1 << 2,
+            ),
+        ];
+        for (raw, expected) in cases {
+            let (msg, marks) = parse_fast_marked(&raw).expect("takes the fast path");
+            assert_eq!(marks, expected, "{:?}", String::from_utf8_lossy(&raw));
+            for (id, part) in msg.parts.iter().enumerate() {
+                if marks & (1 << id) != 0 {
+                    let text = match &part.body {
+                        PartType::Text(t) | PartType::Html(t) => t,
+                        _ => panic!("a marked part without text"),
+                    };
+                    assert!(!text.contains('\u{fffd}'));
+                }
+            }
+        }
     }
 
     /// The shape of most real mail (and of the bench mbox's
@@ -1118,8 +1249,8 @@ mod tests {
             )
         ) {
             let std_text = String::from_utf8_lossy(&raw).into_owned();
-            let owned = charset_decode(None, Cow::Owned(raw.clone()));
-            let borrowed = charset_decode(None, Cow::Borrowed(&raw));
+            let (owned, _) = charset_decode(None, Cow::Owned(raw.clone()));
+            let (borrowed, _) = charset_decode(None, Cow::Borrowed(&raw));
             proptest::prop_assert_eq!(&owned, &std_text);
             proptest::prop_assert_eq!(&borrowed, &std_text);
             proptest::prop_assert_eq!(matches!(borrowed, Cow::Borrowed(_)), std::str::from_utf8(&raw).is_ok());
@@ -1347,6 +1478,120 @@ mod tests {
                 mail_parser_qp(raw),
                 "{raw:?}"
             );
+        }
+    }
+
+    /// Every one- and two-byte string, alone and after text that leaves it
+    /// just short of, at and past simdutf8's vector block, is appended by
+    /// `push_if_utf8` exactly when std finds it valid UTF-8, as itself.
+    #[test]
+    fn short_text_is_checked_like_std() {
+        let prefixes = [
+            "",
+            "件名",
+            &"あ".repeat(20),
+            &"x".repeat(62),
+            &"x".repeat(63),
+        ];
+        for prefix in prefixes {
+            for first in 0..=255u8 {
+                for second in (0..=255u8).map(Some).chain([None]) {
+                    let mut bytes = prefix.as_bytes().to_vec();
+                    bytes.push(first);
+                    bytes.extend(second);
+                    let mut text = String::from("前");
+                    let pushed = push_if_utf8(&mut text, &bytes);
+                    match std::str::from_utf8(&bytes) {
+                        Ok(valid) => {
+                            assert!(pushed, "{bytes:?}");
+                            assert_eq!(text, format!("前{valid}"));
+                        }
+                        Err(_) => {
+                            assert!(!pushed, "{bytes:?}");
+                            assert_eq!(text, "前");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every byte at every position of a body of two- and one-group steps
+    /// (so at every place in the eight-byte step, the four-byte step and
+    /// the byte loop, and in the padding) decodes as mail-parser decodes it
+    /// whenever the fast decoder accepts it; alphabet bytes are always
+    /// accepted.
+    #[test]
+    fn every_byte_in_every_place_decodes_like_mail_parser() {
+        let bases: [&[u8]; 3] = [
+            b"5Lu25ZCNOiDnpL7lhoXloLEg\n77yR77yS\n",
+            b"QUJDREVGR0hJSktM\r\nTU5PUA==\r\n",
+            b"QUJDRA\n==\n",
+        ];
+        for base in bases {
+            for at in 0..base.len() {
+                for b in 0..=255u8 {
+                    let mut raw = base.to_vec();
+                    raw[at] = b;
+                    let ours = decode_base64_body(&raw);
+                    if let Some(ours) = &ours {
+                        assert_eq!(Some(ours.clone()), mail_parser_base64(&raw), "{raw:?}");
+                    }
+                    if BASE64_VALUE[usize::from(b)] < 64 && BASE64_VALUE[usize::from(base[at])] < 64
+                    {
+                        assert!(ours.is_some(), "{raw:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every byte pair after `=`, alone, inside a run of escapes (at each
+    /// position of the four-escape step) and before a line end, decodes as
+    /// mail-parser decodes it whenever the fast decoder accepts it, and is
+    /// accepted exactly when it is a hex escape or a soft line break.
+    #[test]
+    fn every_escape_pair_decodes_like_mail_parser() {
+        for hi in 0..=255u8 {
+            for lo in 0..=255u8 {
+                let escape = [b'=', hi, lo];
+                let is_hex = hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit();
+                for before in 0..5 {
+                    let mut raw = b"=E3".repeat(before);
+                    raw.extend_from_slice(&escape);
+                    raw.extend_from_slice(b"=81=82=83=84x \n");
+                    let ours = decode_quoted_printable_body(&raw);
+                    if is_hex {
+                        assert!(ours.is_some(), "{raw:?}");
+                    }
+                    if let Some(ours) = ours {
+                        assert_eq!(Some(ours), mail_parser_qp(&raw), "{raw:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Once a CR has been seen every bare LF is written as CR LF, so the
+    /// output can be longer than the input: the buffer sized from the
+    /// input must grow there.
+    #[test]
+    fn bare_line_feeds_after_a_carriage_return_grow_the_output() {
+        for raw in [
+            &b"\r\n\n\n\n\n\n\n\n"[..],
+            b"x\r\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+            b"\r\n\n=E3=81=82=E3\n\n\n\n",
+            b"=\r\n\n\n\n\n\n\n",
+            b"\r",
+            b"\r\r\r\n",
+        ] {
+            let mut long = raw.to_vec();
+            long.extend(std::iter::repeat_n(b'\n', 300));
+            for raw in [raw, &long[..]] {
+                let ours = decode_quoted_printable_body(raw);
+                assert!(ours.is_some(), "{raw:?}");
+                assert_eq!(ours, mail_parser_qp(raw), "{raw:?}");
+            }
         }
     }
 

@@ -48,8 +48,10 @@ use super::fast_path::encoded_words_only;
 /// `parse_headers`. The block had fields if the offset is more than two
 /// bytes past `start` (a blank line alone is one or two).
 pub(crate) fn parse_header_block(raw: &[u8], start: usize) -> Option<(Vec<Header<'_>>, usize)> {
-    // Room for a typical header block without growing.
-    let mut headers = Vec::with_capacity(12);
+    // Room for the read fields of a typical block without growing: eight
+    // (one of each read name) take 960 bytes, inside mimalloc's small-size
+    // fast path (up to 1 KiB; twelve took 1,440 and the generic path).
+    let mut headers = Vec::with_capacity(8);
     let mut i = start;
     loop {
         // A field starts here, or the blank line that ends the block.
@@ -788,6 +790,17 @@ mod tests {
                 assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{name}");
             }
         }
+    }
+
+    /// The header list's first allocation stays within mimalloc's
+    /// small-size fast path (up to 1 KiB), as the comment where it is
+    /// made says, and holds a typical message's read fields.
+    #[test]
+    fn header_list_fits_a_small_allocation() {
+        assert!(8 * std::mem::size_of::<Header<'_>>() <= 1024);
+        let raw = b"From: a@b.jp\nTo: c@d.jp\nSubject: s\nDate: x\nMessage-ID: <i@d>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nbody";
+        let (headers, _) = parse_header_block(raw, 0).expect("read here");
+        assert!(headers.len() <= headers.capacity() && headers.capacity() == 8);
     }
 
     /// The bench mbox's and most real mail's header blocks take this path.

@@ -24,7 +24,7 @@ use mail_parser::{
 use super::charset::{
     decode_encoded_words, decode_unlabelled, has_iso2022jp_escape, japanese_score, kana_count,
 };
-use super::fast_path::parse_fast;
+use super::fast_path::{NoReplacementParts, parse_fast_marked};
 use super::html::html_to_text;
 use crate::message::DisguisedLink;
 
@@ -155,12 +155,14 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
     // accept, which `transfer_problem` would find nothing wrong with:
     // remember that and skip the second scan.
     let mut transfer_clean = false;
+    let mut no_replacement = 0;
     let parsed = if starts_like_text(data) {
         None
     } else {
-        match parse_fast(data) {
-            Some(msg) => {
+        match parse_fast_marked(data) {
+            Some((msg, marks)) => {
                 transfer_clean = true;
+                no_replacement = marks;
                 Some(msg)
             }
             None => parser.parse(data),
@@ -186,6 +188,7 @@ fn decode(data: &[u8], limits: &ParseLimits) -> MailMessage {
         limits,
         parts_seen: 0,
         transfer_clean,
+        no_replacement,
         links: Vec::new(),
         seen_links: HashSet::new(),
         disguised_links: Vec::new(),
@@ -425,6 +428,9 @@ struct Walker<'l> {
     /// quoted-printable (or not transfer-encoded): the message came from
     /// the fast path, so no `transfer_problem` to look for.
     transfer_clean: bool,
+    /// Parts whose text is known to hold no U+FFFD (see
+    /// [`NoReplacementParts`]): not searched for one.
+    no_replacement: NoReplacementParts,
     links: Vec<String>,
     seen_links: HashSet<String>,
     disguised_links: Vec<DisguisedLink>,
@@ -741,7 +747,8 @@ impl Walker<'_> {
             .and_then(|ct| ct.attribute("charset"))
             .map(str::trim);
         let (is_2022, latin_label) = declared.map_or((false, false), label_kind);
-        let has_fffd = has_replacement_char(&decoded);
+        let known_clean = id < 64 && self.no_replacement & (1 << id) != 0;
+        let has_fffd = !known_clean && has_replacement_char(&decoded);
         let has_esc = !is_2022 && memchr::memchr(0x1B, decoded.as_bytes()).is_some();
         let high_chars = latin_label && !decoded.is_ascii();
         if !(has_fffd || has_esc || high_chars) {
@@ -1227,9 +1234,12 @@ mod tests {
                     continue;
                 }
                 let raw = std::fs::read(&path).unwrap();
-                for msg in [parser().parse(&raw), parse_fast(&raw)]
-                    .into_iter()
-                    .flatten()
+                for msg in [
+                    parser().parse(&raw),
+                    crate::mail::fast_path::parse_fast(&raw),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     assert_eq!(subject_text(&msg), msg.subject(), "{path:?}");
                     assert_eq!(message_id_of(&msg), msg.message_id(), "{path:?}");
