@@ -38,8 +38,9 @@ pub struct Url {
     pub lookalike_letters: bool,
     /// Shown rather than offered: inside 「」, 『』 or “” quotation marks,
     /// defanged (`hxxp`, `[.]`), with its host masked (`xxxx-delivery.top`)
-    /// so that it cannot be followed, or labelled on its line as a fake
-    /// site (`URL：https://… （※当行とは無関係の偽サイトです）`). Warnings and
+    /// so that it cannot be followed, labelled on its line as a fake
+    /// site (`URL：https://… （※当行とは無関係の偽サイトです）`), or
+    /// written as a reported sender (`差出人：…`). Warnings and
     /// articles show scam links this way; a message's own call to action
     /// does not.
     #[serde(skip)]
@@ -1012,8 +1013,25 @@ fn labelled_fake(text: &str, start: usize, end: usize) -> bool {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    AFTER.iter().any(|m| after.contains(m)) || BEFORE.iter().any(|m| before.contains(m))
+    // A host written right after a sender label is the address a warning
+    // reports a scam mail came from (`（差出人：amazon-sellercentral-jp.com）`),
+    // not a link the message offers.
+    let sender_label = {
+        let head = before.trim_end_matches([' ', '\u{3000}']);
+        let head = head
+            .strip_suffix(':')
+            .or_else(|| head.strip_suffix('：'))
+            .unwrap_or("");
+        SENDER_LABELS.iter().any(|l| head.trim_end().ends_with(l))
+    };
+    sender_label
+        || AFTER.iter().any(|m| after.contains(m))
+        || BEFORE.iter().any(|m| before.contains(m))
 }
+
+/// Labels after which a host is a scam mail's reported sender
+/// ([`labelled_fake`]), lowercased.
+const SENDER_LABELS: [&str; 5] = ["差出人", "送信元", "送信元ドメイン", "送信者", "from"];
 
 /// How far (bytes) [`labelled_fake`] looks for a label: a short remark in
 /// brackets or a label before the link, not the next sentence.
@@ -1301,6 +1319,13 @@ mod tests {
             [true]
         );
         assert_eq!(quoted("偽サイトのURL：https://a-bank.top/x"), [true]);
+        // A host after a sender label is where a warned-of mail came from.
+        assert_eq!(
+            quoted("・「【重要】出品アカウントの停止について」（差出人：amazon-sellercentral-jp.com）"),
+            [true]
+        );
+        assert_eq!(quoted("送信元: a-bank.top"), [true]);
+        assert_eq!(quoted("差出人の方はこちら https://a-bank.top/x"), [false]);
         assert_eq!(
             quoted("偽サイトにご注意。\nログインはこちら https://a-bank.top/x"),
             [false]
