@@ -1321,7 +1321,9 @@ mod tests {
         assert_eq!(quoted("偽サイトのURL：https://a-bank.top/x"), [true]);
         // A host after a sender label is where a warned-of mail came from.
         assert_eq!(
-            quoted("・「【重要】出品アカウントの停止について」（差出人：amazon-sellercentral-jp.com）"),
+            quoted(
+                "・「【重要】出品アカウントの停止について」（差出人：amazon-sellercentral-jp.com）"
+            ),
             [true]
         );
         assert_eq!(quoted("送信元: a-bank.top"), [true]);
