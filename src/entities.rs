@@ -980,10 +980,12 @@ fn masked_host(host: &str) -> bool {
     host.contains("xxx")
 }
 
-/// Whether the line of a link calls it a fake: an advisory's sample
-/// (`偽サイトのURL：https://…`, `https://… （※当行とは無関係の偽サイトです）`).
-/// Looks at most [`FAKE_LABEL_REACH`] bytes before and after the link, on
-/// its line.
+/// Whether the line of a link labels it as shown rather than offered: it
+/// calls it a fake, as an advisory's sample does (`偽サイトのURL：https://…`,
+/// `https://… （※当行とは無関係の偽サイトです）`), or the link comes right
+/// after a sender label ([`SENDER_LABELS`]: `差出人：…`), as in a warning
+/// that lists where scam mails came from. Looks at most
+/// [`FAKE_LABEL_REACH`] bytes before and after the link, on its line.
 fn labelled_fake(text: &str, start: usize, end: usize) -> bool {
     const AFTER: [&str; 5] = [
         "偽サイト",
