@@ -69,12 +69,30 @@ fn main() {
     let (prepared, phrases) = prepared::prepare(&pack);
     let phrases =
         prepared::phrase_automaton(&phrases).unwrap_or_else(|e| panic!("phrase automaton: {e}"));
+    // Examples and counterexamples go in a file of their own: a check needs
+    // none of them, only `lint` does (see `builtin::load_builtin`).
+    let mut checking_pack = pack.clone();
+    let examples: Vec<(Vec<String>, Vec<String>)> = checking_pack
+        .rules
+        .iter_mut()
+        .map(|rule| {
+            (
+                std::mem::take(&mut rule.examples),
+                std::mem::take(&mut rule.counterexamples),
+            )
+        })
+        .collect();
     let embedded = postcard::to_stdvec(&Embedded {
-        pack: &pack,
+        pack: &checking_pack,
         prepared: &prepared,
     })
     .unwrap();
     fs::write(out.join("builtin_prepared.postcard"), embedded).unwrap();
+    fs::write(
+        out.join("builtin_examples.postcard"),
+        postcard::to_stdvec(&examples).unwrap(),
+    )
+    .unwrap();
     fs::write(
         out.join("builtin_automata.bin"),
         prepared::serialize_automaton(phrases.as_ref()),

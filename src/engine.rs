@@ -464,8 +464,24 @@ impl Engine {
 
     /// The engine for the built-in pack, from the tables and automaton built
     /// when sagiscan was compiled (nothing to parse or build at start-up).
+    /// Its [`Engine::pack`] leaves out the rules' examples and
+    /// counterexamples, which a check never reads: use
+    /// [`Engine::builtin_with_examples`] to run them (`lint`), or
+    /// [`crate::builtin::load_builtin`] for the whole pack.
     pub fn builtin() -> Result<Engine, BuildError> {
-        match crate::builtin::load_prepared() {
+        Engine::from_builtin(crate::builtin::load_prepared())
+    }
+
+    /// [`Engine::builtin`] with every rule's examples and counterexamples in
+    /// its pack.
+    pub fn builtin_with_examples() -> Result<Engine, BuildError> {
+        Engine::from_builtin(crate::builtin::load_prepared_with_examples())
+    }
+
+    /// The engine from the embedded parts, or (should they not load) from
+    /// the embedded TOML sources.
+    fn from_builtin(parts: Option<crate::builtin::BuiltinParts>) -> Result<Engine, BuildError> {
+        match parts {
             Some(parts) => Ok(Engine::from_parts(
                 parts.pack,
                 parts.prepared,

@@ -12,7 +12,7 @@ use sagiscan::corpus::{self, CorpusRun, Regression};
 use sagiscan::lint::{self, Severity};
 use sagiscan::patterns::Lang;
 
-use super::{PackArgs, load_engine, resolve_lang};
+use super::{PackArgs, load_engine, load_engine_with_examples, resolve_lang};
 
 /// Arguments of `lint`.
 #[derive(Args, Debug)]
@@ -40,7 +40,7 @@ pub enum ReportFormat {
 
 /// Run `lint`: exit 1 when a rule's examples fail, 2 when the pack does not load.
 pub fn run_lint(args: &LintArgs) -> Result<u8> {
-    let engine = load_engine(&args.pack)?;
+    let engine = load_engine_with_examples(&args.pack)?;
     let report = lint::lint(engine);
     let mut out = std::io::stdout().lock();
     match args.format {

@@ -282,8 +282,21 @@ pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
 /// The engine lives until the process exits, so it is leaked rather than
 /// dropped: freeing its thousands of allocations was 4% of a one-message check.
 pub fn load_engine(args: &PackArgs) -> Result<&'static Engine> {
+    load_engine_from(args, Engine::builtin)
+}
+
+/// [`load_engine`] for `lint`: the built-in pack keeps its rules' examples
+/// (a check leaves them out, see [`Engine::builtin`]).
+pub fn load_engine_with_examples(args: &PackArgs) -> Result<&'static Engine> {
+    load_engine_from(args, Engine::builtin_with_examples)
+}
+
+fn load_engine_from(
+    args: &PackArgs,
+    builtin: fn() -> Result<Engine, sagiscan::engine::BuildError>,
+) -> Result<&'static Engine> {
     let engine = match &args.patterns {
-        None => Engine::builtin().context("the built-in rule pack did not load")?,
+        None => builtin().context("the built-in rule pack did not load")?,
         Some(dir) => {
             let pack = patterns::load_dir(dir)
                 .map_err(anyhow::Error::new)
