@@ -811,7 +811,8 @@ impl Engine {
         let mut found = Vec::new();
         for (pi, part) in parts.iter().enumerate() {
             for (brand, span) in part.brands.borrow().iter() {
-                if is_word_boundary(part.normalized.text(), span.clone()) {
+                let text = part.normalized.text();
+                if is_word_boundary(text, span.clone()) && !names_a_payee_account(text, span.end) {
                     found.push((*brand, pi, span.clone()));
                 }
             }
@@ -1395,6 +1396,18 @@ fn host_has_tld(host: &str, tld: &str) -> bool {
 }
 
 /// Latin brand names must not match inside longer Latin words ("au" in "audio").
+/// Whether the brand name ending at `end` is the bank of an account to pay
+/// into ("みずほ銀行 渋谷支店 普通 1234567"): an invoice or shop that names
+/// the bank it is paid through is not writing in that bank's name.
+fn names_a_payee_account(text: &str, end: usize) -> bool {
+    let mut window_end = (end + 30).min(text.len());
+    while !text.is_char_boundary(window_end) {
+        window_end -= 1;
+    }
+    let after = &text[end..window_end];
+    ["支店", "普通", "当座"].iter().any(|w| after.contains(w))
+}
+
 fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     let first = text[r.clone()].chars().next();
     let last = text[r.clone()].chars().next_back();
@@ -1509,6 +1522,25 @@ mod tests {
             "佐川急便です。https://sagawa-exp.co.jp-aexp.example/"
         ));
         assert!(fired("https://amaz0n-jp.example/verify"));
+    }
+
+    /// A genuine invoice naming the bank it is paid into ("みずほ銀行 渋谷支店
+    /// 普通 …") and linking to its invoicing service was scored a brand-domain
+    /// mismatch, as if it wrote in Mizuho's name.
+    #[test]
+    fn regression_invoice_naming_its_payee_bank_is_not_a_brand_mismatch() {
+        let engine = Engine::builtin().unwrap();
+        let fired = |text: &str| {
+            let (hits, _) = engine.scan(&Message::plain(text));
+            hits.iter()
+                .any(|h| &*h.rule == "link.brand-domain-mismatch")
+        };
+        assert!(!fired(
+            "振込先：みずほ銀行 渋谷支店 普通 1234567\n請求書はこちら https://invoice.example-billing.jp/pdf/1"
+        ));
+        assert!(fired(
+            "【みずほ銀行】お取引を制限しました。https://mizuho-check.example-billing.jp/"
+        ));
     }
 
     /// Every rule regex, however the engine searches it (anchored at
