@@ -21,7 +21,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, hybrid};
 use serde::Serialize;
 
-use crate::entities::{self, Entities};
+use crate::entities::{self, Entities, Url};
 use crate::message::{Message, PartKind};
 use crate::negation;
 use crate::normalize::{self, Normalized};
@@ -820,6 +820,45 @@ impl Engine {
         found
     }
 
+    /// The first link (with a scheme or path) of a message whose every
+    /// offered link goes to an official domain of a brand the message names, none of
+    /// them a brand that hosts user content ([`crate::patterns::Brand::hosts_user_content`])
+    /// and none disguised (defanged, behind other link text).
+    fn official_links_only<'u>(
+        &self,
+        message: &Message,
+        entities: &'u Entities,
+        brands: &[(usize, usize, Range<usize>)],
+        owners: &mut Vec<u32>,
+    ) -> Option<&'u Url> {
+        if brands.is_empty() || !message.disguised_links.is_empty() {
+            return None;
+        }
+        let offered = entities.urls.iter().filter(|u| !u.quoted);
+        // A bare domain without a path ("Amazon.co.jp をご利用いただき")
+        // is a name more often than a link: one real link is needed.
+        let first = offered.clone().find(|u| u.text.contains('/'))?;
+        for u in offered {
+            if u.obfuscated {
+                return None;
+            }
+            self.brand_hosts.owners_of(&u.host, owners);
+            let official = owners
+                .iter()
+                .any(|&b| brands.iter().any(|&(named, _, _)| named == b as usize))
+                && owners.iter().all(|&b| {
+                    self.pack
+                        .brands
+                        .get(b as usize)
+                        .is_some_and(|brand| !brand.hosts_user_content)
+                });
+            if !official {
+                return None;
+            }
+        }
+        Some(first)
+    }
+
     fn scan_signals(
         &self,
         message: &Message,
@@ -940,6 +979,14 @@ impl Engine {
                             })
                     });
                     if let Some(u) = disguised_owned.or(found) {
+                        fire(u.part, u.start, u.end, &u.text);
+                    }
+                }
+                Signal::OfficialLinksOnly => {
+                    if let Some(u) =
+                        self.official_links_only(message, entities, &brands, &mut owners)
+                        && disguised_owned.is_none()
+                    {
                         fire(u.part, u.start, u.end, &u.text);
                     }
                 }

@@ -113,6 +113,10 @@ pub enum Signal {
     /// An HTML link whose visible text shows an address on another host than
     /// the one it goes to.
     LinkTextMismatch,
+    /// Every link the message offers goes to an official domain of a brand
+    /// it names (and not one that hosts user content): the mark of a genuine
+    /// notice, for a negative rule.
+    OfficialLinksOnly,
 }
 
 /// A compiled-pack category: every rule belongs to one.
@@ -196,6 +200,11 @@ pub struct Brand {
     pub names: Vec<String>,
     /// Official registrable domains; a host equal to or under one of them is genuine.
     pub domains: Vec<String>,
+    /// Anyone can publish under these domains (LINE accounts, shared files,
+    /// hosted shops, forms): a link there is the brand's host but not the
+    /// brand's word, so it never counts as an official link.
+    #[serde(default)]
+    pub hosts_user_content: bool,
 }
 
 /// Score thresholds and scoring knobs from `pack.toml`.
@@ -379,6 +388,8 @@ struct RawBrand {
     id: Spanned<String>,
     names: Vec<String>,
     domains: Vec<String>,
+    #[serde(default)]
+    hosts_user_content: bool,
 }
 
 #[derive(Deserialize)]
@@ -619,6 +630,7 @@ pub fn load_sources_checked(
                     .into_iter()
                     .map(|d| d.to_ascii_lowercase())
                     .collect(),
+                hosts_user_content: b.hosts_user_content,
             });
         }
         for r in raw.rule {
@@ -867,6 +879,7 @@ fn parse_signal(s: &str) -> Option<Signal> {
         "from-impersonation" => Signal::FromImpersonation,
         "evasion" => Signal::Evasion,
         "link-text-mismatch" => Signal::LinkTextMismatch,
+        "official-links-only" => Signal::OfficialLinksOnly,
         _ => return None,
     })
 }

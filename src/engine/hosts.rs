@@ -358,6 +358,7 @@ mod tests {
             id: String::new(),
             names: Vec::new(),
             domains,
+            hosts_user_content: false,
         }
     }
 
