@@ -1442,19 +1442,21 @@ fn host_has_tld(host: &str, tld: &str) -> bool {
         && host.as_bytes()[host.len() - tld.len() - 1] == b'.'
 }
 
-/// Latin brand names must not match inside longer Latin words ("au" in "audio").
 /// Whether the brand name ending at `end` is the bank of an account to pay
 /// into ("みずほ銀行 渋谷支店 普通 1234567"): an invoice or shop that names
-/// the bank it is paid through is not writing in that bank's name.
+/// the bank it is paid through is not writing in that bank's name. Both a
+/// branch and an account type must follow closely: a phishing mail's
+/// "【みずほ銀行】普通預金口座のお取引を…" still names the bank.
 fn names_a_payee_account(text: &str, end: usize) -> bool {
-    let mut window_end = (end + 30).min(text.len());
+    let mut window_end = (end + 45).min(text.len());
     while !text.is_char_boundary(window_end) {
         window_end -= 1;
     }
     let after = &text[end..window_end];
-    ["支店", "普通", "当座"].iter().any(|w| after.contains(w))
+    after.contains("支店") && (after.contains("普通") || after.contains("当座"))
 }
 
+/// Latin brand names must not match inside longer Latin words ("au" in "audio").
 fn is_word_boundary(text: &str, r: Range<usize>) -> bool {
     let first = text[r.clone()].chars().next();
     let last = text[r.clone()].chars().next_back();
@@ -1587,6 +1589,9 @@ mod tests {
         ));
         assert!(fired(
             "【みずほ銀行】お取引を制限しました。https://mizuho-check.example-billing.jp/"
+        ));
+        assert!(fired(
+            "【みずほ銀行】普通預金口座のお取引を制限しました。https://check.example-billing.jp/"
         ));
     }
 
