@@ -181,6 +181,14 @@ fn extract_with(
         let (url, obfuscated_syntax) = refang(raw);
         let Some(host) = host_of(&url) else { return };
         let (text_orig, start, end) = span(range.clone());
+        // Ideographic full stops for dots (see `ideographic_dots_defanged`)
+        // disguise a link the message offers; defanging quotes one.
+        let ideographic_dots = obfuscated_syntax && text_orig.contains(['。', '｡']);
+        // "OK。Me too" is not a link to ok.me: with ideographic dots only
+        // the top-level domains that phishing links use are taken.
+        if ideographic_dots && !has_phishing_tld(&host) {
+            return;
+        }
         let lookalike_letters = normalized.is_obfuscated(range.clone());
         let obfuscated = obfuscated_syntax
             || lookalike_letters
@@ -188,7 +196,7 @@ fn extract_with(
                 .chars()
                 .any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c));
         ranges.push(range);
-        let quoted = obfuscated_syntax
+        let quoted = (obfuscated_syntax && !ideographic_dots)
             || masked_host(&host)
             || inside_quotation(original, start)
             || labelled_fake(original, start, end);
@@ -210,6 +218,13 @@ fn extract_with(
             push_url(m.start(), m.as_str(), out, &mut url_ranges);
         }
     }
+    // "smbc。jp-safe。com": an ideographic full stop between ASCII label
+    // characters stands for a dot, to slip past link detection. It is
+    // rewritten as the defanged `[.]` (also three bytes, so offsets hold)
+    // for the bare-URL search only; `push_url` tells the two apart.
+    let ideographic = ideographic_dots_defanged(text);
+    let bare_text = ideographic.as_deref().unwrap_or(text);
+    let b = bare_text.as_bytes();
     let dots = if prefilter {
         dotted(b)
     } else {
@@ -228,16 +243,16 @@ fn extract_with(
     // inside a link already found, since a match holding it would overlap
     // that link and be dropped (most host dots are in `https://` links).
     let bare_runs = if prefilter {
-        bare_url_runs(text, dots.host, &url_ranges)
+        bare_url_runs(bare_text, dots.host, &url_ranges)
     } else {
-        whole_text(text)
+        whole_text(bare_text)
     };
-    let bare_matches = regex_matches_in_runs(&BARE_URL, text, bare_runs);
+    let bare_matches = regex_matches_in_runs(&BARE_URL, bare_text, bare_runs);
     for (m_start, m_str) in bare_matches {
         // Not the domain of an e-mail address, not inside a longer word.
         // A dot after a Japanese label is a host written with a Japanese
         // first label (`年金機構.jp-kiroku.cn`): the ASCII rest is the link.
-        let mut preceding = text[..m_start].chars().rev();
+        let mut preceding = bare_text[..m_start].chars().rev();
         let before = preceding.next();
         let dot_after_japanese_label =
             before == Some('.') && preceding.next().is_some_and(is_japanese_label_char);
@@ -414,6 +429,40 @@ struct Dots {
     /// which starts with a lowercase letter. (Decimal numbers and dates,
     /// `1.5万円`, `2024.4.1`, have none.)
     host: Vec<usize>,
+}
+
+/// Whether `host` ends with a top-level domain common in phishing links
+/// (not a short one that is also an English word: me, to, in, be, us).
+fn has_phishing_tld(host: &str) -> bool {
+    const TLDS: &[&str] = &[
+        "com", "net", "org", "jp", "info", "top", "xyz", "cn", "shop", "site", "online", "club",
+        "vip", "icu", "cc", "biz", "live", "app", "cyou", "sbs", "buzz", "store", "tokyo",
+    ];
+    host.rsplit('.')
+        .next()
+        .is_some_and(|tld| TLDS.contains(&tld))
+}
+
+/// `text` with each ideographic full stop (。, U+3002) that stands between
+/// ASCII letters, digits or hyphens written as `[.]`; `None` when there is
+/// none (the common case).
+fn ideographic_dots_defanged(text: &str) -> Option<String> {
+    const STOP: &str = "\u{3002}";
+    let b = text.as_bytes();
+    let label = |c: Option<&u8>| c.is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'-');
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for p in memmem::find_iter(b, STOP.as_bytes()) {
+        if p > 0 && label(b.get(p - 1)) && label(b.get(p + 3)) {
+            let s = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            s.push_str(&text[copied..p]);
+            s.push_str("[.]");
+            copied = p + 3;
+        }
+    }
+    let mut s = out?;
+    s.push_str(&text[copied..]);
+    Some(s)
 }
 
 fn dotted(b: &[u8]) -> Dots {
@@ -1282,6 +1331,34 @@ pub fn parse_yen(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    /// "smbc。jp-safe。com" hid a phishing link from link detection: an
+    /// ideographic full stop between ASCII labels is read as a dot, the
+    /// link counts as offered (not quoted) and obfuscated; offsets point at
+    /// the original text. Sentences that end with an English word are not
+    /// links.
+    #[test]
+    fn regression_ideographic_full_stops_as_dots_are_a_link() {
+        let text = "至急→ smbc。jp-safe。com";
+        let normalized = crate::normalize::normalize(text);
+        let mut found = Entities::default();
+        extract(PartKind::Body, text, &normalized, &mut found);
+        assert_eq!(found.urls.len(), 1, "{:?}", found.urls);
+        let url = &found.urls[0];
+        assert_eq!(url.host, "smbc.jp-safe.com");
+        assert!(url.obfuscated && !url.quoted);
+        assert_eq!(&text[url.start..url.end], "smbc。jp-safe。com");
+        for plain in [
+            "了解。OK。Me too",
+            "ありがとう。See you。to be continued",
+            "価格は1,000円。2つ目",
+        ] {
+            let normalized = crate::normalize::normalize(plain);
+            let mut found = Entities::default();
+            extract(PartKind::Body, plain, &normalized, &mut found);
+            assert!(found.urls.is_empty(), "{plain}: {:?}", found.urls);
+        }
+    }
+
     use super::*;
     use crate::normalize::normalize;
     use proptest::prelude::*;
