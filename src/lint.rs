@@ -4,8 +4,10 @@
 //! each rule carry its evidence: every example must fire the rule, every
 //! counterexample must not, every rule and category must speak both
 //! languages. It also warns about literals that do not match what the author
-//! wrote (normalization changes them beyond kana/case folding) and patterns
-//! that can never match normalized text.
+//! wrote (normalization changes them beyond kana/case folding), patterns
+//! that can never match normalized text, and regexes that every message pays
+//! for (searched over the whole text, or woken by a one- or two-character
+//! word with nothing rarer to rule them out).
 
 use crate::engine::Engine;
 use crate::input;
@@ -184,10 +186,75 @@ pub fn lint(engine: &Engine) -> LintReport {
         }
     }
     report.examples = examples;
+    for (rule, message) in cost_warnings(pack) {
+        if let Some(r) = pack.rules.get(rule) {
+            push(Severity::Warning, &r.id, &r.location, message);
+        }
+    }
     report
         .findings
         .sort_by_key(|f| std::cmp::Reverse(f.severity));
     report
+}
+
+/// Regexes that cost every message: searched over the whole text (no
+/// literal of at least 3 bytes to start from, and no rarer required literal
+/// with a bounded length to narrow the search to), or searched at each
+/// occurrence of a one- or two-character literal (これ, 口座) with no rarer
+/// required literal to rule the search out. Each new pack's regexes cost a
+/// few percent of a scan, most of it from a few regexes like these
+/// (docs/PERFORMANCE.md); the fix is usually to start the regex at its rare
+/// word. Rule index and message.
+fn cost_warnings(pack: &crate::patterns::RulePack) -> Vec<(usize, String)> {
+    use crate::prepared::Action;
+    let (prepared, phrases) = crate::prepared::prepare(pack);
+    let mut warnings = Vec::new();
+    for &i in &prepared.screened {
+        if let Some(r) = prepared.regexes.get(i as usize)
+            && (r.required_mask == 0 || r.max_len.is_none())
+        {
+            warnings.push((
+                r.rule,
+                format!(
+                    "regex {:?} (normalized) has no literal of 3+ bytes to start from{}: it is searched over the whole of every message; start it at a rarer word",
+                    r.source,
+                    if r.required_mask == 0 {
+                        " and no required literal"
+                    } else {
+                        ", and its length is unbounded"
+                    }
+                ),
+            ));
+        }
+    }
+    let mut short_triggers: Vec<Vec<&str>> = vec![Vec::new(); prepared.regexes.len()];
+    for (value, phrase) in phrases.iter().enumerate() {
+        if phrase.chars().count() > 2 {
+            continue;
+        }
+        for action in prepared.actions_of(value as u32) {
+            if let Action::Trigger(i) = *action
+                && let Some(list) = short_triggers.get_mut(i as usize)
+            {
+                list.push(phrase);
+            }
+        }
+    }
+    for (i, short) in short_triggers.iter().enumerate() {
+        if let Some(r) = prepared.regexes.get(i)
+            && !short.is_empty()
+            && r.required_mask == 0
+        {
+            warnings.push((
+                r.rule,
+                format!(
+                    "regex {:?} (normalized) wakes at every {:?}, with no rarer required literal to rule it out: start it at a rarer word",
+                    r.source, short
+                ),
+            ));
+        }
+    }
+    warnings
 }
 
 fn fires(engine: &Engine, rule: usize, example: &str) -> bool {

@@ -258,6 +258,46 @@ fn lint_fails_naming_a_rule_whose_example_does_not_fire() {
         );
 }
 
+/// A maintainer adding a regex that every message pays for (searched over
+/// the whole text, or woken by a two-character word) is told which one and
+/// why, as a warning that does not fail lint; a regex that starts at a rare
+/// word is not mentioned.
+#[test]
+fn lint_warns_about_regexes_that_every_message_pays_for() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pack.toml"),
+        "[thresholds]\nsuspicious = 3.0\nscam = 6.0\n[[category]]\nid = \"x\"\nname = { ja = \"x\", en = \"x\" }\nexplanation = { ja = \"x\", en = \"x\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.toml"),
+        concat!(
+            "[[rule]]\nid = \"x.whole\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+            "regexes = [\"[0-9]+万円デ\"]\nexamples = [\"30万円で\"]\n",
+            "[[rule]]\nid = \"x.common\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+            "regexes = [\"(コレ|ソレ)[^。]{0,5}(詐欺)?\"]\nexamples = [\"これは\"]\n",
+            "[[rule]]\nid = \"x.rare\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+            "regexes = [\"還付金[^。]{0,5}(受ケ取)\"]\nexamples = [\"還付金を受け取って\"]\n",
+        ),
+    )
+    .unwrap();
+    sagiscan()
+        .args(["lint", "-v", "--patterns"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::contains("x.whole: regex")
+                .and(predicate::str::contains(
+                    "searched over the whole of every message",
+                ))
+                .and(predicate::str::contains("x.common: regex"))
+                .and(predicate::str::contains("wakes at every"))
+                .and(predicate::str::contains("x.rare").not()),
+        );
+}
+
 #[test]
 fn corpus_regression_against_the_committed_baseline() {
     sagiscan()
