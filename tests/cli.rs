@@ -232,19 +232,23 @@ fn builtin_rule_examples_all_pass_lint() {
     );
 }
 
-#[test]
-fn lint_fails_naming_a_rule_whose_example_does_not_fire() {
+/// A rule pack folder with one category `x` and the given rules (TOML).
+fn pack_with_rules(rules: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pack.toml"),
         "[thresholds]\nsuspicious = 3.0\nscam = 6.0\n[[category]]\nid = \"x\"\nname = { ja = \"x\", en = \"x\" }\nexplanation = { ja = \"x\", en = \"x\" }\n",
     )
     .unwrap();
-    std::fs::write(
-        dir.path().join("r.toml"),
+    std::fs::write(dir.path().join("r.toml"), rules).unwrap();
+    dir
+}
+
+#[test]
+fn lint_fails_naming_a_rule_whose_example_does_not_fire() {
+    let dir = pack_with_rules(
         "[[rule]]\nid = \"x.card\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\nliterals = [\"ギフト券\"]\nexamples = [\"プリペイドカード\"]\n",
-    )
-    .unwrap();
+    );
     sagiscan()
         .arg("lint")
         .arg("--patterns")
@@ -264,24 +268,14 @@ fn lint_fails_naming_a_rule_whose_example_does_not_fire() {
 /// word is not mentioned.
 #[test]
 fn lint_warns_about_regexes_that_every_message_pays_for() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("pack.toml"),
-        "[thresholds]\nsuspicious = 3.0\nscam = 6.0\n[[category]]\nid = \"x\"\nname = { ja = \"x\", en = \"x\" }\nexplanation = { ja = \"x\", en = \"x\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("r.toml"),
-        concat!(
-            "[[rule]]\nid = \"x.whole\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
-            "regexes = [\"[0-9]+万円デ\"]\nexamples = [\"30万円で\"]\n",
-            "[[rule]]\nid = \"x.common\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
-            "regexes = [\"(コレ|ソレ)[^。]{0,5}(詐欺)?\"]\nexamples = [\"これは\"]\n",
-            "[[rule]]\nid = \"x.rare\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
-            "regexes = [\"還付金[^。]{0,5}(受ケ取)\"]\nexamples = [\"還付金を受け取って\"]\n",
-        ),
-    )
-    .unwrap();
+    let dir = pack_with_rules(concat!(
+        "[[rule]]\nid = \"x.whole\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+        "regexes = [\"[0-9]+万円デ\"]\nexamples = [\"30万円で\"]\n",
+        "[[rule]]\nid = \"x.common\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+        "regexes = [\"(コレ|ソレ)[^。]{0,5}(詐欺)?\"]\nexamples = [\"これは\"]\n",
+        "[[rule]]\nid = \"x.rare\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+        "regexes = [\"還付金[^。]{0,5}(受ケ取)\"]\nexamples = [\"還付金を受け取って\"]\n",
+    ));
     sagiscan()
         .args(["lint", "-v", "--patterns"])
         .arg(dir.path())
