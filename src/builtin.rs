@@ -102,19 +102,11 @@ fn embedded_automaton() -> Option<Option<PhraseAutomaton>> {
     if cfg!(debug_assertions) {
         return crate::prepared::deserialize_automaton(AUTOMATA);
     }
-    let (&flag, rest) = AUTOMATA.split_first()?;
-    match flag {
-        0 => rest.is_empty().then_some(None),
-        1 => {
-            // SAFETY: `AUTOMATA` is compiled into this binary from the output
-            // of `serialize_automaton` in build.rs, by the same daachorse
-            // version (Cargo.lock), so it is a valid serialized automaton;
-            // `embedded_automaton_is_valid` checks it with full validation.
-            let (automaton, rest) = unsafe { PhraseAutomaton::deserialize_unchecked(rest) };
-            rest.is_empty().then_some(Some(automaton))
-        }
-        _ => None,
-    }
+    // SAFETY: `AUTOMATA` is compiled into this binary from the output of
+    // `serialize_automaton` in build.rs, by the same daachorse version
+    // (Cargo.lock); `embedded_automaton_is_valid` checks it with full
+    // validation.
+    unsafe { crate::prepared::deserialize_automaton_unchecked(AUTOMATA) }
 }
 
 #[cfg(test)]

@@ -821,42 +821,48 @@ impl Engine {
     }
 
     /// The first link (with a scheme or path) of a message whose every
-    /// offered link goes to an official domain of a brand the message names, none of
-    /// them a brand that hosts user content ([`crate::patterns::Brand::hosts_user_content`])
-    /// and none disguised (defanged, behind other link text).
+    /// offered link goes to an official domain of a brand the message
+    /// names, none of them a brand that hosts user content
+    /// ([`crate::patterns::Brand::hosts_user_content`]) and none disguised
+    /// (defanged, behind other link text). Each host is asked about once
+    /// ([`LinkHosts::first_where`]).
     fn official_links_only<'u>(
         &self,
         message: &Message,
         entities: &'u Entities,
+        links: &mut LinkHosts<'u>,
         brands: &[(usize, usize, Range<usize>)],
         owners: &mut Vec<u32>,
     ) -> Option<&'u Url> {
         if brands.is_empty() || !message.disguised_links.is_empty() {
             return None;
         }
-        let offered = entities.urls.iter().filter(|u| !u.quoted);
+        let mut offered = entities.urls.iter().filter(|u| !u.quoted);
+        if offered.clone().any(|u| u.obfuscated) {
+            return None;
+        }
         // A bare domain without a path ("Amazon.co.jp をご利用いただき")
         // is a name more often than a link: one real link is needed.
-        let first = offered.clone().find(|u| u.text.contains('/'))?;
-        for u in offered {
-            if u.obfuscated {
-                return None;
-            }
-            self.brand_hosts.owners_of(&u.host, owners);
-            let official = owners
+        let first = offered.find(|u| u.text.contains('/'))?;
+        let unofficial = links.first_where(|host| {
+            self.brand_hosts.owners_of(host, owners);
+            let named = owners
                 .iter()
-                .any(|&b| brands.iter().any(|&(named, _, _)| named == b as usize))
-                && owners.iter().all(|&b| {
-                    self.pack
-                        .brands
-                        .get(b as usize)
-                        .is_some_and(|brand| !brand.hosts_user_content)
-                });
-            if !official {
-                return None;
-            }
+                .any(|&b| brands.iter().any(|&(named, _, _)| named == b as usize));
+            let own_word = owners.iter().all(|&b| {
+                self.pack
+                    .brands
+                    .get(b as usize)
+                    .is_some_and(|brand| !brand.hosts_user_content)
+            });
+            !(named && own_word)
+        });
+        // An offered link comes before a quoted one, so a quoted answer
+        // means every offered link is official.
+        match unofficial {
+            Some(u) if !u.quoted => None,
+            _ => Some(first),
         }
-        Some(first)
     }
 
     fn scan_signals(
@@ -983,9 +989,14 @@ impl Engine {
                     }
                 }
                 Signal::OfficialLinksOnly => {
-                    if let Some(u) =
-                        self.official_links_only(message, entities, &brands, &mut owners)
-                        && disguised_owned.is_none()
+                    if disguised_owned.is_none()
+                        && let Some(u) = self.official_links_only(
+                            message,
+                            entities,
+                            &mut links,
+                            &brands,
+                            &mut owners,
+                        )
                     {
                         fire(u.part, u.start, u.end, &u.text);
                     }

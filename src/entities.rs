@@ -1331,6 +1331,10 @@ pub fn parse_yen(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+    use proptest::prelude::*;
+
     /// "smbc。jp-safe。com" hid a phishing link from link detection: an
     /// ideographic full stop between ASCII labels is read as a dot, the
     /// link counts as offered (not quoted) and obfuscated; offsets point at
@@ -1358,10 +1362,6 @@ mod tests {
             assert!(found.urls.is_empty(), "{plain}: {:?}", found.urls);
         }
     }
-
-    use super::*;
-    use crate::normalize::normalize;
-    use proptest::prelude::*;
 
     fn entities(s: &str) -> Entities {
         let n = normalize(s);

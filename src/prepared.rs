@@ -237,11 +237,33 @@ pub fn serialize_automaton(phrases: Option<&PhraseAutomaton>) -> Vec<u8> {
 
 /// Read what [`serialize_automaton`] wrote; `None` if `bytes` are not that.
 pub fn deserialize_automaton(bytes: &[u8]) -> Option<Option<PhraseAutomaton>> {
+    read_automaton(bytes, |rest| PhraseAutomaton::deserialize(rest).ok())
+}
+
+/// [`deserialize_automaton`] without daachorse's validation of the states.
+///
+/// # Safety
+///
+/// `bytes` must be what [`serialize_automaton`] wrote, with the same
+/// daachorse version.
+pub unsafe fn deserialize_automaton_unchecked(bytes: &[u8]) -> Option<Option<PhraseAutomaton>> {
+    // SAFETY: the caller vouches for `bytes` (see above).
+    read_automaton(bytes, |rest| {
+        Some(unsafe { PhraseAutomaton::deserialize_unchecked(rest) })
+    })
+}
+
+/// The flag byte of [`serialize_automaton`], then the automaton read by
+/// `read`, which must use up the rest.
+fn read_automaton<'b>(
+    bytes: &'b [u8],
+    read: impl FnOnce(&'b [u8]) -> Option<(PhraseAutomaton, &'b [u8])>,
+) -> Option<Option<PhraseAutomaton>> {
     let (&flag, rest) = bytes.split_first()?;
     match flag {
         0 => rest.is_empty().then_some(None),
         1 => {
-            let (automaton, rest) = PhraseAutomaton::deserialize(rest).ok()?;
+            let (automaton, rest) = read(rest)?;
             rest.is_empty().then_some(Some(automaton))
         }
         _ => None,
