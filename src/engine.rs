@@ -5,10 +5,11 @@
 //! the literals each regex must start with (where to try it), the
 //! literals each regex cannot match without (whether to try it at all), and
 //! brand names. Only regexes that can match are compiled (once, lazily) and
-//! searched: anchored at their possible starts, or, for the few without
-//! usable prefixes, in windows around their required literals when their
-//! length is bounded (whole otherwise). Entity signals (links, phones,
-//! amounts, sender) are evaluated from the extracted entities. The engine is
+//! searched: anchored at their possible starts (by a lazy DFA over
+//! characters, see `engine/chars.rs`), or, for the few without usable
+//! prefixes, in windows around their required literals when their length is
+//! bounded (whole otherwise). Entity signals (links, phones, amounts,
+//! sender) are evaluated from the extracted entities. The engine is
 //! `Send + Sync`: build it once and share it across threads. For the
 //! built-in pack ([`Engine::builtin`]) the automaton and tables were built
 //! when sagiscan was compiled.
@@ -29,6 +30,7 @@ use crate::patterns::{Brand, PackError, RulePack, Signal, Target, limits};
 use crate::prepared::{self, Action, PhraseAutomaton, Prepared};
 use crate::score::{self, Analysis};
 
+mod chars;
 mod hosts;
 
 use hosts::{BrandHosts, DomainSet, LinkHosts};
@@ -106,9 +108,13 @@ struct LazyRegex {
 
 /// A compiled rule regex.
 enum CompiledRegex {
-    /// Searched only anchored at a trigger, where the start is known: a
-    /// forward lazy DFA finds the end, so no reverse automaton is built
-    /// (half the compile of a full regex).
+    /// Searched only anchored at a trigger, by a DFA over characters (most
+    /// anchored regexes: see [`chars`]).
+    Chars(Box<chars::CharRegex>),
+    /// Searched only anchored at a trigger but with a look-around
+    /// assertion (the English rules' `\b`), which the character DFA does
+    /// not support: a forward lazy DFA over bytes finds the end, so no
+    /// reverse automaton is built (half the compile of a full regex).
     Forward(Box<ForwardRegex>),
     /// Searched whole, or not expressible as a lazy DFA (Unicode `\b`).
     Full(Regex),
@@ -131,7 +137,16 @@ struct ForwardRegex {
 const DFA_CACHE_BYTES: usize = 2 * 1024 * 1024;
 
 impl CompiledRegex {
-    fn new(prepared: &prepared::PreparedRegex) -> Option<CompiledRegex> {
+    fn new(
+        prepared: &prepared::PreparedRegex,
+        alphabet: Option<&chars::Alphabet>,
+    ) -> Option<CompiledRegex> {
+        if prepared.anchored_only
+            && let Some(alphabet) = alphabet
+            && let Some(regex) = chars::CharRegex::new(&prepared.source, alphabet)
+        {
+            return Some(CompiledRegex::Chars(Box::new(regex)));
+        }
         if prepared.anchored_only
             && let Some(forward) = CompiledRegex::forward(&prepared.source)
         {
@@ -196,6 +211,7 @@ impl CompiledRegex {
     /// for all of them, not once per start.
     fn matches_at(
         &self,
+        alphabet: Option<&chars::Alphabet>,
         text: &str,
         starts: impl Iterator<Item = usize>,
         found: impl FnMut(Range<usize>),
@@ -206,6 +222,12 @@ impl CompiledRegex {
                 .anchored(Anchored::Yes)
         };
         match self {
+            CompiledRegex::Chars(regex) => {
+                // Only built with an alphabet.
+                let Some(alphabet) = alphabet else { return };
+                let mut searcher = regex.searcher(alphabet);
+                left_to_right(starts, |start| searcher.match_end(text, start), found);
+            }
             CompiledRegex::Forward(forward) => {
                 let ForwardRegex { dfa, cache: shared } = forward.as_ref();
                 // A panic elsewhere while holding the lock must not leave a
@@ -259,9 +281,13 @@ impl LazyRegex {
     /// The compiled regex, built on first use. `None` only if it fails to
     /// compile, which the loader rules out for untrusted packs and build.rs
     /// for the built-in one.
-    fn get(&self, prepared: &prepared::PreparedRegex) -> Option<&CompiledRegex> {
+    fn get(
+        &self,
+        prepared: &prepared::PreparedRegex,
+        alphabet: Option<&chars::Alphabet>,
+    ) -> Option<&CompiledRegex> {
         self.compiled
-            .get_or_init(|| CompiledRegex::new(prepared))
+            .get_or_init(|| CompiledRegex::new(prepared, alphabet))
             .as_ref()
     }
 }
@@ -296,6 +322,10 @@ pub struct Engine {
     signal_rules: Vec<(usize, Signal, Option<DomainSet>)>,
     /// The brands by domain and domain label, for the brand link signals.
     brand_hosts: BrandHosts,
+    /// The atoms of the anchored regexes' characters, for their character
+    /// DFAs (`None` only for a malformed prepared pack: the byte engines
+    /// then search them).
+    alphabet: Option<chars::Alphabet>,
 }
 
 /// The phrase actions that can matter in one kind of part: a literal or
@@ -588,7 +618,9 @@ impl Engine {
             pack.brands.iter().map(|b| b.domains.as_slice()),
             &brand_labels,
         );
+        let alphabet = chars::Alphabet::new(&prepared.char_boundaries);
         Engine {
+            alphabet,
             signal_rules,
             brand_hosts,
             pack,
@@ -602,6 +634,11 @@ impl Engine {
             rule_categories,
             part_actions,
         }
+    }
+
+    #[cfg(test)]
+    fn prepared_and_alphabet(&self) -> (&Prepared, Option<&chars::Alphabet>) {
+        (&self.prepared, self.alphabet.as_ref())
     }
 
     /// The pack this engine was built from.
@@ -766,13 +803,21 @@ impl Engine {
         triggered.keep_possible(required_seen, &self.required_groups);
         triggered.sort();
         for (i, starts) in triggered.by_regex() {
-            if let Some(regex) = self.regexes.get(i).and_then(|r| r.get(&regexes[i])) {
+            let alphabet = self.alphabet.as_ref();
+            if let Some(regex) = self
+                .regexes
+                .get(i)
+                .and_then(|r| r.get(&regexes[i], alphabet))
+            {
                 // Anchored search at each candidate start, left to right,
                 // resuming after each match: the same matches as an
                 // unanchored `find_iter`, without scanning the whole text.
-                regex.matches_at(text, starts.iter().map(|&k| key_position(k)), |range| {
-                    found(Found::Regex(i), range)
-                });
+                regex.matches_at(
+                    alphabet,
+                    text,
+                    starts.iter().map(|&k| key_position(k)),
+                    |range| found(Found::Regex(i), range),
+                );
             }
         }
         // The few regexes without a usable prefix are searched whole, or,
@@ -784,7 +829,7 @@ impl Engine {
             if groups_present(required_at, i as u32) & mask != mask {
                 continue;
             }
-            let Some(CompiledRegex::Full(regex)) = self.regexes[i].get(&regexes[i]) else {
+            let Some(CompiledRegex::Full(regex)) = self.regexes[i].get(&regexes[i], None) else {
                 continue;
             };
             match regexes[i].max_len {
@@ -1828,7 +1873,7 @@ mod tests {
             let regex = CompiledRegex::forward(source).expect("a forward lazy DFA");
             let starts = text.match_indices("確認").map(|(at, _)| at);
             let mut found = Vec::new();
-            regex.matches_at(&text, starts, |range| found.push(range));
+            regex.matches_at(None, &text, starts, |range| found.push(range));
             proptest::prop_assert_eq!(found, reference_matches(source, &text));
         }
     }

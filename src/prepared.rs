@@ -68,6 +68,11 @@ pub struct Prepared {
     pub screened: Vec<u32>,
     /// For rules with a From signal: rule index and normalized literals.
     pub from_literals: Vec<(usize, Vec<String>)>,
+    /// Every code point where a character of an anchored regex's literals
+    /// or a bound of its classes begins or ends, sorted, starting with 0:
+    /// the intervals between them are the characters that no anchored
+    /// regex tells apart, the alphabet of the engine's character DFAs.
+    pub char_boundaries: Vec<u32>,
 }
 
 /// Shortest trigger or required literal, in bytes: anything shorter (a digit,
@@ -85,6 +90,7 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
     let mut regexes = Vec::new();
     let mut screened = Vec::new();
     let mut from_literals = Vec::new();
+    let mut char_boundaries = vec![0];
     for (ri, rule) in pack.rules.iter().enumerate() {
         if rule.signal == Some(Signal::FromImpersonation) {
             from_literals.push((
@@ -116,6 +122,7 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
                 match required_prefixes(hir) {
                     Some(prefixes) => {
                         anchored_only = true;
+                        push_char_boundaries(hir, &mut char_boundaries);
                         for p in prefixes {
                             phrases.add(p, Action::Trigger(index));
                         }
@@ -153,14 +160,51 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
         }
     }
     let (phrases, action_start, actions) = phrases.finish();
+    char_boundaries.sort_unstable();
+    char_boundaries.dedup();
+    char_boundaries.retain(|&b| b <= u32::from(char::MAX));
     let prepared = Prepared {
         action_start,
         actions,
         regexes,
         screened,
         from_literals,
+        char_boundaries,
     };
     (prepared, phrases)
+}
+
+/// Push where each literal character and class range of `hir` begins and
+/// ends (one past its last code point). Byte classes count only for their
+/// ASCII part: a regex with other bytes is not searched by characters.
+pub fn push_char_boundaries(hir: &regex_syntax::hir::Hir, out: &mut Vec<u32>) {
+    use regex_syntax::hir::{Class, HirKind};
+    let mut range = |start: u32, end: u32| out.extend([start, end + 1]);
+    match hir.kind() {
+        HirKind::Literal(literal) => {
+            for c in String::from_utf8_lossy(&literal.0).chars() {
+                range(u32::from(c), u32::from(c));
+            }
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            for r in class.iter() {
+                range(u32::from(r.start()), u32::from(r.end()));
+            }
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            for r in class.iter().filter(|r| r.end() < 0x80) {
+                range(u32::from(r.start()), u32::from(r.end()));
+            }
+        }
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Repetition(repetition) => push_char_boundaries(&repetition.sub, out),
+        HirKind::Capture(capture) => push_char_boundaries(&capture.sub, out),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+            for sub in subs {
+                push_char_boundaries(sub, out);
+            }
+        }
+    }
 }
 
 /// Unique phrase strings with their actions, in first-seen order.

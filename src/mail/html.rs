@@ -28,7 +28,7 @@ pub struct HtmlText {
     /// exact duplicates.
     pub links: Vec<String>,
     /// `<a>` elements whose visible text shows an address on another host
-    /// than their `href` (see [`disguised_link`]), in document order.
+    /// than their `href` (see `disguised_link`), in document order.
     pub disguised: Vec<DisguisedLink>,
 }
 
