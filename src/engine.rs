@@ -99,6 +99,49 @@ fn serialize_shared_str<S: serde::Serializer>(
     serializer.serialize_str(s)
 }
 
+/// A small, fast hasher (FxHash's multiply-rotate) for keys the pack
+/// decides, or that input can only choose among within a bounded table:
+/// domain names, the NFA-state lists of the character DFAs' states.
+#[derive(Default)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A rule regex, compiled on first use: most regexes are never woken by a
 /// given run (one SMS touches a few dozen), so compiling all of them up front
 /// was a third of start-up.

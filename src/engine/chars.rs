@@ -28,9 +28,16 @@
 //! `engine.rs` on the whole corpus and here on generated text).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use regex_syntax::hir::{Class, Hir, HirKind};
+
+use super::FastHasher;
+
+/// Keys are range sets of a rule regex, or NFA-state lists of a DFA state
+/// (a bounded number per cache: input cannot flood it).
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Most states per regex NFA: more is a regex the byte engines handle.
 const MAX_NFA_STATES: usize = 20_000;
@@ -134,7 +141,7 @@ struct Compiler {
     targets: Vec<u32>,
     /// The distinct range sets of `Char` states.
     sets: Vec<Vec<(u32, u32)>>,
-    set_index: HashMap<Vec<(u32, u32)>, u32>,
+    set_index: FastMap<Vec<(u32, u32)>, u32>,
 }
 
 impl Compiler {
@@ -146,13 +153,13 @@ impl Compiler {
         Some(self.states.len() as u32 - 1)
     }
 
-    fn char(&mut self, ranges: Vec<(u32, u32)>, next: u32) -> Option<u32> {
-        let set = match self.set_index.get(&ranges) {
+    fn char(&mut self, ranges: &[(u32, u32)], next: u32) -> Option<u32> {
+        let set = match self.set_index.get(ranges) {
             Some(&set) => set,
             None => {
                 let set = self.sets.len() as u32;
-                self.set_index.insert(ranges.clone(), set);
-                self.sets.push(ranges);
+                self.set_index.insert(ranges.to_vec(), set);
+                self.sets.push(ranges.to_vec());
                 set
             }
         };
@@ -183,26 +190,26 @@ impl Compiler {
                 let text = std::str::from_utf8(&literal.0).ok()?;
                 let mut next = next;
                 for c in text.chars().rev() {
-                    next = self.char(vec![(u32::from(c), u32::from(c))], next)?;
+                    next = self.char(&[(u32::from(c), u32::from(c))], next)?;
                 }
                 Some(next)
             }
             HirKind::Class(Class::Unicode(class)) => {
-                let ranges = class
+                let ranges: Vec<(u32, u32)> = class
                     .iter()
                     .map(|r| (u32::from(r.start()), u32::from(r.end())))
                     .collect();
-                self.char(ranges, next)
+                self.char(&ranges, next)
             }
             HirKind::Class(Class::Bytes(class)) => {
                 if class.iter().any(|r| r.end() >= 0x80) {
                     return None;
                 }
-                let ranges = class
+                let ranges: Vec<(u32, u32)> = class
                     .iter()
                     .map(|r| (u32::from(r.start()), u32::from(r.end())))
                     .collect();
-                self.char(ranges, next)
+                self.char(&ranges, next)
             }
             HirKind::Look(_) => None,
             HirKind::Capture(capture) => self.compile(&capture.sub, next),
@@ -277,7 +284,7 @@ struct Cache {
     /// [`MATCH_KEY`] if it is a match.
     lists: Vec<Arc<[u32]>>,
     /// State id of each list.
-    ids: HashMap<Arc<[u32]>, u32>,
+    ids: FastMap<Arc<[u32]>, u32>,
     /// The start state, once known.
     start: Option<u32>,
     /// About how many bytes the states take.
@@ -313,7 +320,7 @@ impl CharRegex {
         let cache = Cache {
             trans: Vec::new(),
             lists: Vec::new(),
-            ids: HashMap::new(),
+            ids: FastMap::default(),
             start: None,
             bytes: 0,
             seen: vec![0; nfa.states.len()],
@@ -563,6 +570,8 @@ impl Classes {
     /// other regexes) or there are more than 256 classes.
     fn new(sets: &[Vec<(u32, u32)>], alphabet: &Alphabet) -> Option<Classes> {
         let atoms = alphabet.len();
+        // Each set's ranges as atom ranges, and every atom where a range
+        // begins or ends: the classes are unions of the intervals between.
         let mut cuts = vec![0, atoms];
         let mut atom_sets: Vec<Vec<(usize, usize)>> = Vec::with_capacity(sets.len());
         for set in sets {
@@ -577,32 +586,35 @@ impl Classes {
         }
         cuts.sort_unstable();
         cuts.dedup();
-        let contains = |ranges: &[(usize, usize)], atom: usize| {
-            ranges
-                .iter()
-                .any(|&(start, end)| start <= atom && atom < end)
-        };
-        let words = sets.len().div_ceil(64);
-        let mut class_of: HashMap<Vec<u64>, usize> = HashMap::new();
-        let mut of_atom = vec![0u8; atoms];
-        let mut of_set = vec![[0u64; 4]; sets.len()];
-        for w in cuts.windows(2) {
-            let (start, end) = (w[0], w[1]);
-            let mut signature = vec![0u64; words];
-            for (k, ranges) in atom_sets.iter().enumerate() {
-                if contains(ranges, start) {
-                    signature[k / 64] |= 1 << (k % 64);
+        // The sets containing each interval, a bit per set.
+        let intervals = cuts.len() - 1;
+        let words = sets.len().div_ceil(64).max(1);
+        let mut signatures = vec![0u64; intervals * words];
+        for (k, ranges) in atom_sets.iter().enumerate() {
+            for &(start, end) in ranges {
+                // Both are cuts.
+                let first = cuts.partition_point(|&c| c < start);
+                let last = cuts.partition_point(|&c| c < end);
+                for interval in first..last {
+                    signatures[interval * words + k / 64] |= 1 << (k % 64);
                 }
             }
+        }
+        let mut class_of: FastMap<&[u64], usize> = FastMap::default();
+        let mut of_atom = vec![0u8; atoms];
+        let mut of_set = vec![[0u64; 4]; sets.len()];
+        for (interval, signature) in signatures.chunks_exact(words).enumerate() {
             let next = class_of.len();
             let class = *class_of.entry(signature).or_insert(next);
             if class > usize::from(u8::MAX) {
                 return None;
             }
-            of_atom[start..end].fill(class as u8);
-            for (k, ranges) in atom_sets.iter().enumerate() {
-                if contains(ranges, start) {
-                    of_set[k][class / 64] |= 1 << (class % 64);
+            of_atom[cuts[interval]..cuts[interval + 1]].fill(class as u8);
+            if class == next {
+                for (k, classes) in of_set.iter_mut().enumerate() {
+                    if signature[k / 64] >> (k % 64) & 1 != 0 {
+                        classes[class / 64] |= 1 << (class % 64);
+                    }
                 }
             }
         }

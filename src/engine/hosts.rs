@@ -12,39 +12,16 @@
 //! host of a message.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 use daachorse::DoubleArrayAhoCorasick;
 
 use crate::entities::Url;
 
-/// A small, fast hasher for domain names. The keys are the pack's domains;
-/// a hostile host can only probe them, not add colliding keys, so SipHash's
-/// flooding resistance buys nothing here.
-#[derive(Default)]
-pub(super) struct DomainHasher(u64);
-
-impl Hasher for DomainHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type DomainBuild = BuildHasherDefault<DomainHasher>;
+/// Domain names are the pack's; a hostile host can only probe them, not
+/// add colliding keys, so SipHash's flooding resistance buys nothing here.
+type DomainBuild = BuildHasherDefault<super::FastHasher>;
 
 /// The suffixes of `host` that start at its beginning (when `whole`) or
 /// right after one of its dots, longest first. `host_is_under(host, d)` is
