@@ -376,19 +376,35 @@ impl Searcher<'_> {
         }
         let mut end = (state & MATCH != 0).then_some(start);
         let mut at = start;
-        while at < bytes.len() {
-            let (c, len) = decode(bytes, at);
-            let atom = match self.bmp.get(c as usize) {
-                Some(&atom) => usize::from(atom),
-                None => self.alphabet.atom_of(c),
+        loop {
+            // The common steps: known transitions to states that are not
+            // matches. Match, dead and unknown ids all have `MATCH` set.
+            let trans = &self.cache.trans;
+            let of_atom = &self.regex.classes.of_atom;
+            let (next, class, len) = loop {
+                let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) else {
+                    return end;
+                };
+                let (c, len) = decode(rest);
+                let atom = match self.bmp.get(c as usize) {
+                    Some(&atom) => usize::from(atom),
+                    None => self.alphabet.atom_of(c),
+                };
+                let class = usize::from(of_atom[atom]);
+                let next = trans[(state & !MATCH) as usize + class];
+                if next & MATCH != 0 {
+                    break (next, class, len);
+                }
+                at += len;
+                state = next;
             };
-            let class = usize::from(self.regex.classes.of_atom[atom]);
-            let mut next = self.cache.trans[(state & !MATCH) as usize + class];
-            if next == UNKNOWN {
-                next = self.compute(&mut state, class);
-            }
+            let next = if next == UNKNOWN {
+                self.compute(&mut state, class)
+            } else {
+                next
+            };
             if next == DEAD {
-                break;
+                return end;
             }
             at += len;
             state = next;
@@ -396,7 +412,6 @@ impl Searcher<'_> {
                 end = Some(at);
             }
         }
-        end
     }
 
     fn start_state(&mut self) -> u32 {
@@ -534,21 +549,23 @@ fn closure(nfa: &Nfa, start: u32, cache: &mut Cache) -> bool {
     false
 }
 
-/// The code point at `at` (a character boundary) and its length in bytes.
-fn decode(bytes: &[u8], at: usize) -> (u32, usize) {
-    let lead = u32::from(bytes[at]);
-    let more = |i: usize| bytes.get(at + i).map_or(0, |&b| u32::from(b & 0x3F));
-    if lead < 0x80 {
-        (lead, 1)
-    } else if lead < 0xE0 {
-        ((lead & 0x1F) << 6 | more(1), 2)
-    } else if lead < 0xF0 {
-        ((lead & 0x0F) << 12 | more(1) << 6 | more(2), 3)
-    } else {
-        (
-            (lead & 0x07) << 18 | more(1) << 12 | more(2) << 6 | more(3),
+/// The code point that `rest` starts with (at a character boundary of a
+/// `str`) and its length in bytes.
+fn decode(rest: &[u8]) -> (u32, usize) {
+    let low = |b: u8| u32::from(b & 0x3F);
+    match *rest {
+        [b0, ..] if b0 < 0x80 => (u32::from(b0), 1),
+        [b0, b1, b2, ..] if (0xE0..0xF0).contains(&b0) => {
+            (u32::from(b0 & 0x0F) << 12 | low(b1) << 6 | low(b2), 3)
+        }
+        [b0, b1, ..] if b0 < 0xE0 => (u32::from(b0 & 0x1F) << 6 | low(b1), 2),
+        [b0, b1, b2, b3, ..] => (
+            u32::from(b0 & 0x07) << 18 | low(b1) << 12 | low(b2) << 6 | low(b3),
             4,
-        )
+        ),
+        // Not after a character boundary: one byte that matches nothing
+        // a regex names.
+        _ => (u32::MAX, 1),
     }
 }
 
