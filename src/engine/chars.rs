@@ -18,7 +18,7 @@
 //!
 //! Only what rule regexes use is supported: literals, Unicode classes,
 //! ASCII byte classes, repetitions, alternations and groups. A regex with a
-//! look-around assertion (`\b`, `^`, `$`), more than 255 classes or a very
+//! look-around assertion (`\b`, `^`, `$`), more than 256 classes or a very
 //! large NFA gets `None` from [`CharRegex::new`] and keeps the byte engines.
 //!
 //! Matches follow regex-automata's leftmost-first semantics: an anchored
@@ -42,7 +42,9 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// Most states per regex NFA: more is a regex the byte engines handle.
 const MAX_NFA_STATES: usize = 20_000;
 
-/// Most bytes of DFA states per regex; past it the cache starts over.
+/// Most bytes of DFA states per regex; past it the cache starts over. On
+/// the 100 MB bench mbox few regexes come near it: 64 KB cost 1.4% more
+/// instructions, 1 MB and 4 MB saved nothing.
 const CACHE_BYTES: usize = 256 * 1024;
 
 /// A transition not computed yet.
