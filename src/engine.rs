@@ -182,7 +182,7 @@ const DFA_CACHE_BYTES: usize = 2 * 1024 * 1024;
 impl CompiledRegex {
     fn new(
         prepared: &prepared::PreparedRegex,
-        alphabet: Option<&chars::Alphabet>,
+        alphabet: Option<&Arc<chars::Alphabet>>,
     ) -> Option<CompiledRegex> {
         if prepared.anchored_only
             && let Some(alphabet) = alphabet
@@ -254,7 +254,6 @@ impl CompiledRegex {
     /// for all of them, not once per start.
     fn matches_at(
         &self,
-        alphabet: Option<&chars::Alphabet>,
         text: &str,
         starts: impl Iterator<Item = usize>,
         found: impl FnMut(Range<usize>),
@@ -266,9 +265,7 @@ impl CompiledRegex {
         };
         match self {
             CompiledRegex::Chars(regex) => {
-                // Only built with an alphabet.
-                let Some(alphabet) = alphabet else { return };
-                let mut searcher = regex.searcher(alphabet);
+                let mut searcher = regex.searcher();
                 left_to_right(starts, |start| searcher.match_end(text, start), found);
             }
             CompiledRegex::Forward(forward) => {
@@ -327,7 +324,7 @@ impl LazyRegex {
     fn get(
         &self,
         prepared: &prepared::PreparedRegex,
-        alphabet: Option<&chars::Alphabet>,
+        alphabet: Option<&Arc<chars::Alphabet>>,
     ) -> Option<&CompiledRegex> {
         self.compiled
             .get_or_init(|| CompiledRegex::new(prepared, alphabet))
@@ -368,7 +365,7 @@ pub struct Engine {
     /// The atoms of the anchored regexes' characters, for their character
     /// DFAs (`None` only for a malformed prepared pack: the byte engines
     /// then search them).
-    alphabet: Option<chars::Alphabet>,
+    alphabet: Option<Arc<chars::Alphabet>>,
 }
 
 /// The phrase actions that can matter in one kind of part: a literal or
@@ -661,7 +658,7 @@ impl Engine {
             pack.brands.iter().map(|b| b.domains.as_slice()),
             &brand_labels,
         );
-        let alphabet = chars::Alphabet::new(&prepared.char_boundaries);
+        let alphabet = chars::Alphabet::new(&prepared.char_boundaries).map(Arc::new);
         Engine {
             alphabet,
             signal_rules,
@@ -680,7 +677,7 @@ impl Engine {
     }
 
     #[cfg(test)]
-    fn prepared_and_alphabet(&self) -> (&Prepared, Option<&chars::Alphabet>) {
+    fn prepared_and_alphabet(&self) -> (&Prepared, Option<&Arc<chars::Alphabet>>) {
         (&self.prepared, self.alphabet.as_ref())
     }
 
@@ -855,12 +852,9 @@ impl Engine {
                 // Anchored search at each candidate start, left to right,
                 // resuming after each match: the same matches as an
                 // unanchored `find_iter`, without scanning the whole text.
-                regex.matches_at(
-                    alphabet,
-                    text,
-                    starts.iter().map(|&k| key_position(k)),
-                    |range| found(Found::Regex(i), range),
-                );
+                regex.matches_at(text, starts.iter().map(|&k| key_position(k)), |range| {
+                    found(Found::Regex(i), range)
+                });
             }
         }
         // The few regexes without a usable prefix are searched whole, or,
@@ -1916,7 +1910,7 @@ mod tests {
             let regex = CompiledRegex::forward(source).expect("a forward lazy DFA");
             let starts = text.match_indices("確認").map(|(at, _)| at);
             let mut found = Vec::new();
-            regex.matches_at(None, &text, starts, |range| found.push(range));
+            regex.matches_at(&text, starts, |range| found.push(range));
             proptest::prop_assert_eq!(found, reference_matches(source, &text));
         }
     }

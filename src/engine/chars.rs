@@ -269,6 +269,8 @@ impl Compiler {
 /// A rule regex as a character DFA, built lazily in its cache.
 pub(crate) struct CharRegex {
     nfa: Nfa,
+    /// The pack's atoms, shared by all its regexes.
+    alphabet: Arc<Alphabet>,
     classes: Classes,
     /// Most bytes of states before the cache starts over.
     capacity: usize,
@@ -302,7 +304,7 @@ impl CharRegex {
     /// The regex of `source` as a character DFA over `alphabet`, or `None`
     /// when it uses what this engine does not support (see the module
     /// documentation) or `alphabet` was not made from it.
-    pub(crate) fn new(source: &str, alphabet: &Alphabet) -> Option<CharRegex> {
+    pub(crate) fn new(source: &str, alphabet: &Arc<Alphabet>) -> Option<CharRegex> {
         let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(source)
@@ -332,6 +334,7 @@ impl CharRegex {
         };
         Some(CharRegex {
             nfa,
+            alphabet: Arc::clone(alphabet),
             classes,
             capacity: CACHE_BYTES,
             cache: Mutex::new(cache),
@@ -341,7 +344,7 @@ impl CharRegex {
 
 impl CharRegex {
     /// Lock the cache for a run of searches in one text.
-    pub(crate) fn searcher<'r>(&'r self, alphabet: &'r Alphabet) -> Searcher<'r> {
+    pub(crate) fn searcher(&self) -> Searcher<'_> {
         // A panic elsewhere while holding the lock must not leave a
         // half-updated cache in use: start it over and go on.
         let cache = self.cache.lock().unwrap_or_else(|poisoned| {
@@ -353,8 +356,7 @@ impl CharRegex {
         Searcher {
             regex: self,
             cache,
-            alphabet,
-            bmp: alphabet.bmp(),
+            bmp: self.alphabet.bmp(),
         }
     }
 }
@@ -363,7 +365,7 @@ impl CharRegex {
 pub(crate) struct Searcher<'r> {
     regex: &'r CharRegex,
     cache: std::sync::MutexGuard<'r, Cache>,
-    alphabet: &'r Alphabet,
+    /// The atom of every BMP code point (`Alphabet::bmp`).
     bmp: &'r [u16],
 }
 
@@ -390,7 +392,7 @@ impl Searcher<'_> {
                 let (c, len) = decode(rest);
                 let atom = match self.bmp.get(c as usize) {
                     Some(&atom) => usize::from(atom),
-                    None => self.alphabet.atom_of(c),
+                    None => self.regex.alphabet.atom_of(c),
                 };
                 let class = usize::from(of_atom[atom]);
                 let next = trans[(state & !MATCH) as usize + class];
@@ -657,7 +659,7 @@ mod tests {
     use regex_automata::{Anchored, Input};
 
     /// The alphabet of these regexes alone, as `prepare` makes it for a pack.
-    fn alphabet_of(sources: &[&str]) -> Alphabet {
+    fn alphabet_of(sources: &[&str]) -> Arc<Alphabet> {
         let mut boundaries = vec![0];
         for source in sources {
             let hir = regex_syntax::Parser::new().parse(source).unwrap();
@@ -666,7 +668,7 @@ mod tests {
         boundaries.sort_unstable();
         boundaries.dedup();
         boundaries.retain(|&b| b <= u32::from(char::MAX));
-        Alphabet::new(&boundaries).unwrap()
+        Arc::new(Alphabet::new(&boundaries).unwrap())
     }
 
     /// What regex-automata finds anchored at each character boundary.
@@ -682,8 +684,8 @@ mod tests {
             .collect()
     }
 
-    fn char_ends(regex: &CharRegex, alphabet: &Alphabet, text: &str) -> Vec<Option<usize>> {
-        let mut searcher = regex.searcher(alphabet);
+    fn char_ends(regex: &CharRegex, text: &str) -> Vec<Option<usize>> {
+        let mut searcher = regex.searcher();
         (0..=text.len())
             .filter(|&at| text.is_char_boundary(at))
             .map(|at| searcher.match_end(text, at))
@@ -733,7 +735,7 @@ mod tests {
                 regex.capacity = 0;
             }
             proptest::prop_assert_eq!(
-                char_ends(&regex, &alphabet, &text),
+                char_ends(&regex, &text),
                 reference_ends(&reference, &text)
             );
         }
