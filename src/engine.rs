@@ -354,8 +354,15 @@ pub struct Engine {
     rule_ids: Vec<Arc<str>>,
     /// For each rule, its category's id, shared by all its hits.
     rule_categories: Vec<Arc<str>>,
-    /// The phrase actions for each part kind (see [`part_kind_index`]).
-    part_actions: Vec<PartActions>,
+    /// For each part kind (see [`part_kind_index`]), its phrase actions,
+    /// built the first time a part of that kind is scanned: a one-message
+    /// check reads one to three kinds of six, and building all six tables
+    /// was a sixth of its instructions.
+    part_actions: Vec<OnceLock<PartActions>>,
+    /// For each rule, bit `part_kind_index(kind)` set for each kind it reads.
+    rule_kinds: Vec<u8>,
+    /// The part kinds brand names are looked for in, as bits.
+    brand_kinds: u8,
     /// The rules with a signal, in pack order (walking every rule of the
     /// pack for each message to find them was 0.2% of a scan), each with its
     /// `domains` as a set when its signal matches link hosts against them.
@@ -373,6 +380,7 @@ pub struct Engine {
 /// anyway, and brand names are only looked for in body, subject and From.
 /// Leaving them out of the table keeps them out of the per-match loop
 /// (a link or attachment part walked every body rule's actions).
+#[derive(Default)]
 struct PartActions {
     /// For phrase `i`, its actions are `actions[action_start[i]..action_start[i + 1]]`.
     action_start: Vec<u32>,
@@ -385,8 +393,8 @@ struct PartActions {
 impl PartActions {
     /// One table for each of `kinds` part kinds (at most 8): kind `k` keeps
     /// the actions whose rule has bit `k` in `rule_kinds` (brand actions
-    /// when `brand_kinds` has it), in their order. Built in one pass over
-    /// the phrases: five passes were an eighth of a one-message check.
+    /// when `brand_kinds` has it), in their order, in one pass over the
+    /// phrases. The engine builds one kind at a time, on first use.
     fn for_kinds(
         prepared: &Prepared,
         rule_kinds: &[u8],
@@ -638,8 +646,7 @@ impl Engine {
         let brand_kinds = [PartKind::Body, PartKind::Subject, PartKind::From]
             .iter()
             .fold(0u8, |mask, &kind| mask | 1 << part_kind_index(kind));
-        let part_actions =
-            PartActions::for_kinds(&prepared, &rule_kinds, brand_kinds, PART_KINDS.len());
+        let part_actions = PART_KINDS.iter().map(|_| OnceLock::new()).collect();
         let signal_rules = pack
             .rules
             .iter()
@@ -673,12 +680,26 @@ impl Engine {
             rule_ids,
             rule_categories,
             part_actions,
+            rule_kinds,
+            brand_kinds,
         }
     }
 
     #[cfg(test)]
     fn prepared_and_alphabet(&self) -> (&Prepared, Option<&Arc<chars::Alphabet>>) {
         (&self.prepared, self.alphabet.as_ref())
+    }
+
+    /// The phrase actions for parts of `kind` (see [`Engine::part_actions`]'s
+    /// field).
+    fn part_actions(&self, kind: PartKind) -> &PartActions {
+        let k = part_kind_index(kind);
+        self.part_actions[k].get_or_init(|| {
+            let rule_kinds: Vec<u8> = self.rule_kinds.iter().map(|m| m >> k & 1).collect();
+            PartActions::for_kinds(&self.prepared, &rule_kinds, self.brand_kinds >> k & 1, 1)
+                .pop()
+                .unwrap_or_default()
+        })
     }
 
     /// The pack this engine was built from.
@@ -760,7 +781,7 @@ impl Engine {
             let mut per_rule = std::mem::take(&mut scratch.per_rule);
             let mut counted = std::mem::take(&mut scratch.counted);
             reset_counts(&mut per_rule, &mut counted, self.pack.rules.len());
-            let actions = &self.part_actions[part_kind_index(part.kind)];
+            let actions = self.part_actions(part.kind);
             // Every action and screened regex in `actions` is of a rule
             // whose target accepts this part.
             self.find_all(text, actions, scratch, |found, range| {
@@ -1773,7 +1794,7 @@ mod tests {
                         .collect();
                     dropped += everything.len() - expected.len();
                     let mut found = Vec::new();
-                    let actions = &engine.part_actions[part_kind_index(kind)];
+                    let actions = engine.part_actions(kind);
                     engine.find_all(text, actions, &mut scratch, |f, r| found.push((f, r)));
                     assert_eq!(found, expected, "{kind:?}");
                     if matches!(kind, PartKind::Body | PartKind::Subject | PartKind::From) {
