@@ -205,11 +205,32 @@ pub fn lint(engine: &Engine) -> LintReport {
 /// few percent of a scan, most of it from a few regexes like these
 /// (docs/PERFORMANCE.md); the fix is usually to start the regex at its rare
 /// word. Rule index and message.
+/// Longest match, in bytes, of a regex searched in windows around its
+/// required literals before `lint -v` calls the windows long (80 Japanese
+/// characters).
+const MAX_WINDOWED_BYTES: usize = 240;
+
 fn cost_warnings(pack: &crate::patterns::RulePack) -> Vec<(usize, String)> {
     use crate::prepared::Action;
     let (prepared, phrases) = crate::prepared::prepare(pack);
     let mut warnings = Vec::new();
     for &i in &prepared.screened {
+        // Searched in windows around its required literals, but with long
+        // gaps: each window runs a whole-text lazy DFA whose states grow
+        // with the gap (a `pr…(?s:.){0,200}…` rule cost 4 MB of them).
+        if let Some(r) = prepared.regexes.get(i as usize)
+            && r.required_mask != 0
+            && r.max_len.is_some_and(|n| n > MAX_WINDOWED_BYTES)
+        {
+            warnings.push((
+                r.rule,
+                format!(
+                    "regex {:?} (normalized) has no literal of 3+ bytes to start from, and matches up to {} bytes: it is searched in long windows around its required literals; start it at a rarer word",
+                    r.source,
+                    r.max_len.unwrap_or(0)
+                ),
+            ));
+        }
         if let Some(r) = prepared.regexes.get(i as usize)
             && (r.required_mask == 0 || r.max_len.is_none())
         {

@@ -263,8 +263,8 @@ fn lint_fails_naming_a_rule_whose_example_does_not_fire() {
 }
 
 /// A maintainer adding a regex that every message pays for (searched over
-/// the whole text, or woken by a two-character word) is told which one and
-/// why, as a warning that does not fail lint; a regex that starts at a rare
+/// the whole text, in long windows, or woken by a two-character word) is
+/// told which one and why, as a warning that does not fail lint; a regex that starts at a rare
 /// word is not mentioned.
 #[test]
 fn lint_warns_about_regexes_that_every_message_pays_for() {
@@ -275,6 +275,8 @@ fn lint_warns_about_regexes_that_every_message_pays_for() {
         "regexes = [\"(コレ|ソレ)[^。]{0,5}(詐欺)?\"]\nexamples = [\"これは\"]\n",
         "[[rule]]\nid = \"x.rare\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
         "regexes = [\"還付金[^。]{0,5}(受ケ取)\"]\nexamples = [\"還付金を受け取って\"]\n",
+        "[[rule]]\nid = \"x.window\"\ncategory = \"x\"\nweight = 1.0\ndescription = { ja = \"x\", en = \"x\" }\n",
+        "regexes = [\"(pr|モニター)(?s:.){0,200}(送料)\"]\nexamples = [\"モニターの送料\"]\n",
     ));
     sagiscan()
         .args(["lint", "-v", "--patterns"])
@@ -288,6 +290,8 @@ fn lint_warns_about_regexes_that_every_message_pays_for() {
                 ))
                 .and(predicate::str::contains("x.common: regex"))
                 .and(predicate::str::contains("wakes at every"))
+                .and(predicate::str::contains("x.window: regex"))
+                .and(predicate::str::contains("long windows"))
                 .and(predicate::str::contains("x.rare").not()),
         );
 }
