@@ -357,7 +357,7 @@ pub struct Engine {
     /// For each part kind (see [`part_kind_index`]), its phrase actions,
     /// built the first time a part of that kind is scanned: a one-message
     /// check reads one to three kinds of six, and building all six tables
-    /// was a sixth of its instructions.
+    /// was 5% of its instructions.
     part_actions: Vec<OnceLock<PartActions>>,
     /// For each rule, bit `part_kind_index(kind)` set for each kind it reads.
     rule_kinds: Vec<u8>,
@@ -690,8 +690,8 @@ impl Engine {
         (&self.prepared, self.alphabet.as_ref())
     }
 
-    /// The phrase actions for parts of `kind` (see [`Engine::part_actions`]'s
-    /// field).
+    /// The phrase actions for parts of `kind`, built on first use (see the
+    /// `part_actions` field).
     fn part_actions(&self, kind: PartKind) -> &PartActions {
         let k = part_kind_index(kind);
         self.part_actions[k].get_or_init(|| {
