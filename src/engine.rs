@@ -184,16 +184,18 @@ impl CompiledRegex {
         prepared: &prepared::PreparedRegex,
         alphabet: Option<&Arc<chars::Alphabet>>,
     ) -> Option<CompiledRegex> {
+        // Parsed once for both engines of an anchored regex.
         if prepared.anchored_only
-            && let Some(alphabet) = alphabet
-            && let Some(regex) = chars::CharRegex::new(&prepared.source, alphabet)
+            && let Ok(hir) = regex_automata::util::syntax::parse(&prepared.source)
         {
-            return Some(CompiledRegex::Chars(Box::new(regex)));
-        }
-        if prepared.anchored_only
-            && let Some(forward) = CompiledRegex::forward(&prepared.source)
-        {
-            return Some(forward);
+            if let Some(alphabet) = alphabet
+                && let Some(regex) = chars::CharRegex::from_hir(&hir, alphabet)
+            {
+                return Some(CompiledRegex::Chars(Box::new(regex)));
+            }
+            if let Some(forward) = CompiledRegex::forward_from_hir(&hir) {
+                return Some(forward);
+            }
         }
         Regex::builder()
             .configure(
@@ -215,7 +217,14 @@ impl CompiledRegex {
     }
 
     /// A forward-only lazy DFA, or `None` if the regex needs the full engine.
+    #[cfg(test)]
     fn forward(source: &str) -> Option<CompiledRegex> {
+        let hir = regex_automata::util::syntax::parse(source).ok()?;
+        CompiledRegex::forward_from_hir(&hir)
+    }
+
+    /// [`CompiledRegex::forward`] of a parsed regex.
+    fn forward_from_hir(hir: &regex_syntax::hir::Hir) -> Option<CompiledRegex> {
         thread_local! {
             /// One NFA compiler per thread, reused: a fresh compiler allocates
             /// (and then frees) its UTF-8 suffix caches, which was a third
@@ -230,8 +239,7 @@ impl CompiledRegex {
                 compiler
             };
         }
-        let hir = regex_automata::util::syntax::parse(source).ok()?;
-        let nfa = COMPILER.with(|c| c.build_from_hir(&hir).ok())?;
+        let nfa = COMPILER.with(|c| c.build_from_hir(hir).ok())?;
         let dfa = hybrid::dfa::Builder::new()
             .configure(
                 hybrid::dfa::Config::new()

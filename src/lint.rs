@@ -6,8 +6,8 @@
 //! languages. It also warns about literals that do not match what the author
 //! wrote (normalization changes them beyond kana/case folding), patterns
 //! that can never match normalized text, and regexes that every message pays
-//! for (searched over the whole text, or woken by a one- or two-character
-//! word with nothing rarer to rule them out).
+//! for (searched over the whole text or in long windows, or woken by a one-
+//! or two-character word with nothing rarer to rule them out).
 
 use crate::engine::Engine;
 use crate::input;
@@ -197,43 +197,44 @@ pub fn lint(engine: &Engine) -> LintReport {
     report
 }
 
-/// Regexes that cost every message: searched over the whole text (no
-/// literal of at least 3 bytes to start from, and no rarer required literal
-/// with a bounded length to narrow the search to), or searched at each
-/// occurrence of a one- or two-character literal (これ, 口座) with no rarer
-/// required literal to rule the search out. Each new pack's regexes cost a
-/// few percent of a scan, most of it from a few regexes like these
-/// (docs/PERFORMANCE.md); the fix is usually to start the regex at its rare
-/// word. Rule index and message.
 /// Longest match, in bytes, of a regex searched in windows around its
 /// required literals before `lint -v` calls the windows long (80 Japanese
 /// characters).
 const MAX_WINDOWED_BYTES: usize = 240;
 
+/// Regexes that cost every message: searched over the whole text (no
+/// literal of at least 3 bytes to start from, and no rarer required literal
+/// with a bounded length to narrow the search to), searched in long windows
+/// around their required literals, or searched at each occurrence of a one-
+/// or two-character literal (これ, 口座) with no rarer required literal to
+/// rule the search out. Each new pack's regexes cost a few percent of a
+/// scan, most of it from a few regexes like these (docs/PERFORMANCE.md);
+/// the fix is usually to start the regex at its rare word. Rule index and
+/// message.
 fn cost_warnings(pack: &crate::patterns::RulePack) -> Vec<(usize, String)> {
     use crate::prepared::Action;
     let (prepared, phrases) = crate::prepared::prepare(pack);
     let mut warnings = Vec::new();
     for &i in &prepared.screened {
+        let Some(r) = prepared.regexes.get(i as usize) else {
+            continue;
+        };
         // Searched in windows around its required literals, but with long
         // gaps: each window runs a whole-text lazy DFA whose states grow
         // with the gap (a `pr…(?s:.){0,200}…` rule cost 4 MB of them).
-        if let Some(r) = prepared.regexes.get(i as usize)
-            && r.required_mask != 0
-            && r.max_len.is_some_and(|n| n > MAX_WINDOWED_BYTES)
+        if let Some(len) = r
+            .max_len
+            .filter(|&n| r.required_mask != 0 && n > MAX_WINDOWED_BYTES)
         {
             warnings.push((
                 r.rule,
                 format!(
-                    "regex {:?} (normalized) has no literal of 3+ bytes to start from, and matches up to {} bytes: it is searched in long windows around its required literals; start it at a rarer word",
-                    r.source,
-                    r.max_len.unwrap_or(0)
+                    "regex {:?} (normalized) has no literal of 3+ bytes to start from, and matches up to {len} bytes: it is searched in long windows around its required literals; start it at a rarer word",
+                    r.source
                 ),
             ));
         }
-        if let Some(r) = prepared.regexes.get(i as usize)
-            && (r.required_mask == 0 || r.max_len.is_none())
-        {
+        if r.required_mask == 0 || r.max_len.is_none() {
             warnings.push((
                 r.rule,
                 format!(

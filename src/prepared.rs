@@ -160,9 +160,7 @@ pub fn prepare(pack: &RulePack) -> (Prepared, Vec<String>) {
         }
     }
     let (phrases, action_start, actions) = phrases.finish();
-    char_boundaries.sort_unstable();
-    char_boundaries.dedup();
-    char_boundaries.retain(|&b| b <= u32::from(char::MAX));
+    finish_char_boundaries(&mut char_boundaries);
     let prepared = Prepared {
         action_start,
         actions,
@@ -205,6 +203,14 @@ pub fn push_char_boundaries(hir: &regex_syntax::hir::Hir, out: &mut Vec<u32>) {
             }
         }
     }
+}
+
+/// Sort what [`push_char_boundaries`] pushed, without repeats and without
+/// the end past `char::MAX`: [`Prepared::char_boundaries`].
+pub fn finish_char_boundaries(boundaries: &mut Vec<u32>) {
+    boundaries.sort_unstable();
+    boundaries.dedup();
+    boundaries.retain(|&b| b <= u32::from(char::MAX));
 }
 
 /// Unique phrase strings with their actions, in first-seen order.

@@ -298,23 +298,28 @@ struct Cache {
     stamp: u32,
     stack: Vec<u32>,
     list: Vec<u32>,
+    /// The map key being looked up: a list, then [`MATCH_KEY`] if it matches.
+    key: Vec<u32>,
 }
 
 impl CharRegex {
     /// The regex of `source` as a character DFA over `alphabet`, or `None`
     /// when it uses what this engine does not support (see the module
     /// documentation) or `alphabet` was not made from it.
+    #[cfg(test)]
     pub(crate) fn new(source: &str, alphabet: &Arc<Alphabet>) -> Option<CharRegex> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .build()
-            .parse(source)
-            .ok()?;
+        let hir = regex_syntax::Parser::new().parse(source).ok()?;
+        CharRegex::from_hir(&hir, alphabet)
+    }
+
+    /// [`CharRegex::new`] of a parsed regex.
+    pub(crate) fn from_hir(hir: &Hir, alphabet: &Arc<Alphabet>) -> Option<CharRegex> {
         if !hir.properties().look_set().is_empty() {
             return None;
         }
         let mut compiler = Compiler::default();
         let matched = compiler.push(State::Match)?;
-        let start = compiler.compile(&hir, matched)?;
+        let start = compiler.compile(hir, matched)?;
         let classes = Classes::new(&compiler.sets, alphabet)?;
         let nfa = Nfa {
             states: compiler.states,
@@ -331,6 +336,7 @@ impl CharRegex {
             stamp: 0,
             stack: Vec::new(),
             list: Vec::new(),
+            key: Vec::new(),
         };
         Some(CharRegex {
             nfa,
@@ -496,14 +502,14 @@ impl Cache {
     /// The id of the state with these NFA states (and whether it matches),
     /// added if new.
     fn intern(&mut self, list: &[u32], matched: bool, stride: usize) -> u32 {
-        let mut key = std::mem::take(&mut self.stack);
+        let mut key = std::mem::take(&mut self.key);
         key.clear();
         key.extend_from_slice(list);
         if matched {
             key.push(MATCH_KEY);
         }
         let id = self.intern_key(&key, stride);
-        self.stack = key;
+        self.key = key;
         id
     }
 
@@ -665,9 +671,7 @@ mod tests {
             let hir = regex_syntax::Parser::new().parse(source).unwrap();
             crate::prepared::push_char_boundaries(&hir, &mut boundaries);
         }
-        boundaries.sort_unstable();
-        boundaries.dedup();
-        boundaries.retain(|&b| b <= u32::from(char::MAX));
+        crate::prepared::finish_char_boundaries(&mut boundaries);
         Arc::new(Alphabet::new(&boundaries).unwrap())
     }
 
